@@ -92,12 +92,7 @@ impl CartPole {
         // observation still lies inside the space. Gymnasium >= 1.0 writes the unbounded
         // velocities as `inf`; `f32::MAX` (older Gym's choice) keeps `high - low` arithmetic
         // finite-friendly and still flags an observation that overflowed to infinity.
-        let high = vec![
-            (2.0 * X_THRESHOLD) as f32,
-            f32::MAX,
-            (2.0 * Self::THETA_THRESHOLD) as f32,
-            f32::MAX,
-        ];
+        let high = vec![(2.0 * X_THRESHOLD) as f32, f32::MAX, (2.0 * Self::THETA_THRESHOLD) as f32, f32::MAX];
         let low = high.iter().map(|h| -h).collect();
         Self {
             state: [0.0; 4],

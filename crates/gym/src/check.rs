@@ -19,9 +19,7 @@ pub enum CheckError {
     #[error("check_env: the action space is empty (n = 0)")]
     EmptyActionSpace,
     /// Two resets with the same seed gave different first observations.
-    #[error(
-        "check_env: reset with seed {seed} is not deterministic: first obs {first:?}, then {second:?}"
-    )]
+    #[error("check_env: reset with seed {seed} is not deterministic: first obs {first:?}, then {second:?}")]
     ResetNotDeterministic {
         /// The seed passed to both resets.
         seed: u64,
@@ -31,9 +29,7 @@ pub enum CheckError {
         second: Vec<f32>,
     },
     /// An observation has the wrong length, is NaN, or lies outside the observation space.
-    #[error(
-        "check_env: {phase} {step}: obs {obs:?} is outside the observation space (low {low:?}, high {high:?})"
-    )]
+    #[error("check_env: {phase} {step}: obs {obs:?} is outside the observation space (low {low:?}, high {high:?})")]
     ObsOutOfSpace {
         /// `"reset before step"` or `"step"`.
         phase: &'static str,
@@ -105,9 +101,7 @@ pub enum CheckError {
         kind: &'static str,
     },
     /// An out-of-range or masked action was refused, but with the wrong error.
-    #[error(
-        "check_env: step {step}: {kind} action {action} was refused with `{got}`, expected {expected}"
-    )]
+    #[error("check_env: step {step}: {kind} action {action} was refused with `{got}`, expected {expected}")]
     WrongError {
         /// Where in the run.
         step: usize,
@@ -138,9 +132,7 @@ pub enum CheckError {
         got: String,
     },
     /// `step` was accepted after the episode had ended, without a `reset`.
-    #[error(
-        "check_env: step {step}: a step after the episode ended was accepted, expected NeedsReset"
-    )]
+    #[error("check_env: step {step}: a step after the episode ended was accepted, expected NeedsReset")]
     StepAfterEndAccepted {
         /// Where in the run (the step that would have followed the episode's end).
         step: usize,
@@ -197,11 +189,7 @@ fn check_spaces<E: Env>(env: &E) -> Result<(), CheckError> {
     }
     let elements: usize = space.shape.iter().product();
     if elements != space.low.len() {
-        return bad(format!(
-            "shape {:?} has {elements} elements, bounds {}",
-            space.shape,
-            space.low.len()
-        ));
+        return bad(format!("shape {:?} has {elements} elements, bounds {}", space.shape, space.low.len()));
     }
     for (i, (lo, hi)) in space.low.iter().zip(&space.high).enumerate() {
         if lo.is_nan() || hi.is_nan() || lo > hi {
@@ -239,8 +227,7 @@ impl Frame {
 
     /// The first field that differs from `other`: its name, then both values.
     fn diff(&self, other: &Frame) -> Option<(&'static str, String, String)> {
-        let show =
-            |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| (format!("{a:?}"), format!("{b:?}"));
+        let show = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| (format!("{a:?}"), format!("{b:?}"));
         let (what, (a, b)) = if !bits_equal(&self.obs, &other.obs) {
             ("obs", show(&self.obs, &other.obs))
         } else if self.reward.to_bits() != other.reward.to_bits() {
@@ -277,13 +264,8 @@ fn run<E: Env>(
     let mut frames: Vec<Frame> = Vec::with_capacity(steps + 1);
 
     let (obs, _) = env.reset(Some(seed));
-    let frame = Frame {
-        obs: obs.to_vec(),
-        reward: 0.0,
-        terminated: false,
-        truncated: false,
-        mask: env.action_mask().to_vec(),
-    };
+    let frame =
+        Frame { obs: obs.to_vec(), reward: 0.0, terminated: false, truncated: false, mask: env.action_mask().to_vec() };
     accept(env, seed, reference, &mut frames, frame, "reset before step", 0)?;
 
     for step in 0..steps {
@@ -361,22 +343,12 @@ fn accept<E: Env>(
         // Both runs take the same actions from the same masks, so frame k of one run
         // corresponds to frame k of the other until they differ.
         let Some(expected) = reference.get(frames.len()) else {
-            unreachable!(
-                "runs with the same seed and steps have equally many frames until they differ"
-            )
+            unreachable!("runs with the same seed and steps have equally many frames until they differ")
         };
         if let Some((what, first, second)) = expected.diff(&frame) {
             return Err(match mode {
-                Mode::Replay => {
-                    CheckError::NotDeterministic { seed, phase, step, what, first, second }
-                }
-                Mode::Probe => CheckError::RejectionChangedState {
-                    phase,
-                    step,
-                    what,
-                    expected: first,
-                    got: second,
-                },
+                Mode::Replay => CheckError::NotDeterministic { seed, phase, step, what, first, second },
+                Mode::Probe => CheckError::RejectionChangedState { phase, step, what, expected: first, got: second },
             });
         }
     }
@@ -385,12 +357,7 @@ fn accept<E: Env>(
 }
 
 /// Check 5's refusals: `error` is what stepping the invalid `action` returned.
-fn expect_refusal(
-    error: Option<EnvError>,
-    step: usize,
-    action: usize,
-    kind: &'static str,
-) -> Result<(), CheckError> {
+fn expect_refusal(error: Option<EnvError>, step: usize, action: usize, kind: &'static str) -> Result<(), CheckError> {
     let expected = if kind == "masked" { "ActionMasked" } else { "ActionOutOfRange" };
     match error {
         None => Err(CheckError::InvalidActionAccepted { step, action, kind }),
@@ -439,11 +406,7 @@ mod tests {
     impl Toy {
         fn update(&mut self) {
             self.obs = [if self.escapes_space && self.pos >= 4 { 6.0 } else { self.pos as f32 }];
-            self.mask = if self.stuck_at_3 && self.pos == 3 {
-                [false; 3]
-            } else {
-                [self.pos > 0, true, true]
-            };
+            self.mask = if self.stuck_at_3 && self.pos == 3 { [false; 3] } else { [self.pos > 0, true, true] };
         }
     }
 
@@ -522,10 +485,7 @@ mod tests {
         let mut env = toy();
         env.space = Some(BoxSpace { low: vec![0.0], high: vec![5.0], shape: vec![2] });
         let err = check_env(&mut env, 0, 10).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "check_env: observation space is malformed: shape [2] has 2 elements, bounds 1"
-        );
+        assert_eq!(err.to_string(), "check_env: observation space is malformed: shape [2] has 2 elements, bounds 1");
         env.space = Some(BoxSpace::new(vec![1.0], vec![0.0]));
         assert!(matches!(check_env(&mut env, 0, 10), Err(CheckError::BadObservationSpace(_))));
     }
@@ -561,10 +521,7 @@ mod tests {
     #[test]
     fn out_of_range_action_accepted_is_caught() {
         let err = check_env(&mut Toy { accepts_out_of_range: true, ..toy() }, 0, 10).unwrap_err();
-        assert_eq!(
-            err,
-            CheckError::InvalidActionAccepted { step: 0, action: 3, kind: "out-of-range" }
-        );
+        assert_eq!(err, CheckError::InvalidActionAccepted { step: 0, action: 3, kind: "out-of-range" });
     }
 
     #[test]
@@ -572,26 +529,14 @@ mod tests {
         // Seed 0 starts at position 0, where "left" is masked: refusing it advances the clock,
         // so the probe run truncates earlier than the reference.
         let err = check_env(&mut Toy { refusal_moves_clock: true, ..toy() }, 0, 50).unwrap_err();
-        assert!(
-            matches!(err, CheckError::RejectionChangedState { what: "truncated", .. }),
-            "{err}"
-        );
+        assert!(matches!(err, CheckError::RejectionChangedState { what: "truncated", .. }), "{err}");
     }
 
     #[test]
     fn wrong_error_kind_is_caught() {
         let err = check_env(&mut Toy { wrong_error: true, ..toy() }, 0, 10).unwrap_err();
         assert!(
-            matches!(
-                err,
-                CheckError::WrongError {
-                    step: 0,
-                    action: 0,
-                    kind: "masked",
-                    expected: "ActionMasked",
-                    ..
-                }
-            ),
+            matches!(err, CheckError::WrongError { step: 0, action: 0, kind: "masked", expected: "ActionMasked", .. }),
             "{err}"
         );
     }
@@ -613,10 +558,7 @@ mod tests {
     #[test]
     fn bad_masks_are_caught() {
         let err = check_env(&mut Toy { short_mask: true, ..toy() }, 0, 10).unwrap_err();
-        assert_eq!(
-            err,
-            CheckError::MaskWrongLength { phase: "reset before step", step: 0, len: 2, n: 3 }
-        );
+        assert_eq!(err, CheckError::MaskWrongLength { phase: "reset before step", step: 0, len: 2, n: 3 });
         let err = check_env(&mut Toy { stuck_at_3: true, ..toy() }, 1, 200).unwrap_err();
         assert!(matches!(err, CheckError::NoValidAction { phase: "step", .. }), "{err}");
     }

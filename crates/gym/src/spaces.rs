@@ -31,9 +31,7 @@ impl BoxSpace {
     /// Whether `x` has the right length, is free of NaN and lies within the bounds.
     pub fn contains(&self, x: &[f32]) -> bool {
         x.len() == self.dim()
-            && x.iter()
-                .zip(self.low.iter().zip(&self.high))
-                .all(|(v, (lo, hi))| !v.is_nan() && *v >= *lo && *v <= *hi)
+            && x.iter().zip(self.low.iter().zip(&self.high)).all(|(v, (lo, hi))| !v.is_nan() && *v >= *lo && *v <= *hi)
     }
 }
 

@@ -96,9 +96,7 @@ impl<E: Env> VectorEnv<E> {
     /// # Errors
     /// [`EnvError::Internal`] if `envs` is empty or the envs' spaces differ in size.
     pub fn new(envs: Vec<E>) -> Result<Self, EnvError> {
-        let first = envs
-            .first()
-            .ok_or_else(|| EnvError::Internal("vector env needs at least one env".into()))?;
+        let first = envs.first().ok_or_else(|| EnvError::Internal("vector env needs at least one env".into()))?;
         let obs_dim = first.observation_space().dim();
         let n_actions = first.action_space().n;
         for (i, env) in envs.iter().enumerate() {
@@ -222,10 +220,7 @@ impl<E: Env> VectorEnv<E> {
                     if step.terminated || step.truncated {
                         final_obs_row.copy_from_slice(step.obs);
                         info.final_info = Some(step.info);
-                        info.episode = Some(EpisodeStats {
-                            episode_return: *episode_return,
-                            length: *episode_length,
-                        });
+                        info.episode = Some(EpisodeStats { episode_return: *episode_return, length: *episode_length });
                         *episode_return = 0.0;
                         *episode_length = 0;
                         let (obs, reset_info) = env.reset(None);
@@ -264,8 +259,7 @@ impl<E: Env> VectorEnv<E> {
     /// # Panics
     /// If `i >= num_envs()`.
     pub fn final_obs(&self, i: usize) -> Option<&[f32]> {
-        (self.terminated[i] || self.truncated[i])
-            .then(|| &self.final_obs[i * self.obs_dim..(i + 1) * self.obs_dim])
+        (self.terminated[i] || self.truncated[i]).then(|| &self.final_obs[i * self.obs_dim..(i + 1) * self.obs_dim])
     }
 
     /// `[N, n_actions]`, row-major: each env's current action mask.
@@ -395,13 +389,7 @@ mod tests {
             let terminated = self.pos == 10;
             let truncated = self.t >= self.truncate_at;
             self.ended = terminated || truncated;
-            Ok(Step {
-                obs: &self.obs,
-                reward: self.pos as f64,
-                terminated,
-                truncated,
-                info: self.t,
-            })
+            Ok(Step { obs: &self.obs, reward: self.pos as f64, terminated, truncated, info: self.t })
         }
         fn action_mask(&self) -> &[bool] {
             &self.mask
@@ -481,19 +469,10 @@ mod tests {
         envs.reset(0); // starts 0, 1, 2: env 0 may not go left
         assert_eq!(envs.masks(), &[false, true, true, true, true, true, true, true, true]);
         assert_eq!(envs.step(&[1, 1]).unwrap_err(), EnvError::WrongBatch { expected: 3, got: 2 });
-        assert_eq!(
-            envs.step(&[1, 0, 3]).unwrap_err(),
-            EnvError::ActionOutOfRange { action: 3, n: 3 }
-        );
-        assert_eq!(
-            envs.step(&[1, 1, 1, 1]).unwrap_err(),
-            EnvError::WrongBatch { expected: 3, got: 4 }
-        );
+        assert_eq!(envs.step(&[1, 0, 3]).unwrap_err(), EnvError::ActionOutOfRange { action: 3, n: 3 });
+        assert_eq!(envs.step(&[1, 1, 1, 1]).unwrap_err(), EnvError::WrongBatch { expected: 3, got: 4 });
         // Env 0's masked action is found even though envs 1 and 2 come later and are valid.
-        assert_eq!(
-            envs.step(&[0, 1, 1]).unwrap_err(),
-            EnvError::ActionMasked { action: 0, valid: vec![1, 2] }
-        );
+        assert_eq!(envs.step(&[0, 1, 1]).unwrap_err(), EnvError::ActionMasked { action: 0, valid: vec![1, 2] });
         let positions: Vec<u64> = envs.envs().iter().map(|e| e.pos).collect();
         assert_eq!(positions, vec![0, 1, 2], "no env moved");
         assert_eq!(envs.obs(), &[0.0, 1.0, 2.0]);
@@ -533,10 +512,7 @@ mod tests {
         assert_eq!((envs.terminated()[1], envs.truncated()[1]), (true, false));
         assert_eq!(envs.final_obs(1), Some(&[10.0][..]));
         assert_eq!(envs.infos()[1].episode.map(|s| s.length), Some(9));
-        assert_eq!(
-            envs.infos()[1].episode.map(|s| s.episode_return),
-            Some((2..=10).sum::<u64>() as f64)
-        );
+        assert_eq!(envs.infos()[1].episode.map(|s| s.episode_return), Some((2..=10).sum::<u64>() as f64));
         assert_eq!(envs.obs()[1], 2.0, "reset(None) continues env 1's start cycle");
         assert_eq!(envs.masks()[3..6], [true, true, true]);
     }
@@ -550,8 +526,7 @@ mod tests {
                 envs.reset(99);
                 let mut trace = Vec::new();
                 for t in 0..400usize {
-                    let actions: Vec<usize> =
-                        (0..13).map(|i| (t * 7 + i * 3 + t / 5) % 2).collect();
+                    let actions: Vec<usize> = (0..13).map(|i| (t * 7 + i * 3 + t / 5) % 2).collect();
                     envs.step(&actions).unwrap();
                     trace.extend(envs.obs().iter().map(|v| v.to_bits() as u64));
                     trace.extend(envs.rewards().iter().map(|v| v.to_bits()));
@@ -609,13 +584,7 @@ mod tests {
             fn step(&mut self, _action: usize) -> Result<Step<'_, ()>, EnvError> {
                 self.t += 1;
                 let len = if self.t >= 2 { 2 } else { 1 };
-                Ok(Step {
-                    obs: &self.obs[..len],
-                    reward: 0.0,
-                    terminated: false,
-                    truncated: false,
-                    info: (),
-                })
+                Ok(Step { obs: &self.obs[..len], reward: 0.0, terminated: false, truncated: false, info: () })
             }
             fn action_mask(&self) -> &[bool] {
                 &[true]

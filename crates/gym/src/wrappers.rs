@@ -242,13 +242,7 @@ mod tests {
             self.t += 1;
             self.obs = [self.t as f32];
             let terminated = self.t == self.terminal_at;
-            Ok(Step {
-                obs: &self.obs,
-                reward: self.t as f64,
-                terminated,
-                truncated: false,
-                info: self.t,
-            })
+            Ok(Step { obs: &self.obs, reward: self.t as f64, terminated, truncated: false, info: self.t })
         }
         fn action_mask(&self) -> &[bool] {
             &[true]

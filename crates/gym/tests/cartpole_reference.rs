@@ -45,10 +45,7 @@ fn replays_gymnasium_trajectories() {
             for (i, (got, want)) in state.iter().zip(floats(&expected["state"])).enumerate() {
                 let error = (got - want).abs();
                 max_error = max_error.max(error);
-                assert!(
-                    error <= TOLERANCE,
-                    "{name} step {t} state[{i}]: {got} vs gymnasium {want}"
-                );
+                assert!(error <= TOLERANCE, "{name} step {t} state[{i}]: {got} vs gymnasium {want}");
             }
             for (i, (got, want)) in obs.iter().zip(floats(&expected["obs"])).enumerate() {
                 let error = (f64::from(*got) - want).abs();

@@ -1,0 +1,88 @@
+//! Resource-fit baselines in the Kubernetes family: each filters the valid nodes to those where
+//! the task fits now (used + demand ≤ capacity, nothing queued ahead), scores them, and falls
+//! back to least-loaded when no node fits now (the task will queue somewhere).
+
+use super::{Policy, argmin_valid, best_by};
+use crate::view::{ClusterView, NodeView};
+
+/// Fraction of each resource in use on `n` after adding `demand`.
+fn after(n: &NodeView<'_>, demand: &[f64], r: usize) -> f64 {
+    (n.used[r] + demand[r]) / n.capacity[r]
+}
+
+/// Mean allocated fraction after placing `demand`.
+fn allocated_after(n: &NodeView<'_>, demand: &[f64]) -> f64 {
+    (0..demand.len()).map(|r| after(n, demand, r)).sum::<f64>() / demand.len() as f64
+}
+
+/// Shared shape: minimise `score` among nodes where the task fits now, else least-loaded.
+fn fit_then(view: &ClusterView<'_>, score: impl Fn(&NodeView<'_>, &[f64]) -> f64) -> usize {
+    let Some(task) = view.task() else { return 0 };
+    let fitting = view.valid_nodes().filter(|n| n.fits_now(task.demand));
+    best_by(fitting, |n| score(n, task.demand)).unwrap_or_else(|| argmin_valid(view, |n| n.outstanding_work))
+}
+
+/// The article's `vm_scheduling` = Kubernetes filter + LeastAllocated: among nodes where the task
+/// fits now, the one least allocated after placement; else least-loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VmScheduling;
+
+impl Policy for VmScheduling {
+    fn name(&self) -> &str {
+        "vm-scheduling"
+    }
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        fit_then(view, allocated_after)
+    }
+}
+
+/// Best fit = Kubernetes MostAllocated: among nodes where the task fits now, the one most
+/// allocated after placement (packs work tightly); else least-loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BestFit;
+
+impl Policy for BestFit {
+    fn name(&self) -> &str {
+        "best-fit"
+    }
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        fit_then(view, |n, d| -allocated_after(n, d))
+    }
+}
+
+/// Kubernetes BalancedAllocation: among nodes where the task fits now, the one whose
+/// per-resource allocated fractions after placement are most even (smallest standard
+/// deviation), then least allocated; else least-loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BalancedAllocation;
+
+impl Policy for BalancedAllocation {
+    fn name(&self) -> &str {
+        "balanced-allocation"
+    }
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        fit_then(view, |n, d| {
+            let r = d.len();
+            let mean = allocated_after(n, d);
+            let var = (0..r).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
+            // Balance first; allocation (< 1 when it fits) only breaks ties.
+            var.sqrt() * 1e6 + mean
+        })
+    }
+}
+
+/// Tetris (Grandl et al.): among nodes where the task fits now, the one maximising the
+/// alignment Σ_r (demand_r / capacity_r) · (free_r / capacity_r); else least-loaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tetris;
+
+impl Policy for Tetris {
+    fn name(&self) -> &str {
+        "tetris"
+    }
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        fit_then(view, |n, d| {
+            -(0..d.len()).map(|r| (d[r] / n.capacity[r]) * ((n.capacity[r] - n.used[r]) / n.capacity[r])).sum::<f64>()
+        })
+    }
+}

@@ -1,0 +1,514 @@
+//! Scenario configuration: everything that defines a cluster and its workload, as serde structs
+//! that a TOML file can override field by field (unknown fields are errors).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClusterError, invalid};
+
+/// A complete scenario: nodes, workload, failures, reward and observation layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// Preset name this scenario came from (informational; `custom` if built by hand).
+    pub name: String,
+    /// Resource names, e.g. `["cpu", "mem", "net"]`; node capacities and task demands follow
+    /// this order.
+    pub resources: Vec<String>,
+    /// Node groups; nodes are numbered in the order the groups list them.
+    pub nodes: Vec<NodeGroup>,
+    /// How tasks are generated (or replayed from a trace).
+    pub workload: WorkloadConfig,
+    /// Node failures and recoveries.
+    #[serde(default)]
+    pub failures: FailureConfig,
+    /// What the agent is rewarded for.
+    #[serde(default)]
+    pub reward: RewardKind,
+    /// The flat observation layout given to learned policies.
+    #[serde(default)]
+    pub observation: ObservationKind,
+    /// Quantise time like Park: inter-arrival times, task sizes and service durations are
+    /// truncated to integers (Python's `int()`).
+    #[serde(default)]
+    pub integer_time: bool,
+    /// Truncate an episode after this many decisions (Gymnasium `truncated`); none = run until
+    /// every task completes.
+    #[serde(default)]
+    pub max_decisions: Option<u64>,
+}
+
+/// `count` identical nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroup {
+    /// Number of nodes in the group.
+    #[serde(default = "one")]
+    pub count: usize,
+    /// Capacity per resource (same order as `resources`), in resource units.
+    pub capacity: Vec<f64>,
+    /// Work units processed per time unit by each task running on the node.
+    pub speed: f64,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// How tasks arrive, how big they are and what they need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Number of tasks in one episode (ignored when `trace` is set: the trace's rows count).
+    pub n_tasks: usize,
+    /// Arrival process.
+    pub arrivals: Arrivals,
+    /// Task size distribution, in work units (runtime on a node = work / speed).
+    pub size: SizeDist,
+    /// Per-resource demand of a task.
+    pub demand: DemandConfig,
+    /// Priority classes; a task's class is drawn with the classes' probabilities.
+    #[serde(default = "default_priorities")]
+    pub priorities: Vec<PriorityClass>,
+    /// Tenants; a task's tenant is drawn with the tenants' probabilities and restricts where it
+    /// may run. Empty = one tenant allowed everywhere.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+    /// Replay this CSV trace instead of generating tasks (columns: arrival, work, one demand
+    /// column per resource, priority class index; optional tenant index).
+    #[serde(default)]
+    pub trace: Option<PathBuf>,
+}
+
+fn default_priorities() -> Vec<PriorityClass> {
+    vec![PriorityClass { name: "normal".into(), weight: 1.0, prob: 1.0 }]
+}
+
+/// Arrival process of tasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Arrivals {
+    /// Poisson process: exponential inter-arrival times with `rate` tasks per time unit.
+    Poisson {
+        /// Mean arrivals per time unit.
+        rate: f64,
+    },
+    /// Poisson at the rate that puts `load` (e.g. 0.9) on the bottleneck resource, computed from
+    /// the expected size and demand and the cluster's capacity × speed.
+    PoissonLoad {
+        /// Target offered load on the bottleneck resource, in (0, ∞).
+        load: f64,
+    },
+    /// Bursty two-state Markov-modulated Poisson process.
+    Mmpp {
+        /// Arrival rate in each state, tasks per time unit.
+        rates: [f64; 2],
+        /// Mean time spent in each state before switching, time units.
+        mean_sojourn: [f64; 2],
+    },
+    /// Diurnal: Poisson with rate `mean_rate · (1 + amplitude · sin(2π t / period))`.
+    Diurnal {
+        /// Mean arrivals per time unit.
+        mean_rate: f64,
+        /// Relative amplitude in [0, 1].
+        amplitude: f64,
+        /// Period, time units.
+        period: f64,
+    },
+    /// Every task arrives at time 0.
+    Batch,
+}
+
+/// Task size (work) distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SizeDist {
+    /// Pareto with minimum `scale` and tail index `shape`: `scale · (Lomax(shape) + 1)`, as
+    /// Park's `(np.random.pareto(shape) + 1) * scale`.
+    Pareto {
+        /// Tail index α (> 1 for a finite mean).
+        shape: f64,
+        /// Minimum size x_m.
+        scale: f64,
+    },
+    /// Exponential with the given mean.
+    Exponential {
+        /// Mean size.
+        mean: f64,
+    },
+    /// Uniform on `[low, high]`.
+    Uniform {
+        /// Smallest size.
+        low: f64,
+        /// Largest size.
+        high: f64,
+    },
+    /// Mixture of two uniforms (DeepRM-style mostly-short, some-long tasks).
+    Bimodal {
+        /// Range of short tasks.
+        short: [f64; 2],
+        /// Range of long tasks.
+        long: [f64; 2],
+        /// Probability that a task is long.
+        p_long: f64,
+    },
+    /// Log-normal: `exp(N(mu, sigma²))`.
+    LogNormal {
+        /// Mean of the underlying normal.
+        mu: f64,
+        /// Standard deviation of the underlying normal.
+        sigma: f64,
+    },
+}
+
+/// Per-resource task demand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DemandConfig {
+    /// Demand of resource r uniform in `ranges[r]` (`[low, high]`; equal bounds = fixed).
+    Ranges {
+        /// One `[low, high]` per resource.
+        ranges: Vec<[f64; 2]>,
+    },
+    /// DeepRM-like dominant resource: one resource drawn uniformly is dominant with demand in
+    /// `dominant`, the others in `other` (fractions of `unit`, per resource).
+    Dominant {
+        /// Demand range of the dominant resource, as a fraction of `unit`.
+        dominant: [f64; 2],
+        /// Demand range of the other resources, as a fraction of `unit`.
+        other: [f64; 2],
+        /// Resource units that the fractions refer to (one per resource).
+        unit: Vec<f64>,
+    },
+}
+
+/// A priority class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityClass {
+    /// Name for reports.
+    pub name: String,
+    /// Weight in the reward and in weighted JCT (> 0).
+    pub weight: f64,
+    /// Probability that a generated task has this class.
+    pub prob: f64,
+}
+
+/// A tenant and the nodes it is authorised to use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Name for reports.
+    pub name: String,
+    /// Probability that a generated task belongs to this tenant.
+    pub prob: f64,
+    /// Node indices this tenant may use; none = all nodes.
+    #[serde(default)]
+    pub nodes: Option<Vec<usize>>,
+}
+
+/// Node failures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureConfig {
+    /// Mean time between failures of each node (exponential), time units; none = no random
+    /// failures.
+    #[serde(default)]
+    pub mtbf: Option<f64>,
+    /// Mean time to repair (exponential), time units.
+    #[serde(default)]
+    pub mttr: Option<f64>,
+    /// Failures at fixed times, in addition to random ones.
+    #[serde(default)]
+    pub scheduled: Vec<ScheduledFailure>,
+}
+
+/// One node outage at a fixed time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledFailure {
+    /// Node index.
+    pub node: usize,
+    /// Time the node goes down.
+    pub at: f64,
+    /// How long it stays down (> 0: a node that never recovers could strand tasks).
+    pub duration: f64,
+}
+
+/// Reward signal between two decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardKind {
+    /// −Σ over tasks in system of priority weight × elapsed time: the return is −(weighted total
+    /// completion time).
+    #[default]
+    WeightedJct,
+    /// −Σ over tasks in system of elapsed time / ideal runtime: the return is −Σ slowdowns.
+    Slowdown,
+    /// +mean over resources of cluster utilisation × elapsed time.
+    Utilisation,
+}
+
+/// Flat observation layout for learned policies (documented in the README and [`crate::obs`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ObservationKind {
+    /// Per node: free fraction per resource, outstanding time, tasks in system, speed, up; then
+    /// the task: demand fractions, size, priority. Normalised.
+    #[default]
+    Full,
+    /// Park's `[load_1..load_n, job_size]`, raw, clipped at `high`.
+    Park {
+        /// Clip value (Park: 500000).
+        high: f64,
+    },
+}
+
+impl ScenarioConfig {
+    /// Number of nodes over all groups.
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.iter().map(|g| g.count).sum()
+    }
+
+    /// Checks every field; the error names the field, the value and what is allowed.
+    pub fn validate(&self) -> Result<(), ClusterError> {
+        let r = self.resources.len();
+        if r == 0 {
+            return Err(invalid("resources", "[]", "at least one resource name"));
+        }
+        if self.nodes.is_empty() || self.n_nodes() == 0 {
+            return Err(invalid("nodes", 0, "at least one node"));
+        }
+        for (i, g) in self.nodes.iter().enumerate() {
+            if g.capacity.len() != r {
+                return Err(invalid(
+                    format!("nodes[{i}].capacity"),
+                    format!("{:?}", g.capacity),
+                    format!("one capacity per resource ({r})"),
+                ));
+            }
+            if let Some(c) = g.capacity.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
+                return Err(invalid(format!("nodes[{i}].capacity"), c, "finite values > 0"));
+            }
+            if !(g.speed.is_finite() && g.speed > 0.0) {
+                return Err(invalid(format!("nodes[{i}].speed"), g.speed, "a finite value > 0"));
+            }
+        }
+        self.workload.validate(r, self.n_nodes())?;
+        self.validate_fit()?;
+        self.failures.validate(self.n_nodes())?;
+        if let ObservationKind::Park { high } = self.observation {
+            if !(high.is_finite() && high > 0.0) {
+                return Err(invalid("observation.high", high, "a finite value > 0"));
+            }
+        }
+        if self.max_decisions == Some(0) {
+            return Err(invalid("max_decisions", 0, "at least 1, or unset"));
+        }
+        Ok(())
+    }
+
+    /// Every tenant must have an allowed node that can hold the largest task it may generate,
+    /// or the simulation could never place it.
+    fn validate_fit(&self) -> Result<(), ClusterError> {
+        let caps = self.node_capacities();
+        let max_demand = self.workload.demand.max_demand(self.resources.len());
+        let tenants = self.workload.tenants.iter().map(|t| (t.name.as_str(), t.nodes.clone()));
+        let all: Vec<_> = if self.workload.tenants.is_empty() { vec![("default", None)] } else { tenants.collect() };
+        for (name, nodes) in all {
+            let allowed: Vec<usize> = nodes.unwrap_or_else(|| (0..caps.len()).collect());
+            let fits = allowed.iter().any(|&n| caps[n].iter().zip(&max_demand).all(|(c, d)| d <= c));
+            if !fits && self.workload.trace.is_none() {
+                return Err(invalid(
+                    "workload.demand",
+                    format!("max demand {max_demand:?}"),
+                    format!("demands that fit at least one node tenant {name:?} may use"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Capacity vector of every node, in node order.
+    pub fn node_capacities(&self) -> Vec<Vec<f64>> {
+        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.capacity.clone(), g.count)).collect()
+    }
+
+    /// Speed of every node, in node order.
+    pub fn node_speeds(&self) -> Vec<f64> {
+        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.speed, g.count)).collect()
+    }
+}
+
+impl WorkloadConfig {
+    fn validate(&self, r: usize, n_nodes: usize) -> Result<(), ClusterError> {
+        if self.trace.is_none() && self.n_tasks == 0 {
+            return Err(invalid("workload.n_tasks", 0, "at least 1"));
+        }
+        let pos = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(invalid(field, v, "a finite value > 0")) }
+        };
+        match &self.arrivals {
+            Arrivals::Poisson { rate } => pos("workload.arrivals.rate", *rate)?,
+            Arrivals::PoissonLoad { load } => pos("workload.arrivals.load", *load)?,
+            Arrivals::Mmpp { rates, mean_sojourn } => {
+                for i in 0..2 {
+                    pos(&format!("workload.arrivals.rates[{i}]"), rates[i])?;
+                    pos(&format!("workload.arrivals.mean_sojourn[{i}]"), mean_sojourn[i])?;
+                }
+            }
+            Arrivals::Diurnal { mean_rate, amplitude, period } => {
+                pos("workload.arrivals.mean_rate", *mean_rate)?;
+                pos("workload.arrivals.period", *period)?;
+                if !(0.0..=1.0).contains(amplitude) {
+                    return Err(invalid("workload.arrivals.amplitude", amplitude, "a value in [0, 1]"));
+                }
+            }
+            Arrivals::Batch => {}
+        }
+        match &self.size {
+            SizeDist::Pareto { shape, scale } => {
+                pos("workload.size.shape", *shape)?;
+                pos("workload.size.scale", *scale)?;
+            }
+            SizeDist::Exponential { mean } => pos("workload.size.mean", *mean)?,
+            SizeDist::Uniform { low, high } => {
+                pos("workload.size.low", *low)?;
+                if !(high.is_finite() && high >= low) {
+                    return Err(invalid("workload.size.high", high, format!("a finite value >= low ({low})")));
+                }
+            }
+            SizeDist::Bimodal { short, long, p_long } => {
+                range_ok("workload.size.short", short, true)?;
+                range_ok("workload.size.long", long, true)?;
+                if !(0.0..=1.0).contains(p_long) {
+                    return Err(invalid("workload.size.p_long", p_long, "a probability in [0, 1]"));
+                }
+            }
+            SizeDist::LogNormal { mu, sigma } => {
+                if !mu.is_finite() {
+                    return Err(invalid("workload.size.mu", mu, "a finite value"));
+                }
+                if !(sigma.is_finite() && *sigma >= 0.0) {
+                    return Err(invalid("workload.size.sigma", sigma, "a finite value >= 0"));
+                }
+            }
+        }
+        match &self.demand {
+            DemandConfig::Ranges { ranges } => {
+                if ranges.len() != r {
+                    return Err(invalid(
+                        "workload.demand.ranges",
+                        ranges.len(),
+                        format!("one range per resource ({r})"),
+                    ));
+                }
+                for (i, rg) in ranges.iter().enumerate() {
+                    range_ok(&format!("workload.demand.ranges[{i}]"), rg, false)?;
+                }
+            }
+            DemandConfig::Dominant { dominant, other, unit } => {
+                range_ok("workload.demand.dominant", dominant, false)?;
+                range_ok("workload.demand.other", other, false)?;
+                if unit.len() != r {
+                    return Err(invalid("workload.demand.unit", unit.len(), format!("one unit per resource ({r})")));
+                }
+                for (i, u) in unit.iter().enumerate() {
+                    pos(&format!("workload.demand.unit[{i}]"), *u)?;
+                }
+            }
+        }
+        probs_ok("workload.priorities", self.priorities.iter().map(|p| p.prob))?;
+        for (i, p) in self.priorities.iter().enumerate() {
+            pos(&format!("workload.priorities[{i}].weight"), p.weight)?;
+        }
+        if !self.tenants.is_empty() {
+            probs_ok("workload.tenants", self.tenants.iter().map(|t| t.prob))?;
+        }
+        for (i, t) in self.tenants.iter().enumerate() {
+            if let Some(nodes) = &t.nodes {
+                if nodes.is_empty() {
+                    return Err(invalid(format!("workload.tenants[{i}].nodes"), "[]", "at least one node index"));
+                }
+                if let Some(bad) = nodes.iter().find(|&&n| n >= n_nodes) {
+                    return Err(invalid(
+                        format!("workload.tenants[{i}].nodes"),
+                        bad,
+                        format!("node indices in 0..{n_nodes}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DemandConfig {
+    /// Largest demand per resource that this configuration can generate.
+    pub fn max_demand(&self, r: usize) -> Vec<f64> {
+        match self {
+            DemandConfig::Ranges { ranges } => ranges.iter().map(|rg| rg[1]).collect(),
+            DemandConfig::Dominant { dominant, other, unit } => {
+                (0..r).map(|i| unit.get(i).copied().unwrap_or(0.0) * dominant[1].max(other[1])).collect()
+            }
+        }
+    }
+}
+
+impl FailureConfig {
+    fn validate(&self, n_nodes: usize) -> Result<(), ClusterError> {
+        match (self.mtbf, self.mttr) {
+            (Some(b), Some(r)) => {
+                if !(b.is_finite() && b > 0.0) {
+                    return Err(invalid("failures.mtbf", b, "a finite value > 0"));
+                }
+                if !(r.is_finite() && r > 0.0) {
+                    return Err(invalid("failures.mttr", r, "a finite value > 0"));
+                }
+            }
+            (Some(_), None) => return Err(invalid("failures.mttr", "unset", "a repair time when mtbf is set")),
+            _ => {}
+        }
+        for (i, s) in self.scheduled.iter().enumerate() {
+            if s.node >= n_nodes {
+                return Err(invalid(
+                    format!("failures.scheduled[{i}].node"),
+                    s.node,
+                    format!("a node index in 0..{n_nodes}"),
+                ));
+            }
+            if !(s.at.is_finite() && s.at >= 0.0) {
+                return Err(invalid(format!("failures.scheduled[{i}].at"), s.at, "a finite time >= 0"));
+            }
+            if !(s.duration.is_finite() && s.duration > 0.0) {
+                return Err(invalid(format!("failures.scheduled[{i}].duration"), s.duration, "a finite duration > 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn range_ok(field: &str, rg: &[f64; 2], strictly_positive: bool) -> Result<(), ClusterError> {
+    let lo_ok = if strictly_positive { rg[0] > 0.0 } else { rg[0] >= 0.0 };
+    if !(rg[0].is_finite() && rg[1].is_finite() && lo_ok && rg[1] >= rg[0]) {
+        let lo = if strictly_positive { "0 < low" } else { "0 <= low" };
+        return Err(invalid(field, format!("{rg:?}"), format!("[low, high] with {lo} <= high, finite")));
+    }
+    Ok(())
+}
+
+fn probs_ok(field: &str, probs: impl Iterator<Item = f64>) -> Result<(), ClusterError> {
+    let probs: Vec<f64> = probs.collect();
+    if probs.is_empty() {
+        return Err(invalid(field, "[]", "at least one entry"));
+    }
+    if probs.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+        return Err(invalid(field, format!("{probs:?}"), "probabilities >= 0"));
+    }
+    let sum: f64 = probs.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(invalid(field, format!("probabilities summing to {sum}"), "probabilities summing to 1"));
+    }
+    Ok(())
+}

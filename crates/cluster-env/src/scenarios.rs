@@ -1,0 +1,173 @@
+//! Named scenario presets. Each is a plain [`ScenarioConfig`], so any field can be overridden
+//! (the trainer merges a TOML file over the preset).
+
+use crate::config::*;
+use crate::error::ClusterError;
+
+/// Names of the presets, in documentation order.
+pub const NAMES: [&str; 5] = ["park-lb", "seed-case", "multi-resource", "faulty", "large"];
+
+/// The preset called `name`.
+///
+/// # Errors
+/// [`ClusterError::UnknownScenario`] listing the valid names.
+pub fn preset(name: &str) -> Result<ScenarioConfig, ClusterError> {
+    Ok(match name {
+        "park-lb" => park_lb(),
+        "seed-case" => seed_case(),
+        "multi-resource" => multi_resource(),
+        "faulty" => faulty(),
+        "large" => large(),
+        _ => return Err(ClusterError::UnknownScenario { name: name.into(), valid: NAMES.join(", ") }),
+    })
+}
+
+fn group(count: usize, capacity: &[f64], speed: f64) -> NodeGroup {
+    NodeGroup { count, capacity: capacity.to_vec(), speed }
+}
+
+fn three() -> Vec<String> {
+    ["cpu", "mem", "net"].map(String::from).to_vec()
+}
+
+/// Park's `load_balance`: 10 single-slot FIFO servers with service rates 0.15..1.05, 1000 jobs of
+/// size `int((pareto(1.5) + 1) * 100)` arriving every `int(exponential(55))`, integer time,
+/// Park's observation and reward (−Δt × jobs in system).
+pub fn park_lb() -> ScenarioConfig {
+    let rates = [0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95, 1.05];
+    ScenarioConfig {
+        name: "park-lb".into(),
+        resources: vec!["slot".into()],
+        nodes: rates.iter().map(|&s| group(1, &[1.0], s)).collect(),
+        workload: WorkloadConfig {
+            n_tasks: 1000,
+            arrivals: Arrivals::Poisson { rate: 1.0 / 55.0 },
+            size: SizeDist::Pareto { shape: 1.5, scale: 100.0 },
+            demand: DemandConfig::Ranges { ranges: vec![[1.0, 1.0]] },
+            priorities: vec![PriorityClass { name: "job".into(), weight: 1.0, prob: 1.0 }],
+            tenants: vec![],
+            trace: None,
+        },
+        failures: FailureConfig::default(),
+        reward: RewardKind::WeightedJct,
+        observation: ObservationKind::Park { high: 500_000.0 },
+        integer_time: true,
+        max_decisions: None,
+    }
+}
+
+/// The founding case study: 10 nodes of five kinds (big-but-slow, small-but-fast, memory-heavy,
+/// network-heavy, balanced) and 100 tasks with three priority classes and cpu/mem/net demands,
+/// arriving in a burst (about 2 per time unit against ~20-unit runtimes). Memory is the
+/// bottleneck (large-memory tasks fit only 6 of the 10 nodes) and 20% of tasks belong to a
+/// `secure` tenant restricted to nodes 2–5, so both heterogeneity and resource fit matter.
+pub fn seed_case() -> ScenarioConfig {
+    ScenarioConfig {
+        name: "seed-case".into(),
+        resources: three(),
+        nodes: vec![
+            group(2, &[32.0, 128.0, 10.0], 1.0), // 0-1 big, slow
+            group(2, &[8.0, 16.0, 10.0], 2.5),   // 2-3 small, fast
+            group(2, &[16.0, 256.0, 20.0], 1.2), // 4-5 memory-heavy
+            group(2, &[16.0, 64.0, 40.0], 1.5),  // 6-7 network-heavy
+            group(2, &[16.0, 64.0, 20.0], 1.0),  // 8-9 balanced
+        ],
+        workload: WorkloadConfig {
+            n_tasks: 100,
+            arrivals: Arrivals::Poisson { rate: 2.0 },
+            size: SizeDist::LogNormal { mu: 3.0, sigma: 0.8 },
+            demand: DemandConfig::Ranges { ranges: vec![[1.0, 8.0], [2.0, 96.0], [0.5, 12.0]] },
+            priorities: vec![
+                PriorityClass { name: "batch".into(), weight: 1.0, prob: 0.5 },
+                PriorityClass { name: "service".into(), weight: 2.0, prob: 0.35 },
+                PriorityClass { name: "critical".into(), weight: 5.0, prob: 0.15 },
+            ],
+            tenants: vec![
+                TenantConfig { name: "shared".into(), prob: 0.8, nodes: None },
+                TenantConfig { name: "secure".into(), prob: 0.2, nodes: Some(vec![2, 3, 4, 5]) },
+            ],
+            trace: None,
+        },
+        failures: FailureConfig::default(),
+        reward: RewardKind::WeightedJct,
+        observation: ObservationKind::Full,
+        integer_time: false,
+        max_decisions: None,
+    }
+}
+
+/// DeepRM-like: 12 heterogeneous nodes, three resources, each task dominant in one resource
+/// (25–50% of a small node) and light in the others (5–10%); 80% short tasks (10–30 work), 20%
+/// long (100–150); Poisson arrivals at 90% load on the bottleneck resource; 1000 tasks.
+pub fn multi_resource() -> ScenarioConfig {
+    ScenarioConfig {
+        name: "multi-resource".into(),
+        resources: three(),
+        nodes: vec![
+            group(4, &[8.0, 8.0, 8.0], 1.0),
+            group(4, &[16.0, 16.0, 16.0], 1.0),
+            group(2, &[8.0, 8.0, 8.0], 2.0),
+            group(2, &[32.0, 32.0, 32.0], 0.75),
+        ],
+        workload: WorkloadConfig {
+            n_tasks: 1000,
+            arrivals: Arrivals::PoissonLoad { load: 0.9 },
+            size: SizeDist::Bimodal { short: [10.0, 30.0], long: [100.0, 150.0], p_long: 0.2 },
+            demand: DemandConfig::Dominant { dominant: [0.25, 0.5], other: [0.05, 0.1], unit: vec![8.0, 8.0, 8.0] },
+            priorities: vec![
+                PriorityClass { name: "normal".into(), weight: 1.0, prob: 0.8 },
+                PriorityClass { name: "high".into(), weight: 3.0, prob: 0.2 },
+            ],
+            tenants: vec![],
+            trace: None,
+        },
+        failures: FailureConfig::default(),
+        reward: RewardKind::WeightedJct,
+        observation: ObservationKind::Full,
+        integer_time: false,
+        max_decisions: None,
+    }
+}
+
+/// `multi-resource` plus node failures: each node fails after an exponential time with mean
+/// 1000 and is repaired after an exponential time with mean 50 (95% availability, about four
+/// failures per episode); work on a failed node is re-submitted.
+pub fn faulty() -> ScenarioConfig {
+    ScenarioConfig {
+        name: "faulty".into(),
+        failures: FailureConfig { mtbf: Some(1000.0), mttr: Some(50.0), scheduled: vec![] },
+        ..multi_resource()
+    }
+}
+
+/// Scale test: 1,000 nodes of four kinds, 100,000 tasks, exponential sizes (mean 100), Poisson
+/// arrivals at 80% load.
+pub fn large() -> ScenarioConfig {
+    ScenarioConfig {
+        name: "large".into(),
+        resources: three(),
+        nodes: vec![
+            group(400, &[16.0, 64.0, 10.0], 1.0),
+            group(300, &[32.0, 128.0, 25.0], 1.5),
+            group(200, &[8.0, 32.0, 10.0], 2.0),
+            group(100, &[64.0, 256.0, 40.0], 1.0),
+        ],
+        workload: WorkloadConfig {
+            n_tasks: 100_000,
+            arrivals: Arrivals::PoissonLoad { load: 0.8 },
+            size: SizeDist::Exponential { mean: 100.0 },
+            demand: DemandConfig::Ranges { ranges: vec![[0.5, 8.0], [1.0, 32.0], [0.1, 5.0]] },
+            priorities: vec![
+                PriorityClass { name: "normal".into(), weight: 1.0, prob: 0.9 },
+                PriorityClass { name: "high".into(), weight: 4.0, prob: 0.1 },
+            ],
+            tenants: vec![],
+            trace: None,
+        },
+        failures: FailureConfig::default(),
+        reward: RewardKind::WeightedJct,
+        observation: ObservationKind::Full,
+        integer_time: false,
+        max_decisions: None,
+    }
+}
