@@ -6,7 +6,7 @@ use cluster_env::{PolicySpec, evaluate, scenarios};
 #[test]
 fn park_lb_baselines_have_the_expected_ordering() {
     let cfg = scenarios::preset("park-lb").unwrap();
-    let seeds: Vec<u64> = (0..50).collect();
+    let seeds: Vec<u64> = (0..1000).collect();
     let policies: Vec<PolicySpec> =
         ["random", "round-robin", "least-loaded"].iter().map(|n| PolicySpec::baseline(n).unwrap()).collect();
     let report = evaluate(&cfg, &policies, &seeds, Some("least-loaded")).unwrap();
