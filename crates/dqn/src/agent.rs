@@ -1,0 +1,590 @@
+//! [`Agent`]: the networks, the optimizer, the replay buffer and the statistics, with the
+//! three things a DQN agent does — act, observe, learn.
+
+use burn::module::{Module, ParamId};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use gym::Env;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::DqnError;
+use crate::config::{DeviceSetting, DqnConfig, LossKind};
+use crate::model::{QNetwork, QNetworkConfig};
+use crate::normalize::{RewardScaler, RunningMeanStd};
+use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer};
+use crate::schedule::{epsilon, per_beta};
+use crate::td::{TdInputs, masked_argmax, td_targets};
+
+/// One step of `N` environments, as the agent learns from it. Rows are envs; `[N, k]` arrays are
+/// row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Transitions<'a> {
+    /// `[N, obs_dim]`: observations the actions were chosen in.
+    pub obs: &'a [f32],
+    /// `[N]`: actions taken.
+    pub actions: &'a [usize],
+    /// `[N]`: rewards received (raw environment units).
+    pub rewards: &'a [f64],
+    /// `[N, obs_dim]`: observations after the step. For an env whose episode just ended this
+    /// must be the episode's *final* observation, not the next episode's first one.
+    pub next_obs: &'a [f32],
+    /// `[N, n_actions]`: valid actions at `next_obs`.
+    pub next_masks: &'a [bool],
+    /// `[N]`: the episode reached a terminal state (no bootstrapping).
+    pub terminated: &'a [bool],
+    /// `[N]`: the episode was cut off by a time limit (bootstrapping from `next_obs`).
+    pub truncated: &'a [bool],
+}
+
+/// What one gradient step measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateStats {
+    /// The minimised loss (Huber or MSE, importance-weighted under PER), in squared scaled
+    /// reward units.
+    pub td_loss: f32,
+    /// Mean Q(s, a) over the batch, in scaled reward units.
+    pub q_values: f32,
+}
+
+/// A Deep Q-Learning agent for environments with `obs_dim` flat observations and `n_actions`
+/// discrete actions.
+///
+/// It owns the online network (on an autodiff device), the target network and a cached
+/// non-autodiff copy of the online network for acting, the Adam state, the replay buffer, the
+/// n-step accumulator, the normalisation statistics, its random generator and its counters —
+/// everything [`Agent::save`] writes.
+pub struct Agent {
+    pub(crate) cfg: DqnConfig,
+    pub(crate) net_cfg: QNetworkConfig,
+    /// Autodiff device the online network trains on.
+    pub(crate) device: Device,
+    pub(crate) online: QNetwork,
+    pub(crate) target: QNetwork,
+    /// `online.valid()`, rebuilt lazily after each gradient step.
+    actor: Option<QNetwork>,
+    pub(crate) optim: ModuleOptimizer,
+    pub(crate) replay: ReplayBuffer,
+    pub(crate) nstep: NStepAccumulator,
+    pub(crate) obs_stats: Option<RunningMeanStd>,
+    pub(crate) reward_scaler: RewardScaler,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) global_step: u64,
+    pub(crate) update_step: u64,
+    pub(crate) episodes: u64,
+    // PLUMBING: scratch buffers reused every call, so acting and learning allocate little.
+    actions: Vec<usize>,
+    explore: Vec<bool>,
+    norm_obs: Vec<f32>,
+    batch: Batch,
+    targets: Vec<f32>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("network", &self.net_cfg.to_string())
+            .field("device", &self.cfg.device)
+            .field("global_step", &self.global_step)
+            .field("update_step", &self.update_step)
+            .field("episodes", &self.episodes)
+            .field("replay_len", &self.replay.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The burn device for a [`DeviceSetting`] (without autodiff).
+///
+/// # Errors
+/// [`DqnError::Device`] if the backend is not compiled into this build.
+pub fn make_device(setting: DeviceSetting) -> Result<Device, DqnError> {
+    match setting {
+        DeviceSetting::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        DeviceSetting::Cuda(index) => Ok(Device::cuda(index)),
+        #[cfg(feature = "wgpu")]
+        DeviceSetting::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[allow(unreachable_patterns)]
+        other => Err(DqnError::Device {
+            device: other.to_string(),
+            reason: "this build lacks the backend (enable the dqn crate's `cuda` or `wgpu` \
+                     feature)"
+                .into(),
+        }),
+    }
+}
+
+fn optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(cfg.adam_epsilon as f32).init()
+}
+
+impl Agent {
+    /// A fresh agent: networks initialised from `cfg.seed`, empty replay buffer, step 0.
+    ///
+    /// # Errors
+    /// [`DqnError::InvalidConfig`] if `cfg` does not validate or the sizes are zero;
+    /// [`DqnError::Device`] if `cfg.device` is not available.
+    pub fn new(cfg: DqnConfig, obs_dim: usize, n_actions: usize) -> Result<Self, DqnError> {
+        cfg.validate()?;
+        if obs_dim == 0 {
+            return Err(DqnError::config("obs_dim", "the observation is empty"));
+        }
+        if n_actions == 0 {
+            return Err(DqnError::config("n_actions", "the action space is empty"));
+        }
+        let net_cfg = QNetworkConfig {
+            obs_dim,
+            n_actions,
+            hidden_sizes: cfg.hidden_sizes.clone(),
+            activation: cfg.activation,
+            dueling: cfg.dueling,
+        };
+        let device = make_device(cfg.device)?.autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let online = net_cfg.init(&device, &mut rng);
+        // ALGO: the target network starts as a copy of the online network.
+        let target = online.valid();
+        let n_envs = cfg.num_envs;
+        Ok(Self {
+            optim: optimizer(&cfg),
+            replay: ReplayBuffer::new(
+                cfg.buffer_size,
+                obs_dim,
+                n_actions,
+                cfg.prioritized_replay.then_some(cfg.per_alpha),
+            ),
+            nstep: NStepAccumulator::new(cfg.n_step, cfg.gamma, n_envs, obs_dim),
+            obs_stats: cfg.normalize_obs.then(|| RunningMeanStd::new(obs_dim)),
+            reward_scaler: RewardScaler::new(cfg.reward_scale, cfg.normalize_reward, cfg.gamma, n_envs),
+            rng,
+            global_step: 0,
+            update_step: 0,
+            episodes: 0,
+            actions: Vec::with_capacity(n_envs),
+            explore: Vec::with_capacity(n_envs),
+            norm_obs: Vec::new(),
+            batch: Batch::default(),
+            targets: Vec::with_capacity(cfg.batch_size),
+            actor: None,
+            net_cfg,
+            device,
+            online,
+            target,
+            cfg,
+        })
+    }
+
+    /// A fresh agent sized for `env`'s observation and action spaces.
+    ///
+    /// # Errors
+    /// As [`Agent::new`].
+    pub fn for_env<E: Env>(cfg: DqnConfig, env: &E) -> Result<Self, DqnError> {
+        Self::new(cfg, env.observation_space().dim(), env.action_space().n)
+    }
+
+    /// The configuration the agent was built with.
+    pub fn config(&self) -> &DqnConfig {
+        &self.cfg
+    }
+
+    /// The Q-network's shape.
+    pub fn network_config(&self) -> &QNetworkConfig {
+        &self.net_cfg
+    }
+
+    /// Environment steps observed so far, summed over envs (CleanRL's `global_step`).
+    pub fn global_step(&self) -> u64 {
+        self.global_step
+    }
+
+    /// Gradient steps taken so far.
+    pub fn update_step(&self) -> u64 {
+        self.update_step
+    }
+
+    /// Episodes that ended (terminated or truncated) in observed transitions.
+    pub fn episodes(&self) -> u64 {
+        self.episodes
+    }
+
+    /// ε now, from the schedule at [`global_step`](Self::global_step).
+    pub fn epsilon(&self) -> f64 {
+        epsilon(&self.cfg, self.global_step)
+    }
+
+    /// The replay buffer.
+    pub fn replay(&self) -> &ReplayBuffer {
+        &self.replay
+    }
+
+    /// Observation statistics, when normalising.
+    pub fn obs_stats(&self) -> Option<&RunningMeanStd> {
+        self.obs_stats.as_ref()
+    }
+
+    /// The online network (on the autodiff device).
+    pub fn online(&self) -> &QNetwork {
+        &self.online
+    }
+
+    /// The target network.
+    pub fn target(&self) -> &QNetwork {
+        &self.target
+    }
+
+    fn check_batch(&self, context: &'static str, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<(), DqnError> {
+        let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        if n_envs == 0 {
+            return Err(DqnError::input(context, "n_envs is 0"));
+        }
+        if obs.len() != n_envs * d {
+            return Err(DqnError::input(
+                context,
+                format!("obs has {} values, expected {n_envs} envs × {d}", obs.len()),
+            ));
+        }
+        if masks.len() != n_envs * a {
+            return Err(DqnError::input(
+                context,
+                format!("masks has {} values, expected {n_envs} envs × {a} actions", masks.len()),
+            ));
+        }
+        if let Some(env) = masks.chunks_exact(a).position(|m| !m.contains(&true)) {
+            return Err(DqnError::NoValidAction { context, env });
+        }
+        Ok(())
+    }
+
+    /// The non-autodiff copy of the online network used for acting and for Double DQN's
+    /// action selection.
+    fn actor(&mut self) -> &QNetwork {
+        self.actor.get_or_insert_with(|| self.online.valid())
+    }
+
+    /// Writes the greedy action of each row of `obs` into `self.actions` (only for rows where
+    /// `self.explore` is false).
+    fn greedy_into_actions(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) {
+        let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        self.norm_obs.clear();
+        match &self.obs_stats {
+            Some(stats) => {
+                self.norm_obs.resize(obs.len(), 0.0);
+                stats.normalize_into(obs, self.cfg.obs_clip, &mut self.norm_obs);
+            }
+            None => self.norm_obs.extend_from_slice(obs),
+        }
+        let input = TensorData::new(self.norm_obs.clone(), [n_envs, d]);
+        let device = self.device.clone().inner();
+        // ALGO: one forward pass for all N envs, on the non-autodiff copy.
+        let q = self.actor().forward(Tensor::from_data(input, &device)); // [N, n_actions]
+        let q = q.into_data();
+        let q: &[f32] = q.as_slice().unwrap_or(&[]);
+        for (i, (row, mask)) in q.chunks_exact(a).zip(masks.chunks_exact(a)).enumerate() {
+            if !self.explore[i] {
+                self.actions[i] = masked_argmax(row, mask).unwrap_or(0);
+            }
+        }
+    }
+
+    /// ε-greedy actions for `n_envs` envs: each env independently takes a uniformly random
+    /// *valid* action with probability ε ([`epsilon`](Self::epsilon)), else the valid action of
+    /// highest Q. One forward pass serves all envs. Feeds the observation statistics when
+    /// normalising.
+    ///
+    /// `obs` is `[n_envs, obs_dim]` and `masks` `[n_envs, n_actions]`, row-major.
+    ///
+    /// # Errors
+    /// [`DqnError::BadInput`] on wrong lengths; [`DqnError::NoValidAction`] if a mask is all
+    /// false.
+    pub fn act_batch(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<&[usize], DqnError> {
+        self.check_batch("act_batch", obs, masks, n_envs)?;
+        if let Some(stats) = &mut self.obs_stats {
+            stats.update(obs);
+        }
+        let a = self.net_cfg.n_actions;
+        let eps = self.epsilon();
+        self.actions.clear();
+        self.explore.clear();
+        // ALGO: ε-greedy, exploring only among valid actions.
+        for mask in masks.chunks_exact(a) {
+            let explore = self.rng.random::<f64>() < eps;
+            let action = if explore {
+                let valid = mask.iter().filter(|&&m| m).count();
+                let k = self.rng.random_range(0..valid);
+                mask.iter().enumerate().filter(|(_, m)| **m).nth(k).map_or(0, |(i, _)| i)
+            } else {
+                0
+            };
+            self.actions.push(action);
+            self.explore.push(explore);
+        }
+        if self.explore.contains(&false) {
+            self.greedy_into_actions(obs, masks, n_envs);
+        }
+        Ok(&self.actions)
+    }
+
+    /// Greedy actions (argmax of Q over valid actions, lowest index on ties) for `n_envs` envs,
+    /// without exploration and without touching any statistics.
+    ///
+    /// # Errors
+    /// As [`act_batch`](Self::act_batch).
+    pub fn greedy_actions(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<&[usize], DqnError> {
+        self.check_batch("greedy_actions", obs, masks, n_envs)?;
+        self.actions.clear();
+        self.actions.resize(n_envs, 0);
+        self.explore.clear();
+        self.explore.resize(n_envs, false);
+        self.greedy_into_actions(obs, masks, n_envs);
+        Ok(&self.actions)
+    }
+
+    /// The greedy action for one observation.
+    ///
+    /// # Errors
+    /// As [`act_batch`](Self::act_batch).
+    pub fn greedy_action(&mut self, obs: &[f32], mask: &[bool]) -> Result<usize, DqnError> {
+        Ok(self.greedy_actions(obs, mask, 1)?[0])
+    }
+
+    /// Q-values (`[n_envs, n_actions]`, scaled reward units) of a batch of raw observations.
+    ///
+    /// # Errors
+    /// [`DqnError::BadInput`] if `obs.len()` is not `n_envs · obs_dim`.
+    pub fn q_values(&mut self, obs: &[f32], n_envs: usize) -> Result<Vec<f32>, DqnError> {
+        let d = self.net_cfg.obs_dim;
+        if n_envs == 0 || obs.len() != n_envs * d {
+            return Err(DqnError::input(
+                "q_values",
+                format!("obs has {} values, expected {n_envs} envs × {d}", obs.len()),
+            ));
+        }
+        let mut input = obs.to_vec();
+        if let Some(stats) = &self.obs_stats {
+            stats.normalize_into(obs, self.cfg.obs_clip, &mut input);
+        }
+        let device = self.device.clone().inner();
+        let q = self.actor().forward(Tensor::from_data(TensorData::new(input, [n_envs, d]), &device));
+        q.into_data().try_to_vec().map_err(|e| DqnError::Backend(format!("{e:?}")))
+    }
+
+    /// Stores one step of all `num_envs` envs: feeds the n-step accumulator (which fills the
+    /// replay buffer), the reward statistics and the counters.
+    ///
+    /// # Errors
+    /// [`DqnError::BadInput`] if an array's length does not match `num_envs` and the spaces, or
+    /// an action is out of range.
+    pub fn observe(&mut self, t: &Transitions<'_>) -> Result<(), DqnError> {
+        let (n, d, a) = (self.cfg.num_envs, self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        let lengths = [
+            ("obs", t.obs.len(), n * d),
+            ("actions", t.actions.len(), n),
+            ("rewards", t.rewards.len(), n),
+            ("next_obs", t.next_obs.len(), n * d),
+            ("next_masks", t.next_masks.len(), n * a),
+            ("terminated", t.terminated.len(), n),
+            ("truncated", t.truncated.len(), n),
+        ];
+        for (name, got, expected) in lengths {
+            if got != expected {
+                return Err(DqnError::input(
+                    "observe",
+                    format!("{name} has {got} values, expected {expected} (num_envs = {n})"),
+                ));
+            }
+        }
+        if let Some(&bad) = t.actions.iter().find(|&&x| x >= a) {
+            return Err(DqnError::input("observe", format!("action {bad} is not in 0..{a}")));
+        }
+        for i in 0..n {
+            let done = t.terminated[i] || t.truncated[i];
+            self.reward_scaler.observe(i, t.rewards[i], done);
+            let step = EnvStep {
+                obs: &t.obs[i * d..(i + 1) * d],
+                action: t.actions[i],
+                reward: t.rewards[i],
+                next_obs: &t.next_obs[i * d..(i + 1) * d],
+                next_mask: &t.next_masks[i * a..(i + 1) * a],
+                terminated: t.terminated[i],
+                truncated: t.truncated[i],
+            };
+            self.nstep.push(i, &step, &mut self.replay);
+            self.episodes += u64::from(done);
+        }
+        self.global_step += n as u64;
+        Ok(())
+    }
+
+    /// One gradient step on a batch sampled from the replay buffer:
+    /// TD targets from the target network (Double DQN: actions chosen by the online network,
+    /// masked), Huber or MSE loss, global gradient-norm clipping, Adam.
+    ///
+    /// # Errors
+    /// [`DqnError::BadInput`] if the replay buffer is empty.
+    pub fn update(&mut self) -> Result<UpdateStats, DqnError> {
+        if self.replay.is_empty() {
+            return Err(DqnError::input("update", "the replay buffer is empty"));
+        }
+        let (b, d, a) = (self.cfg.batch_size, self.net_cfg.obs_dim, self.net_cfg.n_actions);
+
+        // ALGO: sample a batch (uniformly, or by priority with β annealed towards 1).
+        let beta = per_beta(&self.cfg, self.global_step);
+        self.replay.sample_indices(&mut self.rng, b, beta, &mut self.batch);
+        self.replay.gather(&mut self.batch);
+
+        // PLUMBING: normalise observations and scale rewards with the statistics of now.
+        if let Some(stats) = &self.obs_stats {
+            self.norm_obs.clone_from(&self.batch.obs);
+            stats.normalize_into(&self.norm_obs, self.cfg.obs_clip, &mut self.batch.obs);
+            self.norm_obs.clone_from(&self.batch.next_obs);
+            stats.normalize_into(&self.norm_obs, self.cfg.obs_clip, &mut self.batch.next_obs);
+        }
+        let factor = self.reward_scaler.factor() as f32;
+        if factor != 1.0 {
+            self.batch.rewards.iter_mut().for_each(|r| *r *= factor);
+        }
+
+        // ALGO: the TD target, without gradients: y = R + γ^k (1 − terminated) Q_target(s', a*).
+        let inner = self.device.clone().inner();
+        let next_obs = Tensor::<2>::from_data(TensorData::new(self.batch.next_obs.clone(), [b, d]), &inner);
+        let next_q_target = self.target.forward(next_obs.clone()).into_data(); // [B, A]
+        let next_q_online = if self.cfg.double_dqn {
+            Some(self.actor().forward(next_obs).into_data()) // [B, A]
+        } else {
+            None
+        };
+        let slice = |data: &TensorData| -> Result<Vec<f32>, DqnError> {
+            data.try_to_vec().map_err(|e| DqnError::Backend(format!("{e:?}")))
+        };
+        let next_q_target = slice(&next_q_target)?;
+        let next_q_online = next_q_online.as_ref().map(slice).transpose()?;
+        self.targets.clear();
+        self.targets.resize(b, 0.0);
+        td_targets(
+            &TdInputs {
+                rewards: &self.batch.rewards,
+                terminated: &self.batch.terminated,
+                discounts: &self.batch.discounts,
+                next_q_target: &next_q_target,
+                next_q_online: next_q_online.as_deref(),
+                next_masks: &self.batch.next_masks,
+            },
+            a,
+            &mut self.targets,
+        );
+
+        // ALGO: regress Q(s, a) on the target.
+        let obs = Tensor::<2>::from_data(TensorData::new(self.batch.obs.clone(), [b, d]), &self.device);
+        let actions = Tensor::<2, Int>::from_data(TensorData::new(self.batch.actions.clone(), [b, 1]), &self.device);
+        let target = Tensor::<1>::from_data(TensorData::new(self.targets.clone(), [b]), &self.device);
+        let q_taken = self.online.forward(obs).gather(1, actions).reshape([b]); // [B]
+        let td_error = q_taken.clone() - target; // [B]
+        let per_sample = match self.cfg.loss {
+            // Huber with δ = 1: ½x² for |x| ≤ 1, |x| − ½ beyond.
+            LossKind::Huber => {
+                let abs = td_error.clone().abs();
+                let quadratic = abs.clone().clamp_max(1.0);
+                let linear = abs - quadratic.clone();
+                quadratic.square().mul_scalar(0.5) + linear
+            }
+            LossKind::Mse => td_error.clone().square(),
+        }; // [B]
+        let loss = if self.replay.is_prioritized() {
+            let weights = Tensor::<1>::from_data(TensorData::new(self.batch.weights.clone(), [b]), &self.device);
+            (per_sample * weights).mean()
+        } else {
+            per_sample.mean()
+        };
+
+        let stats = UpdateStats {
+            td_loss: loss.clone().inner().into_scalar::<f32>(),
+            q_values: q_taken.inner().mean().into_scalar::<f32>(),
+        };
+        if self.replay.is_prioritized() {
+            let td_abs = td_error.inner().abs().into_data();
+            let td_abs = slice(&td_abs)?;
+            self.replay.update_priorities(&self.batch.indices, &td_abs, self.cfg.per_epsilon);
+        }
+
+        // ALGO: optimise: backward, clip the global gradient norm, Adam step.
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.online);
+        if self.cfg.max_grad_norm > 0.0 {
+            clip_grad_norm(&mut grads, &self.online, self.cfg.max_grad_norm);
+        }
+        let online = self.online.clone();
+        self.online = self.optim.step(self.cfg.learning_rate, online, grads);
+        self.actor = None;
+        self.update_step += 1;
+        Ok(stats)
+    }
+
+    /// Updates the target network: `target ← τ·online + (1−τ)·target` (a hard copy at τ = 1).
+    pub fn update_target(&mut self) {
+        // ALGO: hard copy or Polyak averaging.
+        self.target = if self.cfg.tau >= 1.0 {
+            self.online.valid()
+        } else {
+            let target = self.target.clone();
+            target.soft_update(&self.online, self.cfg.tau)
+        };
+    }
+
+    /// Rebuilds the parts that are derived from the saved state (after a load).
+    pub(crate) fn invalidate_caches(&mut self) {
+        self.actor = None;
+    }
+
+    /// Builds the fresh optimizer (used by load before applying the saved state).
+    pub(crate) fn fresh_optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
+        optimizer(cfg)
+    }
+}
+
+/// Every parameter of `net` as `(id, rank)`, in a fixed order.
+fn param_ids(net: &QNetwork) -> Vec<(ParamId, usize)> {
+    let mut out = Vec::new();
+    let layers = net.hidden.iter().chain(std::iter::once(&net.head)).chain(net.value.as_ref());
+    for layer in layers {
+        out.push((layer.weight.id, 2));
+        if let Some(b) = &layer.bias {
+            out.push((b.id, 1));
+        }
+    }
+    out
+}
+
+/// Scales all gradients by `min(1, max_norm / (‖g‖ + 1e-6))`, `‖g‖` the L2 norm of all of them
+/// together (PyTorch's `clip_grad_norm_`). Stays on the device: no synchronisation.
+fn clip_grad_norm(grads: &mut GradientsParams, net: &QNetwork, max_norm: f64) {
+    let ids = param_ids(net);
+    let mut sum_sq: Option<Tensor<1>> = None;
+    for &(id, rank) in &ids {
+        let sq = match rank {
+            2 => grads.get::<2>(id).map(|g| g.square().sum()),
+            _ => grads.get::<1>(id).map(|g| g.square().sum()),
+        };
+        if let Some(sq) = sq {
+            sum_sq = Some(match sum_sq {
+                Some(acc) => acc + sq,
+                None => sq,
+            });
+        }
+    }
+    let Some(sum_sq) = sum_sq else { return };
+    // [1]: the factor every gradient is multiplied by.
+    let coef = sum_sq.sqrt().add_scalar(1e-6).recip().mul_scalar(max_norm).clamp_max(1.0);
+    for &(id, rank) in &ids {
+        match rank {
+            2 => {
+                if let Some(g) = grads.remove::<2>(id) {
+                    grads.register(id, g * coef.clone().reshape([1, 1]));
+                }
+            }
+            _ => {
+                if let Some(g) = grads.remove::<1>(id) {
+                    grads.register(id, g * coef.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! [`DqnConfig`]: every hyperparameter of the learner in one serde struct.
+
+use serde::{Deserialize, Serialize};
+
+use crate::DqnError;
+use crate::model::Activation;
+
+/// Where the networks live and run.
+///
+/// Written in config files as a string: `"cpu"` (burn's pure-Rust flex backend, always
+/// available), `"cuda"` / `"cuda:N"` (needs the crate's `cuda` feature) or `"wgpu"` (needs the
+/// `wgpu` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSetting {
+    /// burn's flex CPU backend: single-threaded and bit-for-bit reproducible.
+    #[default]
+    Cpu,
+    /// An NVIDIA GPU through CUDA, by index.
+    Cuda(usize),
+    /// The default wgpu adapter (Vulkan, Metal, DX12 or WebGPU).
+    Wgpu,
+}
+
+impl std::fmt::Display for DeviceSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSetting::Cpu => write!(f, "cpu"),
+            DeviceSetting::Cuda(i) => write!(f, "cuda:{i}"),
+            DeviceSetting::Wgpu => write!(f, "wgpu"),
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceSetting {
+    type Err = DqnError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" | "flex" => Ok(DeviceSetting::Cpu),
+            "cuda" => Ok(DeviceSetting::Cuda(0)),
+            "wgpu" => Ok(DeviceSetting::Wgpu),
+            _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(i)) => Ok(DeviceSetting::Cuda(i)),
+                _ => Err(DqnError::config(
+                    "device",
+                    format!("unknown device {s:?} (expected cpu, cuda, cuda:N or wgpu)"),
+                )),
+            },
+        }
+    }
+}
+
+impl Serialize for DeviceSetting {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How ε, the probability of a random action, decays from `start_e` to `end_e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpsilonSchedule {
+    /// Straight line from `start_e` to `end_e` over the exploration period (CleanRL).
+    #[default]
+    Linear,
+    /// Geometric decay `start_e · (end_e / start_e)^(t / T)`, reaching `end_e` at the same time
+    /// as the linear schedule; needs `end_e > 0`.
+    Exponential,
+}
+
+/// The regression loss between Q(s, a) and its TD target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Huber (smooth L1) with δ = 1: quadratic near zero, linear beyond — robust to the large
+    /// TD errors of big rewards.
+    #[default]
+    Huber,
+    /// Mean squared error (CleanRL's choice).
+    Mse,
+}
+
+/// All hyperparameters of Deep Q-Learning, read from a config file.
+///
+/// Missing fields take the [`Default`] values below (CleanRL's `dqn.py` defaults where they
+/// work, with Double DQN, Huber loss and gradient clipping on); unknown fields are an error.
+/// Call [`DqnConfig::validate`] (the agent does) before use.
+///
+/// ```
+/// let cfg: dqn::DqnConfig = serde_json::from_str(r#"{"learning_rate": 1e-3, "n_step": 3}"#).unwrap();
+/// assert_eq!(cfg.n_step, 3);
+/// assert!(cfg.double_dqn);
+/// cfg.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DqnConfig {
+    /// Seed of everything random in the learner: weight init, exploration, replay sampling
+    /// (environments are seeded by the caller).
+    pub seed: u64,
+    /// Device the networks run on: `"cpu"`, `"cuda"`, `"cuda:N"` or `"wgpu"`.
+    pub device: DeviceSetting,
+    /// Number of parallel environments the agent acts in (rows of `act_batch`/`observe`).
+    pub num_envs: usize,
+    /// Length of training, in environment steps summed over all envs; sets the ε and β
+    /// schedules.
+    pub total_timesteps: u64,
+    /// Adam learning rate (step size, unitless).
+    pub learning_rate: f64,
+    /// Adam's ε, added to the denominator for numerical stability (unitless).
+    pub adam_epsilon: f64,
+    /// Clip the global L2 norm of the gradient to this value before each Adam step; `0`
+    /// disables clipping.
+    pub max_grad_norm: f64,
+    /// Replay buffer capacity, in transitions.
+    pub buffer_size: usize,
+    /// Discount factor γ per environment step, in `[0, 1]`.
+    pub gamma: f64,
+    /// Target-network update coefficient τ in `(0, 1]`: `1` is a hard copy, smaller is Polyak
+    /// averaging `target ← τ·online + (1−τ)·target`.
+    pub tau: f64,
+    /// Environment steps between target-network updates.
+    pub target_network_frequency: u64,
+    /// Transitions per gradient step.
+    pub batch_size: usize,
+    /// ε at the start of training (probability of a uniformly random valid action).
+    pub start_e: f64,
+    /// ε at the end of the exploration period and after it.
+    pub end_e: f64,
+    /// Fraction of `total_timesteps` over which ε decays from `start_e` to `end_e`.
+    pub exploration_fraction: f64,
+    /// Shape of the ε decay.
+    pub epsilon_schedule: EpsilonSchedule,
+    /// Environment steps of pure collection before the first gradient step.
+    pub learning_starts: u64,
+    /// Environment steps between rounds of training.
+    pub train_frequency: u64,
+    /// Gradient steps per round of training.
+    pub gradient_steps: usize,
+    /// Double DQN: the online network picks the next action, the target network values it.
+    pub double_dqn: bool,
+    /// Steps of real reward before bootstrapping (n-step return); `1` is one-step TD.
+    pub n_step: usize,
+    /// Regression loss between Q(s, a) and the TD target.
+    pub loss: LossKind,
+    /// Widths of the hidden layers of the Q-network, input to output.
+    pub hidden_sizes: Vec<usize>,
+    /// Activation after each hidden layer.
+    pub activation: Activation,
+    /// Dueling head: Q(s, a) = V(s) + A(s, a) − mean_a A(s, a).
+    pub dueling: bool,
+    /// Prioritized experience replay (proportional, sum-tree) instead of uniform sampling.
+    pub prioritized_replay: bool,
+    /// PER exponent α: how strongly priorities shape sampling (`0` is uniform).
+    pub per_alpha: f64,
+    /// PER importance-sampling exponent β at the start; annealed linearly to `1` at
+    /// `total_timesteps`.
+    pub per_beta_start: f64,
+    /// Added to |TD error| so no transition gets priority zero.
+    pub per_epsilon: f64,
+    /// Normalise observations by a running mean and standard deviation (saved with the agent).
+    pub normalize_obs: bool,
+    /// Clip normalised observations to `[-obs_clip, obs_clip]` (standard deviations).
+    pub obs_clip: f64,
+    /// Constant factor applied to every reward before learning (e.g. `1e-4` for cluster
+    /// rewards); Q-values are in scaled units.
+    pub reward_scale: f64,
+    /// Also divide rewards by the running standard deviation of the discounted return (saved
+    /// with the agent).
+    pub normalize_reward: bool,
+}
+
+impl Default for DqnConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            device: DeviceSetting::Cpu,
+            num_envs: 1,
+            total_timesteps: 500_000,
+            learning_rate: 2.5e-4,
+            adam_epsilon: 1e-8,
+            max_grad_norm: 10.0,
+            buffer_size: 100_000,
+            gamma: 0.99,
+            tau: 1.0,
+            target_network_frequency: 500,
+            batch_size: 128,
+            start_e: 1.0,
+            end_e: 0.05,
+            exploration_fraction: 0.5,
+            epsilon_schedule: EpsilonSchedule::Linear,
+            learning_starts: 10_000,
+            train_frequency: 10,
+            gradient_steps: 1,
+            double_dqn: true,
+            n_step: 1,
+            loss: LossKind::Huber,
+            hidden_sizes: vec![128, 128],
+            activation: Activation::Relu,
+            dueling: false,
+            prioritized_replay: false,
+            per_alpha: 0.6,
+            per_beta_start: 0.4,
+            per_epsilon: 1e-6,
+            normalize_obs: false,
+            obs_clip: 10.0,
+            reward_scale: 1.0,
+            normalize_reward: false,
+        }
+    }
+}
+
+impl DqnConfig {
+    /// Checks every field's range and the fields' consistency.
+    ///
+    /// # Errors
+    /// [`DqnError::InvalidConfig`] naming the first offending field.
+    pub fn validate(&self) -> Result<(), DqnError> {
+        fn finite(field: &'static str, v: f64) -> Result<(), DqnError> {
+            if v.is_finite() { Ok(()) } else { Err(DqnError::config(field, format!("{v} is not a finite number"))) }
+        }
+        fn in_range(field: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), DqnError> {
+            finite(field, v)?;
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(DqnError::config(field, format!("{v} is outside [{lo}, {hi}]")))
+            }
+        }
+        fn positive(field: &'static str, v: f64) -> Result<(), DqnError> {
+            finite(field, v)?;
+            if v > 0.0 { Ok(()) } else { Err(DqnError::config(field, format!("{v} must be > 0"))) }
+        }
+        fn nonzero(field: &'static str, v: u64) -> Result<(), DqnError> {
+            if v > 0 { Ok(()) } else { Err(DqnError::config(field, "must be at least 1")) }
+        }
+
+        nonzero("num_envs", self.num_envs as u64)?;
+        nonzero("total_timesteps", self.total_timesteps)?;
+        positive("learning_rate", self.learning_rate)?;
+        positive("adam_epsilon", self.adam_epsilon)?;
+        finite("max_grad_norm", self.max_grad_norm)?;
+        if self.max_grad_norm < 0.0 {
+            return Err(DqnError::config("max_grad_norm", "must be >= 0 (0 disables clipping)"));
+        }
+        nonzero("buffer_size", self.buffer_size as u64)?;
+        in_range("gamma", self.gamma, 0.0, 1.0)?;
+        in_range("tau", self.tau, 0.0, 1.0)?;
+        if self.tau == 0.0 {
+            return Err(DqnError::config("tau", "must be > 0 (0 never updates the target)"));
+        }
+        nonzero("target_network_frequency", self.target_network_frequency)?;
+        nonzero("batch_size", self.batch_size as u64)?;
+        if self.batch_size > self.buffer_size {
+            return Err(DqnError::config(
+                "batch_size",
+                format!("{} exceeds buffer_size {}", self.batch_size, self.buffer_size),
+            ));
+        }
+        in_range("start_e", self.start_e, 0.0, 1.0)?;
+        in_range("end_e", self.end_e, 0.0, 1.0)?;
+        in_range("exploration_fraction", self.exploration_fraction, 0.0, 1.0)?;
+        if self.epsilon_schedule == EpsilonSchedule::Exponential && (self.end_e <= 0.0 || self.start_e <= 0.0) {
+            return Err(DqnError::config("end_e", "the exponential schedule needs start_e > 0 and end_e > 0"));
+        }
+        nonzero("train_frequency", self.train_frequency)?;
+        nonzero("gradient_steps", self.gradient_steps as u64)?;
+        nonzero("n_step", self.n_step as u64)?;
+        if self.n_step > 1000 {
+            return Err(DqnError::config("n_step", format!("{} is above 1000", self.n_step)));
+        }
+        if self.hidden_sizes.contains(&0) {
+            return Err(DqnError::config("hidden_sizes", "a hidden layer has width 0"));
+        }
+        in_range("per_alpha", self.per_alpha, 0.0, 1.0)?;
+        in_range("per_beta_start", self.per_beta_start, 0.0, 1.0)?;
+        positive("per_epsilon", self.per_epsilon)?;
+        positive("obs_clip", self.obs_clip)?;
+        positive("reward_scale", self.reward_scale)?;
+        Ok(())
+    }
+
+    /// Environment steps over which ε decays.
+    pub fn exploration_steps(&self) -> f64 {
+        self.exploration_fraction * self.total_timesteps as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        DqnConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_typed_errors() {
+        let cases: Vec<(DqnConfig, &str)> = vec![
+            (DqnConfig { gamma: 1.5, ..Default::default() }, "gamma"),
+            (DqnConfig { gamma: -0.1, ..Default::default() }, "gamma"),
+            (DqnConfig { gamma: f64::NAN, ..Default::default() }, "gamma"),
+            (DqnConfig { batch_size: 200, buffer_size: 100, ..Default::default() }, "batch_size"),
+            (DqnConfig { tau: 0.0, ..Default::default() }, "tau"),
+            (DqnConfig { learning_rate: 0.0, ..Default::default() }, "learning_rate"),
+            (DqnConfig { n_step: 0, ..Default::default() }, "n_step"),
+            (DqnConfig { hidden_sizes: vec![64, 0], ..Default::default() }, "hidden_sizes"),
+            (DqnConfig { epsilon_schedule: EpsilonSchedule::Exponential, end_e: 0.0, ..Default::default() }, "end_e"),
+        ];
+        for (cfg, field) in cases {
+            match cfg.validate() {
+                Err(DqnError::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_and_missing_ones_default() {
+        assert!(serde_json::from_str::<DqnConfig>(r#"{"gama": 0.9}"#).is_err());
+        let cfg: DqnConfig = serde_json::from_str(r#"{"device": "cuda:1"}"#).unwrap();
+        assert_eq!(cfg.device, DeviceSetting::Cuda(1));
+        assert_eq!(cfg.gamma, 0.99);
+        assert!(serde_json::from_str::<DqnConfig>(r#"{"device": "tpu"}"#).is_err());
+    }
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let cfg = DqnConfig { hidden_sizes: vec![3, 4], dueling: true, ..Default::default() };
+        let text = serde_json::to_string(&cfg).unwrap();
+        assert_eq!(serde_json::from_str::<DqnConfig>(&text).unwrap(), cfg);
+    }
+}

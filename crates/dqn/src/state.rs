@@ -1,0 +1,432 @@
+//! Saving and loading the complete agent state.
+//!
+//! A checkpoint is a directory:
+//!
+//! | file            | format    | holds |
+//! | --------------- | --------- | ----- |
+//! | `agent.json`    | JSON      | format version, config, network shape, counters, RNG state, normalisation statistics, file checksums |
+//! | `online.bpk`    | burnpack  | online network weights (`hidden.0.weight` `[in, out]`, …) |
+//! | `target.bpk`    | burnpack  | target network weights |
+//! | `optimizer.bpk` | burnpack  | Adam moments and step counts, keyed by parameter id |
+//! | `replay.bin`    | binary    | optional: the replay buffer and pending n-step transitions |
+//!
+//! Burnpack is burn's documented container (header, CBOR metadata, aligned little-endian
+//! tensors) and keeps parameter ids, which the optimizer state is keyed by. Every file carries
+//! [`FORMAT_VERSION`] (in burnpack metadata, in the replay header, in the JSON), and
+//! `agent.json` records an FNV-1a checksum of each other file, so a truncated, swapped or
+//! corrupted file is a typed [`DqnError`], never a panic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::OptimizerRecord;
+use burn::store::ModuleRecord;
+use burn::store::burn_pack::{Reader, Writer};
+use burn::tensor::{Bytes, DType};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::DqnError;
+use crate::agent::Agent;
+use crate::bin::{ByteReader, ByteWriter, fnv1a64};
+use crate::config::{DeviceSetting, DqnConfig};
+use crate::model::{QNetwork, QNetworkConfig};
+use crate::normalize::{RewardScaler, RunningMeanStd};
+
+/// Version of the checkpoint format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_NAME: &str = "cluster-rl-dqn";
+const AGENT_FILE: &str = "agent.json";
+const ONLINE_FILE: &str = "online.bpk";
+const TARGET_FILE: &str = "target.bpk";
+const OPTIMIZER_FILE: &str = "optimizer.bpk";
+const REPLAY_FILE: &str = "replay.bin";
+const REPLAY_MAGIC: &[u8; 8] = b"DQNRPLAY";
+const META_FORMAT: &str = "dqn.format";
+const META_VERSION: &str = "dqn.format_version";
+const META_NETWORK: &str = "dqn.network";
+
+/// What [`Agent::save`] writes besides the always-saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SaveOptions {
+    /// Also save the replay buffer and pending n-step transitions (needed to resume training
+    /// exactly; can be large).
+    pub replay: bool,
+}
+
+/// `agent.json`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFile {
+    format: String,
+    format_version: u32,
+    config: DqnConfig,
+    network: QNetworkConfig,
+    global_step: u64,
+    update_step: u64,
+    episodes: u64,
+    rng: ChaCha8Rng,
+    obs_stats: Option<RunningMeanStd>,
+    reward_scaler: RewardScaler,
+    /// File name → FNV-1a 64 checksum (hex) of every other file of the checkpoint.
+    checksums: BTreeMap<String, String>,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DqnError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).map_err(|e| DqnError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| DqnError::io(path, e))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, DqnError> {
+    fs::read(path).map_err(|e| DqnError::io(path, e))
+}
+
+fn checksum(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a64(bytes))
+}
+
+/// Adds our format metadata to a burnpack container produced by burn.
+fn stamp(path: &Path, bytes: Bytes, network: &str, role: &str) -> Result<Vec<u8>, DqnError> {
+    let err = |e: &dyn std::fmt::Display| DqnError::corrupt(path, format!("encoding: {e}"));
+    let reader = Reader::from_bytes(bytes).map_err(|e| err(&e))?;
+    let metadata = reader.metadata().clone();
+    let scalars = reader.scalars().clone();
+    let tensors = reader.into_tensors().map_err(|e| err(&e))?;
+    let mut writer = Writer::new(tensors)
+        .with_metadata(META_FORMAT, FORMAT_NAME)
+        .with_metadata(META_VERSION, &FORMAT_VERSION.to_string())
+        .with_metadata(META_NETWORK, network)
+        .with_metadata("dqn.role", role);
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    for (k, v) in scalars {
+        writer = writer.with_scalar(&k, v);
+    }
+    Ok(writer.into_bytes().map_err(|e| err(&e))?.to_vec())
+}
+
+/// A tensor of a burnpack file: name, dtype, shape, parameter id.
+type PackedTensor = (String, DType, Vec<usize>, Option<u64>);
+
+/// Opens one of our burnpack files: checks the format version and the network, and lists its
+/// tensors.
+fn open_pack(
+    path: &Path,
+    bytes: &[u8],
+    network: &str,
+) -> Result<(Vec<PackedTensor>, BTreeMap<String, burn::store::burn_pack::Scalar>), DqnError> {
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| DqnError::corrupt(path, format!("not a burnpack file: {e}")))?;
+    let meta = reader.metadata();
+    if meta.get(META_FORMAT).map(String::as_str) != Some(FORMAT_NAME) {
+        return Err(DqnError::corrupt(path, "not a dqn checkpoint file (no format tag)"));
+    }
+    let version = meta.get(META_VERSION).and_then(|v| v.parse::<u32>().ok());
+    match version {
+        Some(FORMAT_VERSION) => {}
+        Some(found) => {
+            return Err(DqnError::FormatVersion { path: path.into(), found, expected: FORMAT_VERSION });
+        }
+        None => return Err(DqnError::corrupt(path, "missing or unreadable format version")),
+    }
+    let found = meta.get(META_NETWORK).cloned().unwrap_or_default();
+    if found != network {
+        return Err(DqnError::ShapeMismatch {
+            path: path.into(),
+            expected: format!("network {network}"),
+            found: format!("network {found}"),
+        });
+    }
+    let scalars = reader.scalars().clone();
+    let tensors = reader
+        .into_tensors()
+        .map_err(|e| DqnError::corrupt(path, e.to_string()))?
+        .into_iter()
+        .map(|t| {
+            let (name, dtype, shape, id, _) = t.into_parts().map_err(|e| DqnError::corrupt(path, e.to_string()))?;
+            Ok((name, dtype, shape.as_slice().to_vec(), id))
+        })
+        .collect::<Result<Vec<_>, DqnError>>()?;
+    Ok((tensors, scalars))
+}
+
+/// Loads network weights from `path` into `net` (built with the expected shape).
+fn load_network(
+    path: &Path,
+    net: QNetwork,
+    net_cfg: &QNetworkConfig,
+    expected_checksum: Option<&String>,
+) -> Result<QNetwork, DqnError> {
+    let bytes = read(path)?;
+    let (tensors, _) = open_pack(path, &bytes, &net_cfg.to_string())?;
+    let expected: BTreeMap<String, Vec<usize>> = net.param_shapes().into_iter().collect();
+    let found: BTreeMap<String, Vec<usize>> =
+        tensors.iter().map(|(name, _, shape, _)| (name.clone(), shape.clone())).collect();
+    if expected != found {
+        return Err(DqnError::ShapeMismatch {
+            path: path.into(),
+            expected: format!("tensors {expected:?}"),
+            found: format!("tensors {found:?}"),
+        });
+    }
+    if let Some((name, dtype, _, _)) = tensors.iter().find(|t| t.1 != DType::F32) {
+        return Err(DqnError::corrupt(path, format!("tensor {name} has dtype {dtype:?}, not f32")));
+    }
+    verify_checksum(path, &bytes, expected_checksum)?;
+    let record =
+        ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| DqnError::corrupt(path, e.to_string()))?;
+    net.try_load_record(record).map_err(|e| DqnError::corrupt(path, e.to_string()))
+}
+
+fn verify_checksum(path: &Path, bytes: &[u8], expected: Option<&String>) -> Result<(), DqnError> {
+    match expected {
+        Some(sum) if *sum == checksum(bytes) => Ok(()),
+        Some(sum) => Err(DqnError::corrupt(
+            path,
+            format!(
+                "checksum {} does not match {sum} recorded in agent.json (the file changed \
+                 after the save or belongs to another checkpoint)",
+                checksum(bytes)
+            ),
+        )),
+        None => Err(DqnError::corrupt(path, "agent.json records no checksum for this file")),
+    }
+}
+
+impl Agent {
+    /// Saves the complete agent state into directory `dir` (created if needed; files in it
+    /// are replaced). With `options.replay`, the replay buffer is saved too, and loading then
+    /// resumes training exactly.
+    ///
+    /// # Errors
+    /// [`DqnError::Io`] if a file cannot be written.
+    pub fn save(&self, dir: impl AsRef<Path>, options: SaveOptions) -> Result<(), DqnError> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(|e| DqnError::io(dir, e))?;
+        let network = self.net_cfg.to_string();
+        let mut checksums = BTreeMap::new();
+        let mut put = |name: &str, bytes: Vec<u8>| -> Result<(), DqnError> {
+            checksums.insert(name.to_owned(), checksum(&bytes));
+            write_atomic(&dir.join(name), &bytes)
+        };
+
+        let encode = |name: &str, r: Result<Bytes, burn::store::RecordError>| {
+            r.map_err(|e| DqnError::corrupt(dir.join(name), format!("encoding: {e}")))
+        };
+        let online = encode(ONLINE_FILE, self.online.clone().into_record().into_bytes())?;
+        put(ONLINE_FILE, stamp(&dir.join(ONLINE_FILE), online, &network, "online")?)?;
+        let target = encode(TARGET_FILE, self.target.clone().into_record().into_bytes())?;
+        put(TARGET_FILE, stamp(&dir.join(TARGET_FILE), target, &network, "target")?)?;
+        let optim = encode(OPTIMIZER_FILE, self.optim.into_bytes())?;
+        put(OPTIMIZER_FILE, stamp(&dir.join(OPTIMIZER_FILE), optim, &network, "optimizer")?)?;
+
+        let replay_path = dir.join(REPLAY_FILE);
+        if options.replay {
+            let mut w = ByteWriter::default();
+            w.raw(REPLAY_MAGIC);
+            w.u32(FORMAT_VERSION);
+            self.nstep.write(&mut w);
+            self.replay.write(&mut w);
+            put(REPLAY_FILE, w.into_inner())?;
+        } else if replay_path.exists() {
+            fs::remove_file(&replay_path).map_err(|e| DqnError::io(&replay_path, e))?;
+        }
+
+        let file = AgentFile {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            config: self.cfg.clone(),
+            network: self.net_cfg.clone(),
+            global_step: self.global_step,
+            update_step: self.update_step,
+            episodes: self.episodes,
+            rng: self.rng.clone(),
+            obs_stats: self.obs_stats.clone(),
+            reward_scaler: self.reward_scaler.clone(),
+            checksums,
+        };
+        let path = dir.join(AGENT_FILE);
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| DqnError::corrupt(&path, format!("encoding: {e}")))?;
+        // agent.json goes last: a checkpoint without it is incomplete, not inconsistent.
+        write_atomic(&path, &json)
+    }
+
+    /// Loads an agent saved by [`Agent::save`] from directory `dir`, on the device its config
+    /// names. Training continues exactly where it stopped when the replay buffer was saved;
+    /// otherwise the buffer starts empty.
+    ///
+    /// # Errors
+    /// [`DqnError::Io`] if a file is missing or unreadable, [`DqnError::FormatVersion`] for a
+    /// checkpoint of another format version, [`DqnError::ShapeMismatch`] if a file holds
+    /// another network or buffer shape, [`DqnError::Corrupt`] for truncated, garbage or
+    /// inconsistent files.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Agent, DqnError> {
+        Self::load_on(dir, None)
+    }
+
+    /// [`Agent::load`], placing the networks on `device` instead of the saved config's device
+    /// when given (e.g. to run a GPU-trained agent on CPU).
+    ///
+    /// # Errors
+    /// As [`Agent::load`].
+    pub fn load_on(dir: impl AsRef<Path>, device: Option<DeviceSetting>) -> Result<Agent, DqnError> {
+        let dir = dir.as_ref();
+        let path = dir.join(AGENT_FILE);
+        let bytes = read(&path)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| DqnError::corrupt(&path, format!("not valid json: {e}")))?;
+        if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
+            return Err(DqnError::corrupt(&path, "not a dqn agent file (no format tag)"));
+        }
+        match value.get("format_version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(DqnError::FormatVersion {
+                    path,
+                    found: u32::try_from(v).unwrap_or(u32::MAX),
+                    expected: FORMAT_VERSION,
+                });
+            }
+            None => return Err(DqnError::corrupt(&path, "missing format_version")),
+        }
+        let mut file: AgentFile = serde_json::from_value(value).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
+        if let Some(device) = device {
+            file.config.device = device;
+        }
+        // Validate through a fresh agent of the saved shape, then replace its state.
+        let mut agent = Agent::new(file.config.clone(), file.network.obs_dim, file.network.n_actions)
+            .map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
+        if agent.net_cfg != file.network {
+            return Err(DqnError::ShapeMismatch {
+                path,
+                expected: format!("network {}", agent.net_cfg),
+                found: format!("network {}", file.network),
+            });
+        }
+        let n_envs = file.config.num_envs;
+        let stats_ok = match (&file.obs_stats, file.config.normalize_obs) {
+            (Some(s), true) => s.dim() == file.network.obs_dim && s.var.len() == s.dim(),
+            (None, false) => true,
+            _ => false,
+        };
+        let scaler_ok = file.reward_scaler.returns.len() == n_envs
+            && file.reward_scaler.return_stats.as_ref().is_none_or(|s| s.dim() == 1 && s.var.len() == 1)
+            && file.reward_scaler.return_stats.is_some() == file.config.normalize_reward;
+        if !stats_ok || !scaler_ok {
+            return Err(DqnError::corrupt(&path, "normalisation statistics do not fit the config"));
+        }
+
+        let network = agent.net_cfg.to_string();
+        let online_path = dir.join(ONLINE_FILE);
+        agent.online =
+            load_network(&online_path, agent.online.clone(), &agent.net_cfg, file.checksums.get(ONLINE_FILE))?;
+        agent.target = load_network(
+            &dir.join(TARGET_FILE),
+            agent.target.clone(),
+            &agent.net_cfg,
+            file.checksums.get(TARGET_FILE),
+        )?;
+
+        let optim_path = dir.join(OPTIMIZER_FILE);
+        let optim_bytes = read(&optim_path)?;
+        check_optimizer(&optim_path, &optim_bytes, &network, &agent.online)?;
+        verify_checksum(&optim_path, &optim_bytes, file.checksums.get(OPTIMIZER_FILE))?;
+        let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(optim_bytes))
+            .map_err(|e| DqnError::corrupt(&optim_path, e.to_string()))?;
+        agent.optim = Agent::fresh_optimizer(&agent.cfg).load_record(record);
+
+        if let Some(sum) = file.checksums.get(REPLAY_FILE) {
+            let replay_path = dir.join(REPLAY_FILE);
+            let bytes = read(&replay_path)?;
+            load_replay(&replay_path, &bytes, sum, &mut agent)?;
+        }
+
+        agent.global_step = file.global_step;
+        agent.update_step = file.update_step;
+        agent.episodes = file.episodes;
+        agent.rng = file.rng;
+        agent.obs_stats = file.obs_stats;
+        agent.reward_scaler = file.reward_scaler;
+        agent.invalidate_caches();
+        Ok(agent)
+    }
+}
+
+/// Checks an optimizer file against the online network before burn parses it: every state
+/// tensor must belong to a parameter of the network and have its shape, so a file of another
+/// network is an error rather than a panic inside burn.
+fn check_optimizer(path: &Path, bytes: &[u8], network: &str, online: &QNetwork) -> Result<(), DqnError> {
+    let (tensors, scalars) = open_pack(path, bytes, network)?;
+    let mut shapes: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    let layers = online.hidden.iter().chain(std::iter::once(&online.head)).chain(online.value.as_ref());
+    for layer in layers {
+        shapes.insert(layer.weight.id.val(), layer.weight.shape().as_slice().to_vec());
+        if let Some(b) = &layer.bias {
+            shapes.insert(b.id.val(), b.shape().as_slice().to_vec());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (name, dtype, shape, id) in &tensors {
+        let Some(id) = id else {
+            return Err(DqnError::corrupt(path, format!("state tensor {name} has no parameter id")));
+        };
+        let Some(expected) = shapes.get(id) else {
+            return Err(DqnError::ShapeMismatch {
+                path: path.into(),
+                expected: "optimizer state of the saved online network".into(),
+                found: format!("state tensor {name} of unknown parameter {id}"),
+            });
+        };
+        if shape != expected || *dtype != DType::F32 {
+            return Err(DqnError::ShapeMismatch {
+                path: path.into(),
+                expected: format!("f32 {expected:?} for {name}"),
+                found: format!("{dtype:?} {shape:?}"),
+            });
+        }
+        seen.insert(*id);
+    }
+    for (key, value) in &scalars {
+        if let Some(id) = key.strip_suffix(".__rank").and_then(|k| k.parse::<u64>().ok()) {
+            let rank = usize::try_from(*value).ok();
+            if shapes.get(&id).map(Vec::len) != rank {
+                return Err(DqnError::corrupt(path, format!("parameter {id} has rank {value:?}")));
+            }
+        }
+    }
+    if !seen.is_empty() && seen.len() != shapes.len() {
+        return Err(DqnError::corrupt(
+            path,
+            format!("optimizer state covers {} of {} parameters", seen.len(), shapes.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn load_replay(path: &PathBuf, bytes: &[u8], sum: &str, agent: &mut Agent) -> Result<(), DqnError> {
+    let mut r = ByteReader::new(bytes);
+    let corrupt = |e: String| DqnError::corrupt(path, e);
+    if r.take(REPLAY_MAGIC.len()).map_err(corrupt)? != REPLAY_MAGIC {
+        return Err(DqnError::corrupt(path, "not a dqn replay file (bad magic)"));
+    }
+    let version = r.u32().map_err(corrupt)?;
+    if version != FORMAT_VERSION {
+        return Err(DqnError::FormatVersion { path: path.clone(), found: version, expected: FORMAT_VERSION });
+    }
+    agent.nstep.read_into(&mut r).map_err(|e| DqnError::ShapeMismatch {
+        path: path.clone(),
+        expected: "the n-step accumulator of the config".into(),
+        found: e,
+    })?;
+    agent.replay.read_into(&mut r).map_err(corrupt)?;
+    if r.remaining() != 0 {
+        return Err(DqnError::corrupt(path, format!("{} trailing bytes", r.remaining())));
+    }
+    verify_checksum(path, bytes, Some(&sum.to_owned()))
+}
