@@ -298,10 +298,10 @@ impl ScenarioConfig {
         self.workload.validate(r, self.n_nodes())?;
         self.validate_fit()?;
         self.failures.validate(self.n_nodes())?;
-        if let ObservationKind::Park { high } = self.observation {
-            if !(high.is_finite() && high > 0.0) {
-                return Err(invalid("observation.high", high, "a finite value > 0"));
-            }
+        if let ObservationKind::Park { high } = self.observation
+            && !(high.is_finite() && high > 0.0)
+        {
+            return Err(invalid("observation.high", high, "a finite value > 0"));
         }
         if self.max_decisions == Some(0) {
             return Err(invalid("max_decisions", 0, "at least 1, or unset"));
@@ -511,4 +511,241 @@ fn probs_ok(field: &str, probs: impl Iterator<Item = f64>) -> Result<(), Cluster
         return Err(invalid(field, format!("probabilities summing to {sum}"), "probabilities summing to 1"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Validation errors name the offending field; unknown fields are rejected.
+
+    use super::*;
+    use crate::scenarios;
+
+    /// The field named by `cfg.validate()`'s error (which must be an `InvalidConfig`).
+    fn bad_field(cfg: &ScenarioConfig) -> (String, String) {
+        match cfg.validate() {
+            Err(ClusterError::InvalidConfig { field, value, .. }) => (field, value),
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    fn field(cfg: &ScenarioConfig) -> String {
+        bad_field(cfg).0
+    }
+
+    #[test]
+    fn presets_are_valid() {
+        for name in scenarios::NAMES {
+            scenarios::preset(name).unwrap().validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn node_errors_name_the_field() {
+        let base = scenarios::seed_case();
+        let mut c = base.clone();
+        c.nodes.clear();
+        assert_eq!(bad_field(&c), ("nodes".into(), "0".into()));
+        let mut c = base.clone();
+        c.nodes.iter_mut().for_each(|g| g.count = 0);
+        assert_eq!(field(&c), "nodes");
+        let mut c = base.clone();
+        c.nodes[3].speed = -1.0;
+        assert_eq!(bad_field(&c), ("nodes[3].speed".into(), "-1".into()));
+        c.nodes[3].speed = f64::NAN;
+        assert_eq!(field(&c), "nodes[3].speed");
+        let mut c = base.clone();
+        c.nodes[1].capacity = vec![8.0, 16.0];
+        let err = c.validate().unwrap_err();
+        assert_eq!(
+            err,
+            ClusterError::InvalidConfig {
+                field: "nodes[1].capacity".into(),
+                value: "[8.0, 16.0]".into(),
+                allowed: "one capacity per resource (3)".into()
+            }
+        );
+        assert_eq!(err.to_string(), "scenario config: nodes[1].capacity = [8.0, 16.0]: one capacity per resource (3)");
+        let mut c = base.clone();
+        c.nodes[2].capacity[1] = 0.0;
+        assert_eq!(field(&c), "nodes[2].capacity");
+        let mut c = base.clone();
+        c.resources.clear();
+        assert_eq!(field(&c), "resources");
+    }
+
+    #[test]
+    fn workload_errors_name_the_field() {
+        let base = scenarios::seed_case();
+        let mut c = base.clone();
+        c.workload.priorities[0].prob = 0.75;
+        assert_eq!(bad_field(&c), ("workload.priorities".into(), "probabilities summing to 1.25".into()));
+        c.workload.priorities[0].prob = -0.5;
+        assert_eq!(field(&c), "workload.priorities");
+        // Within 1e-6 of 1 is accepted (probabilities written with rounding).
+        c.workload.priorities[0].prob = 0.5 + 5e-7;
+        c.validate().unwrap();
+        let mut c = base.clone();
+        c.workload.tenants[1].prob = 0.1;
+        assert_eq!(field(&c), "workload.tenants");
+        let mut c = base.clone();
+        c.workload.tenants[1].nodes = Some(vec![2, 10]);
+        assert_eq!(bad_field(&c), ("workload.tenants[1].nodes".into(), "10".into()));
+        c.workload.tenants[1].nodes = Some(vec![]);
+        assert_eq!(field(&c), "workload.tenants[1].nodes");
+        let mut c = base.clone();
+        c.workload.priorities[2].weight = 0.0;
+        assert_eq!(field(&c), "workload.priorities[2].weight");
+        let mut c = base.clone();
+        c.workload.n_tasks = 0;
+        assert_eq!(field(&c), "workload.n_tasks");
+        let mut c = base.clone();
+        c.workload.demand = DemandConfig::Ranges { ranges: vec![[1.0, 2.0]; 2] };
+        assert_eq!(field(&c), "workload.demand.ranges");
+        c.workload.demand = DemandConfig::Ranges { ranges: vec![[1.0, 2.0], [3.0, 2.0], [0.0, 1.0]] };
+        assert_eq!(field(&c), "workload.demand.ranges[1]");
+        // Memory 300 fits no node at all.
+        c.workload.demand = DemandConfig::Ranges { ranges: vec![[1.0, 2.0], [1.0, 300.0], [0.0, 1.0]] };
+        assert_eq!(field(&c), "workload.demand");
+        // Memory 200 fits nodes 4-5 only: fine for everyone (secure may use 4-5) ...
+        c.workload.demand = DemandConfig::Ranges { ranges: vec![[1.0, 2.0], [1.0, 200.0], [0.0, 1.0]] };
+        c.validate().unwrap();
+        // ... until secure loses them.
+        c.workload.tenants[1].nodes = Some(vec![2, 3]);
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("tenant \"secure\""), "{err}");
+        let cases: Vec<(Arrivals, &str)> = vec![
+            (Arrivals::Poisson { rate: 0.0 }, "workload.arrivals.rate"),
+            (Arrivals::PoissonLoad { load: -0.5 }, "workload.arrivals.load"),
+            (Arrivals::Mmpp { rates: [1.0, 0.0], mean_sojourn: [1.0, 1.0] }, "workload.arrivals.rates[1]"),
+            (
+                Arrivals::Mmpp { rates: [1.0, 1.0], mean_sojourn: [f64::INFINITY, 1.0] },
+                "workload.arrivals.mean_sojourn[0]",
+            ),
+            (Arrivals::Diurnal { mean_rate: 1.0, amplitude: 1.5, period: 10.0 }, "workload.arrivals.amplitude"),
+            (Arrivals::Diurnal { mean_rate: 1.0, amplitude: 0.5, period: 0.0 }, "workload.arrivals.period"),
+        ];
+        for (arrivals, want) in cases {
+            let mut c = base.clone();
+            c.workload.arrivals = arrivals;
+            assert_eq!(field(&c), want);
+        }
+        let cases: Vec<(SizeDist, &str)> = vec![
+            (SizeDist::Pareto { shape: 0.0, scale: 1.0 }, "workload.size.shape"),
+            (SizeDist::Exponential { mean: -1.0 }, "workload.size.mean"),
+            (SizeDist::Uniform { low: 5.0, high: 2.0 }, "workload.size.high"),
+            (SizeDist::Bimodal { short: [0.0, 1.0], long: [5.0, 6.0], p_long: 0.5 }, "workload.size.short"),
+            (SizeDist::Bimodal { short: [1.0, 2.0], long: [5.0, 6.0], p_long: 1.5 }, "workload.size.p_long"),
+            (SizeDist::LogNormal { mu: 0.0, sigma: -1.0 }, "workload.size.sigma"),
+        ];
+        for (size, want) in cases {
+            let mut c = base.clone();
+            c.workload.size = size;
+            assert_eq!(field(&c), want);
+        }
+    }
+
+    #[test]
+    fn failure_and_other_errors_name_the_field() {
+        let base = scenarios::seed_case();
+        let mut c = base.clone();
+        c.failures.mtbf = Some(100.0);
+        assert_eq!(bad_field(&c), ("failures.mttr".into(), "unset".into()));
+        c.failures.mttr = Some(0.0);
+        assert_eq!(field(&c), "failures.mttr");
+        c.failures.mtbf = Some(-1.0);
+        assert_eq!(field(&c), "failures.mtbf");
+        let mut c = base.clone();
+        c.failures.scheduled = vec![ScheduledFailure { node: 10, at: 1.0, duration: 1.0 }];
+        assert_eq!(bad_field(&c), ("failures.scheduled[0].node".into(), "10".into()));
+        c.failures.scheduled = vec![
+            ScheduledFailure { node: 0, at: 1.0, duration: 1.0 },
+            ScheduledFailure { node: 0, at: 1.0, duration: 0.0 },
+        ];
+        assert_eq!(field(&c), "failures.scheduled[1].duration");
+        c.failures.scheduled[1] = ScheduledFailure { node: 0, at: -1.0, duration: 1.0 };
+        assert_eq!(field(&c), "failures.scheduled[1].at");
+        let mut c = base.clone();
+        c.observation = ObservationKind::Park { high: 0.0 };
+        assert_eq!(field(&c), "observation.high");
+        let mut c = base.clone();
+        c.max_decisions = Some(0);
+        assert_eq!(field(&c), "max_decisions");
+        // Construction validates too.
+        let mut c = base;
+        c.nodes[0].speed = 0.0;
+        assert_eq!(
+            crate::Simulator::new(&c).unwrap_err(),
+            crate::ClusterEnv::new(&c).map(|_| ()).unwrap_err(),
+            "env and simulator report the same error"
+        );
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_fields_are_rejected() {
+        let cfg = scenarios::seed_case();
+        let json = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(json["workload"]["arrivals"], serde_json::json!({"kind": "poisson", "rate": 2.0}));
+        assert_eq!(json["reward"], "weighted-jct");
+        let back: ScenarioConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, cfg);
+        let reject = |path: &[&str], key: &str| {
+            let mut j = json.clone();
+            let mut obj = &mut j;
+            for p in path {
+                obj = match p.parse::<usize>() {
+                    Ok(i) => &mut obj[i],
+                    Err(_) => &mut obj[*p],
+                };
+            }
+            obj.as_object_mut().unwrap().insert(key.into(), serde_json::json!(1));
+            let err = serde_json::from_value::<ScenarioConfig>(j).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown field `{key}`")), "{path:?}: {err}");
+        };
+        reject(&[], "extra");
+        reject(&["nodes", "0"], "cores");
+        reject(&["workload"], "n_jobs");
+        reject(&["workload", "arrivals"], "burst");
+        reject(&["workload", "size"], "alpha");
+        reject(&["workload", "demand"], "gpu");
+        reject(&["workload", "priorities", "0"], "colour");
+        reject(&["workload", "tenants", "1"], "quota");
+        let mut j = json.clone();
+        j["failures"] = serde_json::json!({"mtbf": 10.0, "mttr": 1.0, "mtt": 3});
+        assert!(serde_json::from_value::<ScenarioConfig>(j).is_err());
+        let mut j = json.clone();
+        j["observation"] = serde_json::json!({"kind": "park", "high": 5.0, "low": 0.0});
+        assert!(serde_json::from_value::<ScenarioConfig>(j).is_err());
+        // Defaults: a minimal config fills failures, reward, observation, priorities, tenants.
+        let minimal = serde_json::json!({
+            "name": "mini",
+            "resources": ["slot"],
+            "nodes": [{"capacity": [1.0], "speed": 2.0}],
+            "workload": {
+                "n_tasks": 5,
+                "arrivals": {"kind": "batch"},
+                "size": {"kind": "exponential", "mean": 1.0},
+                "demand": {"kind": "ranges", "ranges": [[1.0, 1.0]]}
+            }
+        });
+        let c: ScenarioConfig = serde_json::from_value(minimal).unwrap();
+        assert_eq!(c.nodes[0].count, 1);
+        assert_eq!(c.failures, FailureConfig::default());
+        assert_eq!(c.reward, RewardKind::WeightedJct);
+        assert_eq!(c.observation, ObservationKind::Full);
+        assert_eq!(c.workload.priorities.len(), 1);
+        assert!(!c.integer_time && c.max_decisions.is_none() && c.workload.tenants.is_empty());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn node_lists_expand_groups_in_order() {
+        let c = scenarios::seed_case();
+        assert_eq!(c.n_nodes(), 10);
+        assert_eq!(c.node_speeds(), [1.0, 1.0, 2.5, 2.5, 1.2, 1.2, 1.5, 1.5, 1.0, 1.0]);
+        assert_eq!(c.node_capacities()[5], [16.0, 256.0, 20.0]);
+        assert_eq!(
+            DemandConfig::Dominant { dominant: [0.25, 0.5], other: [0.05, 0.6], unit: vec![8.0, 4.0] }.max_demand(2),
+            [4.8, 2.4]
+        );
+    }
 }

@@ -108,3 +108,99 @@ impl Env for ClusterEnv {
         self.sim.mask()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Seeding, truncation and the reset contract of [`ClusterEnv`].
+
+    use super::*;
+    use crate::scenarios;
+
+    fn first_valid(mask: &[bool]) -> usize {
+        mask.iter().position(|&ok| ok).unwrap()
+    }
+
+    /// Rewards of one episode with the first-valid policy, through the env.
+    fn env_episode(env: &mut ClusterEnv, seed: Option<u64>) -> Vec<f64> {
+        env.reset(seed);
+        let mut rewards = Vec::new();
+        loop {
+            let s = env.step(first_valid(env.action_mask())).unwrap();
+            rewards.push(s.reward);
+            if s.terminated || s.truncated {
+                return rewards;
+            }
+        }
+    }
+
+    /// The same, on a bare simulator.
+    fn sim_episode(sim: &mut Simulator, seed: u64) -> Vec<f64> {
+        sim.reset(seed);
+        let mut rewards = Vec::new();
+        while !sim.is_done() {
+            rewards.push(sim.place(first_valid(sim.mask())).unwrap());
+        }
+        rewards
+    }
+
+    #[test]
+    fn seeded_and_derived_episodes_match_the_simulator() {
+        let cfg = scenarios::seed_case();
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        let mut sim = Simulator::new(&cfg).unwrap();
+        assert!(matches!(env.step(0), Err(EnvError::NeedsReset)), "step before reset");
+        assert_eq!(env_episode(&mut env, Some(7)), sim_episode(&mut sim, 7));
+        // reset(None) continues a ChaCha stream seeded by the last explicit seed.
+        let mut seeds = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..2 {
+            let derived = seeds.next_u64() | DERIVED_SEED_BIT;
+            assert_eq!(env_episode(&mut env, None), sim_episode(&mut sim, derived));
+        }
+        // Reseeding restarts the stream.
+        env_episode(&mut env, Some(7));
+        let derived = ChaCha8Rng::seed_from_u64(7).next_u64() | DERIVED_SEED_BIT;
+        assert_eq!(env_episode(&mut env, None), sim_episode(&mut sim, derived));
+    }
+
+    #[test]
+    fn max_decisions_truncates() {
+        let mut cfg = scenarios::seed_case();
+        cfg.max_decisions = Some(10);
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        let (_, info) = env.reset(Some(1));
+        assert_eq!(info.metrics, None);
+        for k in 0..10 {
+            let s = env.step(first_valid(env.action_mask())).unwrap();
+            assert!(!s.terminated);
+            assert_eq!(s.truncated, k == 9);
+            assert_eq!(s.info.metrics.is_some(), k == 9);
+            if k == 9 {
+                let m = s.info.metrics.clone().unwrap();
+                assert_eq!(m.decisions, 10);
+                assert!(m.completed < 100);
+            }
+        }
+        assert!(matches!(env.step(first_valid(env.action_mask())), Err(EnvError::NeedsReset)));
+        assert_eq!(env.action_space().n, 10);
+        assert_eq!(env.simulator().decisions(), 10);
+    }
+
+    #[test]
+    fn episode_end_reports_the_simulator_metrics() {
+        let cfg = scenarios::seed_case();
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        env.reset(Some(2));
+        loop {
+            let s = env.step(first_valid(env.action_mask())).unwrap();
+            if s.terminated {
+                let m = s.info.metrics.clone().unwrap();
+                assert_eq!(s.info.time, env.simulator().now());
+                assert_eq!(m, env.simulator().metrics());
+                assert_eq!(m.completed, 100);
+                assert!(env.action_mask().iter().all(|&ok| !ok), "no valid action once done");
+                break;
+            }
+            assert_eq!(s.info.metrics, None);
+        }
+    }
+}

@@ -241,3 +241,144 @@ impl EvalReport {
         self.policies.iter().find(|p| p.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Paired statistics, thread-count independence and request errors of `evaluate`.
+
+    use super::*;
+    use crate::scenarios;
+    use crate::view::ClusterView;
+
+    fn specs(names: &[&str]) -> Vec<PolicySpec> {
+        names.iter().map(|n| PolicySpec::baseline(n).unwrap()).collect()
+    }
+
+    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+    }
+
+    #[test]
+    fn paired_differences_are_means_of_per_seed_differences() {
+        let cfg = scenarios::seed_case();
+        let seeds = [3, 1, 4, 1_000, 5, 9];
+        let names = ["least-loaded", "random", "shortest-expected-delay"];
+        let report = evaluate(&cfg, &specs(&names), &seeds, Some("least-loaded")).unwrap();
+        assert_eq!(report.scenario, "seed-case");
+        assert_eq!(report.seeds, seeds);
+        assert_eq!(report.reference.as_deref(), Some("least-loaded"));
+        let names_got: Vec<&str> = report.policies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names_got, names);
+        let reference = report.policy("least-loaded").unwrap();
+        // Episodes are exactly what run_episode gives, in seed order.
+        let mut sim = Simulator::new(&cfg).unwrap();
+        for p in &report.policies {
+            assert_eq!(p.episodes.len(), seeds.len());
+            for (e, &seed) in p.episodes.iter().zip(&seeds) {
+                let mut policy = baseline(&p.name).unwrap();
+                assert_eq!(*e, run_episode(&mut sim, policy.as_mut(), seed).unwrap(), "{} seed {seed}", p.name);
+            }
+            let names: Vec<&str> = p.metrics.iter().map(|m| m.metric.as_str()).collect();
+            assert_eq!(names, EpisodeMetrics::SCALARS);
+        }
+        for p in &report.policies {
+            for m in &p.metrics {
+                let xs: Vec<f64> = p.episodes.iter().map(|e| e.scalar(&m.metric).unwrap()).collect();
+                assert_eq!(m.value, Estimate::of(&xs));
+                if p.name == "least-loaded" {
+                    assert_eq!(m.diff_vs_reference, None);
+                    continue;
+                }
+                let ys: Vec<f64> = reference.episodes.iter().map(|e| e.scalar(&m.metric).unwrap()).collect();
+                let diffs: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x - y).collect();
+                let d = m.diff_vs_reference.unwrap();
+                assert_eq!(d, Estimate::of(&diffs), "{} {}", p.name, m.metric);
+                assert_eq!(d.n, seeds.len());
+                // The mean of differences is the difference of means.
+                let ref_mean = reference.metric(&m.metric).unwrap().value.mean;
+                assert!((d.mean - (m.value.mean - ref_mean)).abs() <= 1e-9 * m.value.mean.abs().max(1.0));
+            }
+        }
+        // Random is far worse than least-loaded on every seed here.
+        let d = report.policy("random").unwrap().metric("mean_jct").unwrap().diff_vs_reference.unwrap();
+        assert!(d.mean > 0.0 && d.excludes_zero(), "{d:?}");
+        let table = report.table();
+        assert!(table.starts_with("scenario seed-case — 6 seeds, paired by seed"), "{table}");
+        assert!(names.iter().all(|n| table.contains(n)));
+        assert_eq!(report.reference_mean_jct(), Some(reference.metric("mean_jct").unwrap().value.mean));
+        // Without a reference: no differences.
+        let report = evaluate(&cfg, &specs(&names[..2]), &seeds[..2], None).unwrap();
+        assert!(report.policies.iter().flat_map(|p| &p.metrics).all(|m| m.diff_vs_reference.is_none()));
+        assert_eq!(report.reference_mean_jct(), None);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let mut cfg = scenarios::faulty();
+        cfg.workload.n_tasks = 150;
+        let names = ["random", "power-of-two", "tetris", "round-robin"];
+        let seeds: Vec<u64> = (10..18).collect();
+        let one = in_pool(1, || evaluate(&cfg, &specs(&names), &seeds, Some("tetris")).unwrap());
+        let four = in_pool(4, || evaluate(&cfg, &specs(&names), &seeds, Some("tetris")).unwrap());
+        assert_eq!(one, four);
+        assert!(one.policies.iter().flat_map(|p| &p.episodes).any(|e| e.retried > 0), "failures happened");
+    }
+
+    #[test]
+    fn bad_requests_are_errors() {
+        let cfg = scenarios::seed_case();
+        let two = specs(&["random", "least-loaded"]);
+        assert_eq!(evaluate(&cfg, &two, &[], None).unwrap_err(), ClusterError::Eval("no seeds to evaluate on".into()));
+        assert_eq!(evaluate(&cfg, &[], &[1], None).unwrap_err(), ClusterError::Eval("no policies to evaluate".into()));
+        assert_eq!(
+            evaluate(&cfg, &two, &[1], Some("tetris")).unwrap_err(),
+            ClusterError::Eval(
+                "reference policy \"tetris\" is not among the evaluated policies (random, least-loaded)".into()
+            )
+        );
+        let dup = specs(&["random", "least-loaded", "random"]);
+        assert_eq!(
+            evaluate(&cfg, &dup, &[1], None).unwrap_err(),
+            ClusterError::Eval("policy \"random\" listed twice".into())
+        );
+        assert_eq!(
+            evaluate(&cfg, &dup, &[], None).unwrap_err().to_string(),
+            "evaluation: no seeds to evaluate on",
+            "seeds are checked first"
+        );
+    }
+
+    /// Always node 0, whatever the mask says.
+    struct Stubborn;
+
+    impl Policy for Stubborn {
+        fn name(&self) -> &str {
+            "stubborn"
+        }
+        fn act(&mut self, _view: &ClusterView<'_>) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn invalid_choices_and_invalid_scenarios_are_reported() {
+        let mut cfg = scenarios::seed_case();
+        let stubborn = PolicySpec { name: "stubborn".into(), make: Arc::new(|| Box::new(Stubborn)) };
+        // seed-case's secure tenant may not use node 0: some task is refused.
+        let err = evaluate(&cfg, &[stubborn], &[0], None).unwrap_err();
+        let ClusterError::PolicyChoseInvalid { policy, node, task } = err else { panic!("got {err:?}") };
+        assert_eq!((policy.as_str(), node), ("stubborn", 0));
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        while sim.mask()[0] {
+            sim.place(0).unwrap();
+        }
+        assert_eq!(sim.current_task(), Some(task), "the first task node 0 may not take");
+        cfg.workload.n_tasks = 0;
+        assert!(matches!(
+            evaluate(&cfg, &specs(&["random"]), &[0], None),
+            Err(ClusterError::InvalidConfig { field, .. }) if field == "workload.n_tasks"
+        ));
+        assert!(PolicySpec::baseline("nope").is_err());
+    }
+}

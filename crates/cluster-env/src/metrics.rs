@@ -131,8 +131,9 @@ impl MetricsAcc {
         let n = self.completed.max(1) as f64;
         let mut sorted = self.jcts.clone();
         sorted.sort_by(f64::total_cmp);
-        // Utilisation is averaged from time 0: the integrals start there.
-        let horizon = if end > 0.0 { end } else { 1.0 };
+        // Averaged over the makespan: the integrals start at time 0, but nothing runs before the
+        // first arrival, so ∫ over [0, end] = ∫ over [start, end].
+        let horizon = if makespan > 0.0 { makespan } else { 1.0 };
         let c = &sim.c;
         let utilisation = (0..c.n_res)
             .map(|r| {

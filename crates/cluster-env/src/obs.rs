@@ -74,8 +74,8 @@ pub(crate) fn encode(sim: &Simulator, out: &mut [f32]) {
             let stride = r + NODE_EXTRA;
             for (i, chunk) in out[..c.n_nodes * stride].chunks_exact_mut(stride).enumerate() {
                 let node = view.node(i);
-                for k in 0..r {
-                    chunk[k] = ((node.capacity[k] - node.used[k]) / node.capacity[k]).clamp(0.0, 1.0) as f32;
+                for (k, free) in chunk[..r].iter_mut().enumerate() {
+                    *free = ((node.capacity[k] - node.used[k]) / node.capacity[k]).clamp(0.0, 1.0) as f32;
                 }
                 chunk[r] = (node.outstanding_time() / c.time_scale) as f32;
                 chunk[r + 1] = node.tasks_in_system() as f32 / TASKS_SCALE;
@@ -85,8 +85,8 @@ pub(crate) fn encode(sim: &Simulator, out: &mut [f32]) {
             let task = &mut out[c.n_nodes * stride..];
             match view.task() {
                 Some(t) => {
-                    for k in 0..r {
-                        task[k] = (t.demand[k] / c.max_capacity[k]).min(1.0) as f32;
+                    for (k, demand) in task[..r].iter_mut().enumerate() {
+                        *demand = (t.demand[k] / c.max_capacity[k]).min(1.0) as f32;
                     }
                     task[r] = (t.work / c.mean_work) as f32;
                     task[r + 1] = (t.weight / c.max_weight) as f32;
@@ -94,5 +94,127 @@ pub(crate) fn encode(sim: &Simulator, out: &mut [f32]) {
                 None => task.fill(0.0),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hand-computed observations in both layouts.
+
+    use gym::Env;
+
+    use crate::ClusterEnv;
+    use crate::config::{ObservationKind, PriorityClass};
+    use crate::engine::tests::trace_scenario;
+
+    /// Park's layout: load = queued work + (finish − now) · rate of the running job, clipped at
+    /// 500000; the job size last; service time int(size / rate).
+    #[test]
+    fn park_observation_by_hand() {
+        let mut cfg = trace_scenario(
+            "park_obs.csv",
+            &["slot"],
+            &[(&[1.0], 0.5), (&[1.0], 2.0)],
+            "arrival,work,slot,priority\n0,100,1,0\n0,7,1,0\n0,50,1,0\n1,1000000,1,0\n2,30,1,0\n4,1,1,0\n",
+        );
+        cfg.integer_time = true;
+        cfg.observation = ObservationKind::Park { high: 500_000.0 };
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        assert_eq!(env.observation_space().low, [0.0; 3]);
+        assert_eq!(env.observation_space().high, [500_000.0; 3]);
+        let (obs, _) = env.reset(Some(0));
+        assert_eq!(obs, [0.0, 0.0, 100.0]);
+        // J0 on node 0: int(100 / 0.5) = 200, finishes at 200; remaining work 200 · 0.5.
+        assert_eq!(env.step(0).unwrap().obs, [100.0, 0.0, 7.0]);
+        // J1 on node 1: int(7 / 2) = 3, finishes at 3; (3 − 0) · 2 = 6, not 7.
+        assert_eq!(env.step(1).unwrap().obs, [100.0, 6.0, 50.0]);
+        // J2 queues on node 0. At t = 1: 50 + (200 − 1) · 0.5 and (3 − 1) · 2; J3's size clipped.
+        let s = env.step(0).unwrap();
+        assert_eq!((s.obs, s.info.time), (&[149.5, 4.0, 500_000.0][..], 1.0));
+        // J3 queues on node 1: its million work units are clipped.
+        assert_eq!(env.step(1).unwrap().obs, [149.0, 500_000.0, 30.0]);
+        // J4 queues on node 0. At t = 4, J1 finished at 3 and J3 runs until 3 + 500000:
+        // (500003 − 4) · 2 = 999998 → clipped; node 0: 50 + 30 + (200 − 4) · 0.5.
+        let s = env.step(0).unwrap();
+        assert_eq!(s.obs, [178.0, 500_000.0, 1.0]);
+        assert_eq!(env.simulator().tasks_completed(), 1);
+        let s = env.step(0).unwrap();
+        assert!(s.terminated && !s.truncated);
+        assert_eq!(s.obs, [0.0, 0.0, 0.0]);
+        assert_eq!(s.info.time, 500_003.0);
+        let m = s.info.metrics.clone().unwrap();
+        // JCTs: J0 200, J1 3, J2 300, J3 500002, J4 358 (300 + int(30 / 0.5) − 2), J5 358.
+        assert_eq!(m.mean_jct, (200.0 + 3.0 + 300.0 + 500_002.0 + 358.0 + 358.0) / 6.0);
+        assert_eq!(m.makespan, 500_003.0);
+        assert!(matches!(env.step(0), Err(gym::EnvError::NeedsReset)));
+    }
+
+    /// The full layout, `N·(R+4) + R + 2` values, for a hand-built state.
+    #[test]
+    fn full_observation_by_hand() {
+        let mut cfg = trace_scenario(
+            "full_obs.csv",
+            &["cpu", "mem"],
+            &[(&[4.0, 8.0], 1.0), (&[2.0, 16.0], 2.0)],
+            "arrival,work,cpu,mem,priority\n0,10,2,3,0\n0,6,1,4,1\n0,2,2,8,1\n",
+        );
+        cfg.workload.priorities = vec![
+            PriorityClass { name: "low".into(), weight: 1.0, prob: 0.5 },
+            PriorityClass { name: "high".into(), weight: 4.0, prob: 0.5 },
+        ];
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        assert_eq!(env.observation_space().dim(), 2 * (2 + 4) + 2 + 2);
+        let inf = f32::INFINITY;
+        assert_eq!(
+            env.observation_space().high,
+            [1.0, 1.0, inf, inf, 1.0, 1.0, 1.0, 1.0, inf, inf, 1.0, 1.0, 1.0, 1.0, inf, 1.0]
+        );
+        env.reset(Some(0));
+        env.step(0).unwrap();
+        let obs = env.step(1).unwrap().obs.to_vec();
+        // mean work 6, mean speed 1.5 → time scale 4; fastest speed 2; largest capacities
+        // [4, 16]; largest weight 4.
+        #[rustfmt::skip]
+        let expected: [f32; 16] = [
+            // node 0: free (4−2)/4, (8−3)/8; outstanding 10 / 1 / 4; 1 task; speed 1/2; up
+            0.5, 0.625, 2.5, 0.1, 0.5, 1.0,
+            // node 1: free (2−1)/2, (16−4)/16; outstanding 6 / 2 / 4; 1 task; speed 2/2; up
+            0.5, 0.75, 0.75, 0.1, 1.0, 1.0,
+            // task: demand 2/4, 8/16; size 2/6; weight 4/4
+            0.5, 0.5, (2.0f64 / 6.0) as f32, 1.0,
+        ];
+        assert_eq!(obs, expected);
+        // The view writes the same vector.
+        let view = env.simulator().view();
+        let mut out = vec![0.0; view.obs_dim()];
+        view.observation(&mut out);
+        assert_eq!(out, expected);
+        let s = env.step(0).unwrap();
+        assert!(s.terminated);
+        assert_eq!(s.obs[12..], [0.0; 4], "no task at the end");
+    }
+
+    /// A down node shows up = 0, zero usage and no outstanding work.
+    #[test]
+    fn full_observation_marks_down_nodes() {
+        let mut cfg = trace_scenario(
+            "down_obs.csv",
+            &["slot"],
+            &[(&[1.0], 1.0), (&[1.0], 1.0)],
+            "arrival,work,slot,priority\n0,4,1,0\n3,1,1,0\n",
+        );
+        cfg.failures.scheduled = vec![crate::ScheduledFailure { node: 1, at: 1.0, duration: 10.0 }];
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        env.reset(Some(0));
+        // J0 on node 1 fails at t = 1 and is re-offered with node 1 masked.
+        let s = env.step(1).unwrap();
+        // Blocks [free, outstanding, tasks, speed, up]; the down node holds nothing. Task: demand
+        // 1, size 4 / mean work 2.5, weight 1.
+        assert_eq!(s.obs, [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.6, 1.0]);
+        assert_eq!(s.info.time, 1.0);
+        assert_eq!(env.action_mask(), &[true, false]);
+        let err = env.step(1).unwrap_err();
+        assert_eq!(err, gym::EnvError::ActionMasked { action: 1, valid: vec![0] });
+        assert!(matches!(env.step(2), Err(gym::EnvError::ActionOutOfRange { action: 2, n: 2 })));
     }
 }

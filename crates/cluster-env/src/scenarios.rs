@@ -171,3 +171,29 @@ pub fn large() -> ScenarioConfig {
         max_decisions: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_named_after_themselves_and_unknown_names_are_errors() {
+        for name in NAMES {
+            assert_eq!(preset(name).unwrap().name, name);
+        }
+        assert_eq!(
+            preset("tiny").unwrap_err().to_string(),
+            "unknown scenario \"tiny\": valid scenarios are park-lb, seed-case, multi-resource, faulty, large"
+        );
+        let park = preset("park-lb").unwrap();
+        assert_eq!(park.n_nodes(), 10);
+        assert_eq!(park.node_speeds()[0], 0.15);
+        assert!(park.integer_time);
+        assert_eq!(preset("large").unwrap().n_nodes(), 1000);
+        assert_eq!(preset("seed-case").unwrap().n_nodes(), 10);
+        assert_eq!(preset("multi-resource").unwrap().n_nodes(), 12);
+        let faulty = preset("faulty").unwrap();
+        assert_eq!((faulty.failures.mtbf, faulty.failures.mttr), (Some(1000.0), Some(50.0)));
+        assert_eq!(faulty.workload, multi_resource().workload);
+    }
+}

@@ -79,8 +79,8 @@ mod tests {
         let e = Estimate::of(&[1.0, 2.0, 3.0, 4.0, 5.0]);
         assert_eq!(e.mean, 3.0);
         assert!((e.std - 2.5f64.sqrt()).abs() < 1e-12);
-        // t(4) = 2.776445; sd/sqrt(5) = 0.707107
-        assert!((e.ci95 - 2.776445 * 0.7071068).abs() < 1e-5);
+        // t(4) = 2.776445; sd/sqrt(5) = sqrt(2.5 / 5) = 1/sqrt(2)
+        assert!((e.ci95 - 2.776445 * std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-5);
         assert!(e.excludes_zero());
         assert!(!Estimate::of(&[-1.0, 1.0]).excludes_zero());
     }

@@ -402,3 +402,322 @@ pub(crate) fn parse_trace(text: &str, path: &Path, cfg: &ScenarioConfig) -> Resu
     }
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Trace errors name line and column; generated workloads have the analytical moments.
+
+    use std::path::Path;
+
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::config::*;
+    use crate::engine::tests::{temp_file, trace_scenario};
+
+    /// Two nodes (cpu/mem 4/8 and 8/4), two priority classes, tenant 1 restricted to node 0.
+    fn trace_cfg(name: &str, text: &str) -> ScenarioConfig {
+        let mut cfg = trace_scenario(name, &["cpu", "mem"], &[(&[4.0, 8.0], 1.0), (&[8.0, 4.0], 1.0)], text);
+        cfg.workload.priorities = vec![
+            PriorityClass { name: "low".into(), weight: 1.0, prob: 0.5 },
+            PriorityClass { name: "high".into(), weight: 2.0, prob: 0.5 },
+        ];
+        cfg.workload.tenants = vec![
+            TenantConfig { name: "any".into(), prob: 0.5, nodes: None },
+            TenantConfig { name: "pinned".into(), prob: 0.5, nodes: Some(vec![0]) },
+        ];
+        cfg
+    }
+
+    /// The `(line, column)` of the trace error that `text` produces, checking the message too.
+    fn trace_error(text: &str, message_part: &str) -> (usize, usize) {
+        let cfg = trace_cfg("unused.csv", "arrival,work,cpu,mem,priority\n0,1,1,1,0\n");
+        match parse_trace(text, Path::new("t.csv"), &cfg) {
+            Err(ClusterError::Trace { path, line, column, message }) => {
+                assert_eq!(path, Path::new("t.csv"));
+                assert!(message.contains(message_part), "{message:?} lacks {message_part:?}");
+                (line, column)
+            }
+            other => panic!("expected a trace error, got {other:?}"),
+        }
+    }
+
+    const HEADER: &str = "arrival,work,cpu,mem,priority\n";
+
+    #[test]
+    fn valid_trace_is_read_with_tenants_comments_and_blank_lines() {
+        let text = "# a comment\n\narrival, work, cpu, mem, priority, tenant\n0,5,1,2,1,0\n\n2.5,1,4,8,0,1\n";
+        let cfg = trace_cfg("ok.csv", text);
+        let rows = read_trace(cfg.workload.trace.as_ref().unwrap(), &cfg).unwrap();
+        assert_eq!(
+            rows,
+            [
+                TraceRow { arrival: 0.0, work: 5.0, demand: vec![1.0, 2.0], class: 1, tenant: 0 },
+                TraceRow { arrival: 2.5, work: 1.0, demand: vec![4.0, 8.0], class: 0, tenant: 1 },
+            ]
+        );
+        let wl = Workload::new(&cfg).unwrap();
+        assert_eq!(wl.n_tasks, 2);
+        assert_eq!(wl.mean_work(), 3.0);
+        let mut g = wl.start(ChaCha8Rng::seed_from_u64(0));
+        let mut d = [0.0; 2];
+        assert_eq!(wl.next(&mut g, &mut d), Some(TaskDraw { arrival: 0.0, work: 5.0, class: 1, tenant: 0 }));
+        assert_eq!(d, [1.0, 2.0]);
+        assert_eq!(wl.next(&mut g, &mut d), Some(TaskDraw { arrival: 2.5, work: 1.0, class: 0, tenant: 1 }));
+        assert_eq!(wl.next(&mut g, &mut d), None);
+    }
+
+    #[test]
+    fn trace_errors_name_line_and_column() {
+        // A number that does not parse: line 3, column 2 (work).
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,1,0\n1.0,abc,1,1,0\n"), "\"abc\" in column \"work\""), (3, 2));
+        // Negative demand: column 4 (mem).
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,-1,0\n"), "must be finite and >= 0"), (2, 4));
+        // Zero work: column 2.
+        assert_eq!(trace_error(&format!("{HEADER}0,0,1,1,0\n"), "work 0 must be > 0"), (2, 2));
+        // Wrong number of columns: a whole-line problem, column 0.
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,1,0\n0,1,1,0\n"), "expected 5 columns, found 4"), (3, 0));
+        // Arrivals out of order: column 1 of the later row; comment lines still count.
+        assert_eq!(
+            trace_error(&format!("{HEADER}1,1,1,1,0\n# late\n0.5,1,1,1,0\n"), "earlier than the previous row's 1"),
+            (4, 1)
+        );
+        // Priority index out of range (two classes): column 5; a float index is not an index.
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,1,2\n"), "valid priority class index"), (2, 5));
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,1,1.0\n"), "valid priority class index"), (2, 5));
+        // Tenant index out of range (two tenants): column 6.
+        assert_eq!(trace_error("arrival,work,cpu,mem,priority,tenant\n0,1,1,1,0,2\n", "valid tenant index"), (2, 6));
+        // Wrong header: the first differing column, on the header's line (after a comment).
+        assert_eq!(
+            trace_error("# trace\narrival,size,cpu,mem,priority\n0,1,1,1,0\n", "header column 2 is \"size\""),
+            (2, 2)
+        );
+        assert_eq!(trace_error("arrival,work,cpu,priority\n0,1,1,0\n", "expected \"mem\""), (1, 4));
+        // An extra header column other than `tenant`.
+        assert_eq!(trace_error("arrival,work,cpu,mem,priority,user\n0,1,1,1,0,0\n", "extra header"), (1, 6));
+        // A demand that fits no node (cpu 8 and mem 8 never together): column 3.
+        assert_eq!(trace_error(&format!("{HEADER}0,1,8,8,0\n"), "fits no node"), (2, 3));
+        // Fits node 1 (cpu 8, mem 4) but the pinned tenant may only use node 0.
+        assert_eq!(
+            trace_error("arrival,work,cpu,mem,priority,tenant\n0,1,1,1,0,0\n0,1,8,4,0,1\n", "fits no node"),
+            (3, 3)
+        );
+        // Empty file and header-only file.
+        assert_eq!(trace_error("", "empty trace"), (1, 0));
+        assert_eq!(trace_error(&format!("# c\n{HEADER}"), "no tasks"), (2, 0));
+    }
+
+    #[test]
+    fn trace_errors_reach_the_simulator_and_name_the_file() {
+        let cfg = trace_cfg("bad.csv", &format!("{HEADER}0,1,1,1,0\n0,x,1,1,0\n"));
+        let path = cfg.workload.trace.clone().unwrap();
+        let err = crate::Simulator::new(&cfg).unwrap_err();
+        assert_eq!(
+            err,
+            ClusterError::Trace {
+                path: path.clone(),
+                line: 3,
+                column: 2,
+                message: "\"x\" in column \"work\" is not a number".into()
+            }
+        );
+        assert!(err.to_string().starts_with(&format!("trace {}:3:2: ", path.display())), "{err}");
+        // A missing file: line 0, column 0.
+        let mut missing = cfg.clone();
+        let gone = temp_file("gone.csv", "");
+        std::fs::remove_file(&gone).unwrap();
+        missing.workload.trace = Some(gone.clone());
+        match crate::ClusterEnv::new(&missing).unwrap_err() {
+            ClusterError::Trace { path, line: 0, column: 0, message } => {
+                assert_eq!(path, gone);
+                assert!(message.starts_with("cannot read"), "{message}");
+            }
+            other => panic!("expected a trace error, got {other:?}"),
+        }
+    }
+
+    /// A scenario generating tasks (no trace) with the given arrivals and sizes.
+    fn gen_cfg(arrivals: Arrivals, size: SizeDist) -> ScenarioConfig {
+        let mut cfg = crate::scenarios::seed_case();
+        cfg.workload.arrivals = arrivals;
+        cfg.workload.size = size;
+        cfg
+    }
+
+    /// `n` draws of (arrival, work, class, tenant, demand) from the workload of `cfg` at `seed`.
+    fn draws(cfg: &ScenarioConfig, n: usize, seed: u64) -> Vec<(TaskDraw, Vec<f64>)> {
+        let mut cfg = cfg.clone();
+        cfg.workload.n_tasks = n;
+        let wl = Workload::new(&cfg).unwrap();
+        let mut g = wl.start(ChaCha8Rng::seed_from_u64(seed));
+        let mut d = vec![0.0; cfg.resources.len()];
+        let out: Vec<_> = std::iter::from_fn(|| wl.next(&mut g, &mut d).map(|t| (t, d.clone()))).collect();
+        assert_eq!(out.len(), n);
+        out
+    }
+
+    fn mean(xs: impl Iterator<Item = f64>) -> f64 {
+        let (s, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+        s / n as f64
+    }
+
+    fn assert_rel(got: f64, want: f64, tol: f64, what: &str) {
+        assert!((got - want).abs() <= tol * want.abs(), "{what}: {got}, expected {want} ± {}%", tol * 100.0);
+    }
+
+    const N: usize = 200_000;
+
+    #[test]
+    fn size_distributions_have_their_analytical_means() {
+        let arrivals = Arrivals::Poisson { rate: 1.0 };
+        let cases = [
+            // Pareto: scale·shape/(shape−1); shape 4 keeps the variance finite.
+            (SizeDist::Pareto { shape: 4.0, scale: 10.0 }, 10.0 * 4.0 / 3.0),
+            (SizeDist::Exponential { mean: 7.0 }, 7.0),
+            (SizeDist::Uniform { low: 2.0, high: 5.0 }, 3.5),
+            (SizeDist::Bimodal { short: [10.0, 30.0], long: [100.0, 150.0], p_long: 0.2 }, 0.8 * 20.0 + 0.2 * 125.0),
+            (SizeDist::LogNormal { mu: 1.0, sigma: 0.5 }, (1.0f64 + 0.125).exp()),
+        ];
+        for (size, want) in cases {
+            assert_eq!(mean_size(&size), want, "{size:?}");
+            let xs = draws(&gen_cfg(arrivals.clone(), size.clone()), N, 11);
+            // Standard errors are below 0.3% of the mean for all of these at N = 200k.
+            assert_rel(mean(xs.iter().map(|(t, _)| t.work)), want, 0.01, &format!("{size:?}"));
+            match size {
+                SizeDist::Pareto { shape, scale } => {
+                    assert!(xs.iter().all(|(t, _)| t.work >= scale));
+                    // Tail: P(X > 2·scale) = 2^−shape.
+                    let tail = xs.iter().filter(|(t, _)| t.work > 2.0 * scale).count() as f64 / N as f64;
+                    assert_rel(tail, 2f64.powf(-shape), 0.03, "pareto tail");
+                }
+                SizeDist::Uniform { low, high } => assert!(xs.iter().all(|(t, _)| (low..=high).contains(&t.work))),
+                SizeDist::Bimodal { p_long, .. } => {
+                    let long = xs.iter().filter(|(t, _)| t.work >= 100.0).count() as f64 / N as f64;
+                    assert_rel(long, p_long, 0.02, "bimodal p_long");
+                    assert!(
+                        xs.iter().all(|(t, _)| (10.0..=30.0).contains(&t.work) || (100.0..=150.0).contains(&t.work))
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(mean_size(&SizeDist::Pareto { shape: 1.0, scale: 1.0 }), f64::INFINITY);
+    }
+
+    #[test]
+    fn integer_time_truncates_sizes_and_gaps() {
+        let mut cfg = gen_cfg(Arrivals::Poisson { rate: 0.25 }, SizeDist::Uniform { low: 2.0, high: 5.0 });
+        cfg.integer_time = true;
+        let xs = draws(&cfg, N, 5);
+        assert!(xs.iter().all(|(t, _)| t.work.fract() == 0.0 && t.arrival.fract() == 0.0));
+        // trunc(U[2, 5]) is 2, 3 or 4 with probability 1/3 each.
+        assert_rel(mean(xs.iter().map(|(t, _)| t.work)), 3.0, 0.01, "truncated uniform");
+        // E[trunc(Exp(mean 4))] = 1/(e^{1/4} − 1).
+        let gap = xs.last().unwrap().0.arrival / N as f64;
+        assert_rel(gap, 1.0 / (0.25f64.exp() - 1.0), 0.01, "truncated exponential gap");
+    }
+
+    /// Long-run arrival rate: arrivals / time of the last arrival.
+    fn rate_of(xs: &[(TaskDraw, Vec<f64>)]) -> f64 {
+        xs.len() as f64 / xs.last().unwrap().0.arrival
+    }
+
+    #[test]
+    fn arrival_processes_have_their_analytical_rates() {
+        let size = SizeDist::Exponential { mean: 1.0 };
+        let xs = draws(&gen_cfg(Arrivals::Poisson { rate: 2.0 }, size.clone()), N, 1);
+        assert_rel(rate_of(&xs), 2.0, 0.01, "poisson rate");
+        assert!(xs.windows(2).all(|w| w[0].0.arrival <= w[1].0.arrival), "arrivals are sorted");
+
+        // MMPP: long-run rate Σ rate_i·sojourn_i / Σ sojourn_i = (5·2 + 0.5·8) / 10 = 1.4.
+        let mmpp = Arrivals::Mmpp { rates: [5.0, 0.5], mean_sojourn: [2.0, 8.0] };
+        let xs = draws(&gen_cfg(mmpp, size.clone()), N, 2);
+        assert_rel(rate_of(&xs), 1.4, 0.03, "mmpp long-run rate");
+        // Bursty: the gaps' coefficient of variation exceeds the Poisson process's 1.
+        let gaps: Vec<f64> = xs.windows(2).map(|w| w[1].0.arrival - w[0].0.arrival).collect();
+        let m = mean(gaps.iter().copied());
+        let cv = mean(gaps.iter().map(|g| (g - m).powi(2))).sqrt() / m;
+        assert!(cv > 1.3, "mmpp gaps cv {cv}");
+
+        // Diurnal: mean rate over whole periods, and more arrivals in the half-period where the
+        // sine is positive: ∫ over it / ∫ over the period = 1/2 + amplitude/π.
+        let (mean_rate, amplitude, period) = (2.0, 0.8, 50.0);
+        let xs = draws(&gen_cfg(Arrivals::Diurnal { mean_rate, amplitude, period }, size.clone()), N, 3);
+        let whole = (xs.last().unwrap().0.arrival / period).floor() * period;
+        let within: Vec<f64> = xs.iter().map(|(t, _)| t.arrival).filter(|&a| a < whole).collect();
+        assert_rel(within.len() as f64 / whole, mean_rate, 0.01, "diurnal mean rate");
+        let first_half = within.iter().filter(|&&a| (a % period) < period / 2.0).count() as f64;
+        assert_rel(first_half / within.len() as f64, 0.5 + amplitude / std::f64::consts::PI, 0.01, "diurnal phase");
+
+        // Batch: everything at t = 0.
+        let xs = draws(&gen_cfg(Arrivals::Batch, size), 1000, 4);
+        assert!(xs.iter().all(|(t, _)| t.arrival == 0.0));
+    }
+
+    #[test]
+    fn poisson_load_offers_the_intended_load() {
+        // multi-resource: dominant demands, bimodal sizes, heterogeneous capacity × speed.
+        let cfg = crate::scenarios::multi_resource();
+        let Arrivals::PoissonLoad { load } = cfg.workload.arrivals else { panic!("multi-resource uses poisson-load") };
+        let xs = draws(&cfg, N, 9);
+        let caps = cfg.node_capacities();
+        let speeds = cfg.node_speeds();
+        let horizon = xs.last().unwrap().0.arrival;
+        let offered: Vec<f64> = (0..3)
+            .map(|r| {
+                let work: f64 = xs.iter().map(|(t, d)| t.work * d[r]).sum();
+                let supply: f64 = caps.iter().zip(&speeds).map(|(c, s)| c[r] * s).sum();
+                work / (horizon * supply)
+            })
+            .collect();
+        // Symmetric resources: each is a bottleneck at the target load.
+        for (r, o) in offered.iter().enumerate() {
+            assert_rel(*o, load, 0.02, &format!("offered load on resource {r}"));
+        }
+        // Dominant demand means: unit · (1/3 · 0.375 + 2/3 · 0.075).
+        for r in 0..3 {
+            let m = mean(xs.iter().map(|(_, d)| d[r]));
+            assert_rel(m, 8.0 * (0.375 / 3.0 + 2.0 * 0.075 / 3.0), 0.01, "dominant demand mean");
+        }
+
+        // Asymmetric: seed-case at load 0.5; the bottleneck resource gets exactly the load.
+        let mut cfg = crate::scenarios::seed_case();
+        cfg.workload.arrivals = Arrivals::PoissonLoad { load: 0.5 };
+        let xs = draws(&cfg, N, 10);
+        let caps = cfg.node_capacities();
+        let speeds = cfg.node_speeds();
+        let horizon = xs.last().unwrap().0.arrival;
+        let offered = (0..3)
+            .map(|r| {
+                let work: f64 = xs.iter().map(|(t, d)| t.work * d[r]).sum();
+                work / (horizon * caps.iter().zip(&speeds).map(|(c, s)| c[r] * s).sum::<f64>())
+            })
+            .fold(0.0, f64::max);
+        assert_rel(offered, 0.5, 0.02, "seed-case bottleneck load");
+    }
+
+    #[test]
+    fn classes_and_tenants_follow_their_probabilities() {
+        let cfg = crate::scenarios::seed_case();
+        let xs = draws(&cfg, N, 8);
+        for (c, p) in [0.5, 0.35, 0.15].iter().enumerate() {
+            let f = xs.iter().filter(|(t, _)| t.class as usize == c).count() as f64 / N as f64;
+            assert_rel(f, *p, 0.02, &format!("class {c}"));
+        }
+        let secure = xs.iter().filter(|(t, _)| t.tenant == 1).count() as f64 / N as f64;
+        assert_rel(secure, 0.2, 0.02, "secure tenant");
+        // Ranges demand: uniform within each resource's range, mean at the midpoint.
+        for (r, [lo, hi]) in [[1.0, 8.0], [2.0, 96.0], [0.5, 12.0]].iter().enumerate() {
+            assert!(xs.iter().all(|(_, d)| (*lo..=*hi).contains(&d[r])));
+            assert_rel(mean(xs.iter().map(|(_, d)| d[r])), 0.5 * (lo + hi), 0.01, "ranges demand mean");
+        }
+    }
+
+    #[test]
+    fn same_seed_same_workload_different_seed_different() {
+        let cfg = crate::scenarios::seed_case();
+        let a = draws(&cfg, 500, 42);
+        assert_eq!(a, draws(&cfg, 500, 42));
+        assert_ne!(a, draws(&cfg, 500, 43));
+    }
+}
