@@ -468,6 +468,9 @@ impl FailureConfig {
                 }
             }
             (Some(_), None) => return Err(invalid("failures.mttr", "unset", "a repair time when mtbf is set")),
+            (None, Some(r)) => {
+                return Err(invalid("failures.mttr", r, "unset unless mtbf is set (random failures need both)"));
+            }
             _ => {}
         }
         for (i, s) in self.scheduled.iter().enumerate() {
@@ -654,6 +657,10 @@ mod tests {
         assert_eq!(field(&c), "failures.mttr");
         c.failures.mtbf = Some(-1.0);
         assert_eq!(field(&c), "failures.mtbf");
+        // A repair time alone would silently do nothing.
+        let mut c = base.clone();
+        c.failures.mttr = Some(5.0);
+        assert_eq!(bad_field(&c), ("failures.mttr".into(), "5".into()));
         let mut c = base.clone();
         c.failures.scheduled = vec![ScheduledFailure { node: 10, at: 1.0, duration: 1.0 }];
         assert_eq!(bad_field(&c), ("failures.scheduled[0].node".into(), "10".into()));

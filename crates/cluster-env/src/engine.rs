@@ -659,9 +659,13 @@ impl Simulator {
     /// Outstanding work on node `i`: queued work plus the remaining work of running tasks
     /// (remaining time × speed), Park's "load".
     pub(crate) fn outstanding_work(&self, i: usize) -> f64 {
+        self.nodes[i].queued_work + self.remaining_time(i) * self.c.speed[i]
+    }
+
+    /// Σ over node `i`'s running tasks of the time until they finish.
+    pub(crate) fn remaining_time(&self, i: usize) -> f64 {
         let n = &self.nodes[i];
-        let remaining_time = n.finish_sum - n.running.len() as f64 * self.now;
-        n.queued_work + (remaining_time * self.c.speed[i]).max(0.0)
+        (n.finish_sum - n.running.len() as f64 * self.now).max(0.0)
     }
 
     /// Tasks submitted and not yet completed (pending, waiting, queued or running).

@@ -17,7 +17,8 @@
 //! task's runtime on a mean-speed node, so 1.0 means "about one typical task of backlog".
 //!
 //! **Park layout** (`park-lb`): Park's `[load_1, …, load_N, job_size]`, raw, each clipped at
-//! `high` (500000), where a load is the queued work plus the remaining work of the running task.
+//! `high` (500000), where a load is the sum of queued job sizes plus the remaining *time* of the
+//! job in service (Park's original state formulation; a later variant multiplies by the rate).
 
 use gym::BoxSpace;
 
@@ -66,7 +67,9 @@ pub(crate) fn encode(sim: &Simulator, out: &mut [f32]) {
     match c.cfg.observation {
         ObservationKind::Park { high } => {
             for (i, o) in out[..c.n_nodes].iter_mut().enumerate() {
-                *o = sim.outstanding_work(i).min(high) as f32;
+                // Park's "original state formulation": queued *sizes* plus the running job's
+                // remaining *time* (not work), as its `observe()` computes it.
+                *o = (sim.nodes[i].queued_work + sim.remaining_time(i)).min(high) as f32;
             }
             out[c.n_nodes] = view.task().map_or(0.0, |t| t.work.min(high) as f32);
         }
@@ -107,7 +110,7 @@ mod tests {
     use crate::config::{ObservationKind, PriorityClass};
     use crate::engine::tests::trace_scenario;
 
-    /// Park's layout: load = queued work + (finish − now) · rate of the running job, clipped at
+    /// Park's layout: load = queued work + (finish − now) of the running job, clipped at
     /// 500000; the job size last; service time int(size / rate).
     #[test]
     fn park_observation_by_hand() {
@@ -124,19 +127,19 @@ mod tests {
         assert_eq!(env.observation_space().high, [500_000.0; 3]);
         let (obs, _) = env.reset(Some(0));
         assert_eq!(obs, [0.0, 0.0, 100.0]);
-        // J0 on node 0: int(100 / 0.5) = 200, finishes at 200; remaining work 200 · 0.5.
-        assert_eq!(env.step(0).unwrap().obs, [100.0, 0.0, 7.0]);
-        // J1 on node 1: int(7 / 2) = 3, finishes at 3; (3 − 0) · 2 = 6, not 7.
-        assert_eq!(env.step(1).unwrap().obs, [100.0, 6.0, 50.0]);
-        // J2 queues on node 0. At t = 1: 50 + (200 − 1) · 0.5 and (3 − 1) · 2; J3's size clipped.
+        // J0 on node 0: int(100 / 0.5) = 200, finishes at 200; remaining time 200.
+        assert_eq!(env.step(0).unwrap().obs, [200.0, 0.0, 7.0]);
+        // J1 on node 1: int(7 / 2) = 3, finishes at 3; remaining time 3 (its size is 7).
+        assert_eq!(env.step(1).unwrap().obs, [200.0, 3.0, 50.0]);
+        // J2 queues on node 0. At t = 1: 50 + (200 − 1) and (3 − 1); J3's size clipped.
         let s = env.step(0).unwrap();
-        assert_eq!((s.obs, s.info.time), (&[149.5, 4.0, 500_000.0][..], 1.0));
-        // J3 queues on node 1: its million work units are clipped.
-        assert_eq!(env.step(1).unwrap().obs, [149.0, 500_000.0, 30.0]);
+        assert_eq!((s.obs, s.info.time), (&[249.0, 2.0, 500_000.0][..], 1.0));
+        // J3 queues on node 1 at t = 2: 1000000 queued + (3 − 2) is clipped.
+        assert_eq!(env.step(1).unwrap().obs, [248.0, 500_000.0, 30.0]);
         // J4 queues on node 0. At t = 4, J1 finished at 3 and J3 runs until 3 + 500000:
-        // (500003 − 4) · 2 = 999998 → clipped; node 0: 50 + 30 + (200 − 4) · 0.5.
+        // 500003 − 4 = 499999 (under the clip); node 0: 50 + 30 + (200 − 4).
         let s = env.step(0).unwrap();
-        assert_eq!(s.obs, [178.0, 500_000.0, 1.0]);
+        assert_eq!(s.obs, [276.0, 499_999.0, 1.0]);
         assert_eq!(env.simulator().tasks_completed(), 1);
         let s = env.step(0).unwrap();
         assert!(s.terminated && !s.truncated);

@@ -127,7 +127,8 @@ impl Workload {
         let mut work = sample_size(&self.size, &mut g.rng);
         let mut gap = self.next_gap(g);
         if self.integer_time {
-            work = work.trunc();
+            // Never 0: a zero-work task would have an undefined slowdown (Park sizes are >= 100).
+            work = work.trunc().max(1.0);
             gap = gap.trunc();
         }
         g.t += gap;
@@ -388,10 +389,12 @@ pub(crate) fn parse_trace(text: &str, path: &Path, cfg: &ScenarioConfig) -> Resu
         let allowed: Vec<usize> =
             wl.tenants.get(tenant as usize).and_then(|t| t.nodes.clone()).unwrap_or_else(|| (0..caps.len()).collect());
         if !allowed.iter().any(|&n| caps[n].iter().zip(&demand).all(|(c, d)| d <= c)) {
+            // Point at the first resource that no allowed node can hold, if there is one.
+            let col = (0..r).find(|&k| allowed.iter().all(|&n| demand[k] > caps[n][k])).map_or(3, |k| 3 + k);
             return Err(trace_err(
                 path,
                 line_no,
-                3,
+                col,
                 format!("demand {demand:?} fits no node this task may use: it could never run"),
             ));
         }
@@ -497,6 +500,8 @@ mod tests {
         assert_eq!(trace_error("arrival,work,cpu,mem,priority,user\n0,1,1,1,0,0\n", "extra header"), (1, 6));
         // A demand that fits no node (cpu 8 and mem 8 never together): column 3.
         assert_eq!(trace_error(&format!("{HEADER}0,1,8,8,0\n"), "fits no node"), (2, 3));
+        // A memory demand larger than every node's: column 4 (mem) is the one to fix.
+        assert_eq!(trace_error(&format!("{HEADER}0,1,1,1000,0\n"), "fits no node"), (2, 4));
         // Fits node 1 (cpu 8, mem 4) but the pinned tenant may only use node 0.
         assert_eq!(
             trace_error("arrival,work,cpu,mem,priority,tenant\n0,1,1,1,0,0\n0,1,8,4,0,1\n", "fits no node"),
