@@ -18,17 +18,14 @@ pub fn epsilon(cfg: &DqnConfig, global_step: u64) -> f64 {
     if duration <= 0.0 {
         return cfg.end_e;
     }
-    let progress = (global_step as f64 / duration).min(1.0);
+    let progress = global_step as f64 / duration;
+    if progress >= 1.0 {
+        return cfg.end_e;
+    }
     match cfg.epsilon_schedule {
         // CleanRL's `linear_schedule`.
         EpsilonSchedule::Linear => cfg.start_e + (cfg.end_e - cfg.start_e) * progress,
-        EpsilonSchedule::Exponential => {
-            if progress >= 1.0 {
-                cfg.end_e
-            } else {
-                cfg.start_e * (cfg.end_e / cfg.start_e).powf(progress)
-            }
-        }
+        EpsilonSchedule::Exponential => cfg.start_e * (cfg.end_e / cfg.start_e).powf(progress),
     }
 }
 

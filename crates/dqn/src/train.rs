@@ -128,7 +128,7 @@ pub fn train_until<E: Env>(
             if crossed(prev_step, global_step, cfg.train_frequency) {
                 for _ in 0..cfg.gradient_steps {
                     let stats = agent.update()?;
-                    if agent.update_step() % 100 == 0 {
+                    if agent.update_step().is_multiple_of(100) {
                         logger.scalar("losses/td_loss", f64::from(stats.td_loss), global_step);
                         logger.scalar("losses/q_values", f64::from(stats.q_values), global_step);
                         let sps = (global_step - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);

@@ -39,7 +39,7 @@ impl MaskedWalk {
 
     fn refresh(&mut self) {
         self.obs = [self.pos as f32, self.t as f32];
-        self.mask = [self.pos > 0, self.pos < 8, true, self.pos % 2 == 0 && self.pos + 2 <= 8];
+        self.mask = [self.pos > 0, self.pos < 8, true, self.pos.is_multiple_of(2) && self.pos + 2 <= 8];
     }
 }
 
