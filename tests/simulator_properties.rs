@@ -113,7 +113,7 @@ fn draws() -> impl Strategy<Value = Draw> {
     (
         (groups, 1usize..=3, demand, dominant, 0usize..10),
         (arrivals(), sizes(), classes, tenants),
-        (scheduled, random_failures, any::<bool>(), 0u8..3, 1usize..=60),
+        (scheduled, random_failures, any::<bool>(), 0u8..4, 1usize..=60),
     )
         .prop_map(
             |(
@@ -225,7 +225,8 @@ fn scenario(d: &Draw) -> ScenarioConfig {
             trace: None,
         },
         failures: FailureConfig { mtbf, mttr, scheduled },
-        reward: [RewardKind::WeightedJct, RewardKind::Slowdown, RewardKind::Utilisation][d.reward as usize],
+        reward: [RewardKind::WeightedJct, RewardKind::Slowdown, RewardKind::Utilisation, RewardKind::AttributedJct]
+            [d.reward as usize],
         observation: ObservationKind::Full,
         integer_time: d.integer_time,
         max_decisions: None,
@@ -360,7 +361,9 @@ fn run_checked(env: &mut ClusterEnv, seed: u64, policy_seed: u64) -> Option<Traj
     // (f) the return is the episode's cost
     let rel = |a: f64, b: f64| (a - b).abs() / a.abs().max(b.abs()).max(1e-300);
     match cfg.reward {
-        RewardKind::WeightedJct => {
+        // Charged at placement instead of over time, but the same total: predictions of completion
+        // at placement are exact, and failures refund what they invalidate.
+        RewardKind::WeightedJct | RewardKind::AttributedJct => {
             let total_weight: f64 = weight.iter().sum();
             let cost = m.weighted_mean_jct * total_weight;
             assert!(rel(cost, -ret) <= 1e-9 || (cost - -ret).abs() <= 1e-9, "Σ w·JCT {cost} vs return {ret}");

@@ -248,6 +248,13 @@ pub enum RewardKind {
     Slowdown,
     /// +mean over resources of cluster utilisation × elapsed time.
     Utilisation,
+    /// −priority weight × the placed task's completion time (from its arrival), charged at the
+    /// decision that places it. Under FIFO queues that time is already decided at placement, so
+    /// the undiscounted return equals `weighted-jct`'s, −(weighted total completion time), but
+    /// each decision is credited with its own task's cost at once instead of over the many
+    /// later steps the task spends in the system. A failure refunds the charge of each task it
+    /// re-submits; the task is charged again when re-placed.
+    AttributedJct,
 }
 
 /// Flat observation layout for learned policies (documented in the README and [`crate::obs`]).

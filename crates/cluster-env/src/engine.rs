@@ -166,6 +166,33 @@ pub(crate) struct TaskState {
     pub tenant: u16,
     pub finish: f64,
     pub retries: u32,
+    /// Weighted completion time charged at placement (attributed-jct reward), refunded if a
+    /// failure re-submits the task.
+    pub attributed: f64,
+}
+
+/// A predicted completion, ordered earliest first in a max-heap.
+#[derive(Debug, Clone, Copy)]
+struct Finish {
+    time: f64,
+    task: u32,
+}
+
+impl PartialEq for Finish {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Finish {}
+impl PartialOrd for Finish {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Finish {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.time.total_cmp(&self.time).then(o.task.cmp(&self.task))
+    }
 }
 
 /// The cluster simulator: call [`Simulator::reset`], then repeatedly read the decision
@@ -211,6 +238,9 @@ pub struct Simulator {
     total_capacity: Vec<f64>,
     pub(crate) acc: MetricsAcc,
     pub(crate) decisions: u64,
+    /// Scratch for `predict_finish`.
+    scratch_used: Vec<f64>,
+    scratch_heap: BinaryHeap<Finish>,
     done: bool,
 }
 
@@ -246,6 +276,8 @@ impl Simulator {
             total_capacity,
             acc: MetricsAcc::default(),
             decisions: 0,
+            scratch_used: Vec::with_capacity(n_res),
+            scratch_heap: BinaryHeap::new(),
             done: true,
             c,
         }
@@ -370,6 +402,12 @@ impl Simulator {
         n.queue.push_back(task);
         n.queued_work += self.tasks[task as usize].work;
         self.try_start(node);
+        if self.c.cfg.reward == RewardKind::AttributedJct {
+            let t = self.tasks[task as usize];
+            let charge = self.c.weights[t.class as usize] * (self.predict_finish(node, task) - t.arrival);
+            self.tasks[task as usize].attributed = charge;
+            self.reward_acc -= charge;
+        }
         self.advance()?;
         Ok(std::mem::take(&mut self.reward_acc))
     }
@@ -442,6 +480,7 @@ impl Simulator {
             self.reward_acc += match self.c.cfg.reward {
                 RewardKind::WeightedJct => -self.weight_in_system * dt,
                 RewardKind::Slowdown => -self.inv_ideal_in_system * dt,
+                RewardKind::AttributedJct => 0.0,
                 RewardKind::Utilisation => {
                     let r = self.total_used.len() as f64;
                     dt * self.total_used.iter().zip(&self.total_capacity).map(|(u, c)| u.max(0.0) / c).sum::<f64>() / r
@@ -560,11 +599,7 @@ impl Simulator {
                 self.total_used[i] += d;
             }
             let work = self.tasks[task as usize].work;
-            let mut duration = work / self.c.speed[node];
-            if self.c.cfg.integer_time {
-                duration = duration.trunc();
-            }
-            let finish = self.now + duration;
+            let finish = self.now + self.duration(work, node);
             self.tasks[task as usize].finish = finish;
             let n = &mut self.nodes[node];
             n.queue.pop_front();
@@ -574,6 +609,49 @@ impl Simulator {
             let epoch = n.epoch;
             self.push(finish, EventKind::Completion { node: node as u32, task, epoch });
         }
+    }
+
+    /// Runtime of `work` on `node` (truncated like Park's `int(size / rate)` in integer time).
+    fn duration(&self, work: f64, node: usize) -> f64 {
+        let d = work / self.c.speed[node];
+        if self.c.cfg.integer_time { d.trunc() } else { d }
+    }
+
+    /// When `task`, just placed on `node`, will finish. Exact without failures: queues are FIFO
+    /// and later arrivals wait behind it, so replaying the node's running and queued tasks from
+    /// now decides its start. Uses scratch buffers: no allocation in steady state.
+    fn predict_finish(&mut self, node: usize, task: u32) -> f64 {
+        let r = self.c.n_res;
+        if self.nodes[node].running.contains(&task) {
+            return self.tasks[task as usize].finish;
+        }
+        self.scratch_used.clear();
+        self.scratch_used.extend_from_slice(&self.used[node * r..(node + 1) * r]);
+        self.scratch_heap.clear();
+        for &t in &self.nodes[node].running {
+            self.scratch_heap.push(Finish { time: self.tasks[t as usize].finish, task: t });
+        }
+        let cap = &self.c.capacity[node * r..(node + 1) * r];
+        let mut t_now = self.now;
+        for &q in &self.nodes[node].queue {
+            let d = &self.demand[q as usize * r..(q as usize + 1) * r];
+            while !self.scratch_used.iter().zip(d).zip(cap).all(|((u, d), c)| u + d <= c + FIT_EPS) {
+                // Demand never exceeds capacity (the mask checks it), so the node empties first.
+                let Some(f) = self.scratch_heap.pop() else { break };
+                t_now = t_now.max(f.time);
+                let fd = &self.demand[f.task as usize * r..(f.task as usize + 1) * r];
+                self.scratch_used.iter_mut().zip(fd).for_each(|(u, x)| *u -= x);
+            }
+            let work = self.tasks[q as usize].work;
+            let finish = t_now + self.duration(work, node);
+            if q == task {
+                return finish;
+            }
+            self.scratch_heap.push(Finish { time: finish, task: q });
+            self.scratch_used.iter_mut().zip(d).for_each(|(u, x)| *u += x);
+        }
+        debug_assert!(false, "task {task} is neither running nor queued on node {node}");
+        self.now
     }
 
     fn fail(&mut self, node: usize, duration: Option<f64>) {
@@ -596,6 +674,9 @@ impl Simulator {
         n.epoch += 1;
         // Re-submit everything the node held: running first, then the queue in order.
         for &t in n.running.iter().chain(n.queue.iter()) {
+            // The completion charged at placement will not happen: refund it; the task is
+            // charged again when it is placed anew.
+            self.reward_acc += std::mem::take(&mut self.tasks[t as usize].attributed);
             self.tasks[t as usize].retries += 1;
             self.acc.retries += 1;
             self.pending.push_back(t);
