@@ -263,7 +263,7 @@ impl Agent {
 
     /// Writes the greedy action of each row of `obs` into `self.actions` (only for rows where
     /// `self.explore` is false).
-    fn greedy_into_actions(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) {
+    fn greedy_into_actions(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<(), DqnError> {
         let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
         self.norm_obs.clear();
         match &self.obs_stats {
@@ -278,12 +278,13 @@ impl Agent {
         // ALGO: one forward pass for all N envs, on the non-autodiff copy.
         let q = self.actor().forward(Tensor::from_data(input, &device)); // [N, n_actions]
         let q = q.into_data();
-        let q: &[f32] = q.as_slice().unwrap_or(&[]);
+        let q = host_slice(&q)?;
         for (i, (row, mask)) in q.chunks_exact(a).zip(masks.chunks_exact(a)).enumerate() {
             if !self.explore[i] {
                 self.actions[i] = masked_argmax(row, mask).unwrap_or(0);
             }
         }
+        Ok(())
     }
 
     /// ε-greedy actions for `n_envs` envs: each env independently takes a uniformly random
@@ -319,7 +320,7 @@ impl Agent {
             self.explore.push(explore);
         }
         if self.explore.contains(&false) {
-            self.greedy_into_actions(obs, masks, n_envs);
+            self.greedy_into_actions(obs, masks, n_envs)?;
         }
         Ok(&self.actions)
     }
@@ -335,7 +336,7 @@ impl Agent {
         self.actions.resize(n_envs, 0);
         self.explore.clear();
         self.explore.resize(n_envs, false);
-        self.greedy_into_actions(obs, masks, n_envs);
+        self.greedy_into_actions(obs, masks, n_envs)?;
         Ok(&self.actions)
     }
 
@@ -365,7 +366,7 @@ impl Agent {
         }
         let device = self.device.clone().inner();
         let q = self.actor().forward(Tensor::from_data(TensorData::new(input, [n_envs, d]), &device));
-        q.into_data().try_to_vec().map_err(|e| DqnError::Backend(format!("{e:?}")))
+        Ok(host_slice(&q.into_data())?.to_vec())
     }
 
     /// Stores one step of all `num_envs` envs: feeds the n-step accumulator (which fills the
@@ -453,11 +454,8 @@ impl Agent {
         } else {
             None
         };
-        let slice = |data: &TensorData| -> Result<Vec<f32>, DqnError> {
-            data.try_to_vec().map_err(|e| DqnError::Backend(format!("{e:?}")))
-        };
-        let next_q_target = slice(&next_q_target)?;
-        let next_q_online = next_q_online.as_ref().map(slice).transpose()?;
+        let next_q_target = host_slice(&next_q_target)?;
+        let next_q_online = next_q_online.as_ref().map(host_slice).transpose()?;
         self.targets.clear();
         self.targets.resize(b, 0.0);
         td_targets(
@@ -465,8 +463,8 @@ impl Agent {
                 rewards: &self.batch.rewards,
                 terminated: &self.batch.terminated,
                 discounts: &self.batch.discounts,
-                next_q_target: &next_q_target,
-                next_q_online: next_q_online.as_deref(),
+                next_q_target,
+                next_q_online,
                 next_masks: &self.batch.next_masks,
             },
             a,
@@ -502,8 +500,7 @@ impl Agent {
         };
         if self.replay.is_prioritized() {
             let td_abs = td_error.inner().abs().into_data();
-            let td_abs = slice(&td_abs)?;
-            self.replay.update_priorities(&self.batch.indices, &td_abs, self.cfg.per_epsilon);
+            self.replay.update_priorities(&self.batch.indices, host_slice(&td_abs)?, self.cfg.per_epsilon);
         }
 
         // ALGO: optimise: backward, clip the global gradient norm, Adam step.
@@ -538,6 +535,11 @@ impl Agent {
     pub(crate) fn fresh_optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
         optimizer(cfg)
     }
+}
+
+/// The `f32` values of data read back from the device.
+fn host_slice(data: &TensorData) -> Result<&[f32], DqnError> {
+    data.as_slice::<f32>().map_err(|e| DqnError::Backend(format!("reading back f32 values: {e:?}")))
 }
 
 /// Every parameter of `net` as `(id, rank)`, in a fixed order.

@@ -187,6 +187,7 @@ pub fn evaluate<E: Env>(agent: &mut Agent, env: &mut E, episodes: usize, seed: u
     let mut report = EvalReport { returns: Vec::with_capacity(episodes), lengths: Vec::new() };
     for episode in 0..episodes {
         let (first, _) = env.reset(if episode == 0 { Some(seed) } else { None });
+        check_obs_len(first.len(), d)?;
         obs.copy_from_slice(first);
         let (mut episode_return, mut length) = (0.0, 0u64);
         loop {
@@ -197,10 +198,22 @@ pub fn evaluate<E: Env>(agent: &mut Agent, env: &mut E, episodes: usize, seed: u
             if step.terminated || step.truncated {
                 break;
             }
+            check_obs_len(step.obs.len(), d)?;
             obs.copy_from_slice(step.obs);
         }
         report.returns.push(episode_return);
         report.lengths.push(length);
     }
     Ok(report)
+}
+
+fn check_obs_len(got: usize, expected: usize) -> Result<(), DqnError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(DqnError::input(
+            "evaluate",
+            format!("the env returned an observation of {got} values, its space has {expected}"),
+        ))
+    }
 }

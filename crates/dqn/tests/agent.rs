@@ -283,6 +283,19 @@ fn saved(name: &str, cfg: DqnConfig, obs_dim: usize) -> PathBuf {
     dir
 }
 
+/// A copy of burnpack `bytes` with metadata `key` set to `value`.
+fn restamp(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+    use burn::store::burn_pack::{Reader, Writer};
+    let reader = Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec())).unwrap();
+    let mut metadata = reader.metadata().clone();
+    metadata.insert(key.to_owned(), value.to_owned());
+    let mut writer = Writer::new(reader.into_tensors().unwrap());
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    writer.into_bytes().unwrap().to_vec()
+}
+
 fn load_err(dir: &Path) -> DqnError {
     match Agent::load(dir) {
         Ok(_) => panic!("loading {} should fail", dir.display()),
@@ -344,6 +357,18 @@ fn broken_checkpoints_are_typed_errors_naming_the_file() {
     restore("replay.bin", &other);
     assert!(matches!(load_err(&dir), DqnError::FormatVersion { found: 2, .. }));
     restore("replay.bin", &replay);
+
+    // A weights file stamped with another format version.
+    let online = std::fs::read(dir.join("online.bpk")).unwrap();
+    restore("online.bpk", &restamp(&online, "dqn.format_version", "2"));
+    match load_err(&dir) {
+        DqnError::FormatVersion { path, found: 2, expected: 1 } => {
+            assert!(path.ends_with("online.bpk"))
+        }
+        e => panic!("expected a version error, got {e}"),
+    }
+    restore("online.bpk", &online);
+    Agent::load(&dir).unwrap();
 
     // Weights of a network of another shape.
     let wide = saved("wide", DqnConfig { hidden_sizes: vec![8], ..cfg.clone() }, 4);
