@@ -26,6 +26,22 @@ fn group(count: usize, capacity: &[f64], speed: f64) -> NodeGroup {
     NodeGroup { count, capacity: capacity.to_vec(), speed }
 }
 
+/// A scenario with the defaults every preset but `park-lb` shares: no failures, weighted-JCT
+/// reward, the full observation, continuous time, no truncation.
+fn scenario(name: &str, resources: Vec<String>, nodes: Vec<NodeGroup>, workload: WorkloadConfig) -> ScenarioConfig {
+    ScenarioConfig {
+        name: name.into(),
+        resources,
+        nodes,
+        workload,
+        failures: FailureConfig::default(),
+        reward: RewardKind::WeightedJct,
+        observation: ObservationKind::Full,
+        integer_time: false,
+        max_decisions: None,
+    }
+}
+
 fn three() -> Vec<String> {
     ["cpu", "mem", "net"].map(String::from).to_vec()
 }
@@ -62,17 +78,17 @@ pub fn park_lb() -> ScenarioConfig {
 /// bottleneck (large-memory tasks fit only 6 of the 10 nodes) and 20% of tasks belong to a
 /// `secure` tenant restricted to nodes 2–5, so both heterogeneity and resource fit matter.
 pub fn seed_case() -> ScenarioConfig {
-    ScenarioConfig {
-        name: "seed-case".into(),
-        resources: three(),
-        nodes: vec![
+    scenario(
+        "seed-case",
+        three(),
+        vec![
             group(2, &[32.0, 128.0, 10.0], 1.0), // 0-1 big, slow
             group(2, &[8.0, 16.0, 10.0], 2.5),   // 2-3 small, fast
             group(2, &[16.0, 256.0, 20.0], 1.2), // 4-5 memory-heavy
             group(2, &[16.0, 64.0, 40.0], 1.5),  // 6-7 network-heavy
             group(2, &[16.0, 64.0, 20.0], 1.0),  // 8-9 balanced
         ],
-        workload: WorkloadConfig {
+        WorkloadConfig {
             n_tasks: 100,
             arrivals: Arrivals::Poisson { rate: 2.0 },
             size: SizeDist::LogNormal { mu: 3.0, sigma: 0.8 },
@@ -88,28 +104,23 @@ pub fn seed_case() -> ScenarioConfig {
             ],
             trace: None,
         },
-        failures: FailureConfig::default(),
-        reward: RewardKind::WeightedJct,
-        observation: ObservationKind::Full,
-        integer_time: false,
-        max_decisions: None,
-    }
+    )
 }
 
 /// DeepRM-like: 12 heterogeneous nodes, three resources, each task dominant in one resource
 /// (25–50% of a small node) and light in the others (5–10%); 80% short tasks (10–30 work), 20%
 /// long (100–150); Poisson arrivals at 90% load on the bottleneck resource; 1000 tasks.
 pub fn multi_resource() -> ScenarioConfig {
-    ScenarioConfig {
-        name: "multi-resource".into(),
-        resources: three(),
-        nodes: vec![
+    scenario(
+        "multi-resource",
+        three(),
+        vec![
             group(4, &[8.0, 8.0, 8.0], 1.0),
             group(4, &[16.0, 16.0, 16.0], 1.0),
             group(2, &[8.0, 8.0, 8.0], 2.0),
             group(2, &[32.0, 32.0, 32.0], 0.75),
         ],
-        workload: WorkloadConfig {
+        WorkloadConfig {
             n_tasks: 1000,
             arrivals: Arrivals::PoissonLoad { load: 0.9 },
             size: SizeDist::Bimodal { short: [10.0, 30.0], long: [100.0, 150.0], p_long: 0.2 },
@@ -121,12 +132,7 @@ pub fn multi_resource() -> ScenarioConfig {
             tenants: vec![],
             trace: None,
         },
-        failures: FailureConfig::default(),
-        reward: RewardKind::WeightedJct,
-        observation: ObservationKind::Full,
-        integer_time: false,
-        max_decisions: None,
-    }
+    )
 }
 
 /// `multi-resource` plus node failures: each node fails after an exponential time with mean
@@ -143,16 +149,16 @@ pub fn faulty() -> ScenarioConfig {
 /// Scale test: 1,000 nodes of four kinds, 100,000 tasks, exponential sizes (mean 100), Poisson
 /// arrivals at 80% load.
 pub fn large() -> ScenarioConfig {
-    ScenarioConfig {
-        name: "large".into(),
-        resources: three(),
-        nodes: vec![
+    scenario(
+        "large",
+        three(),
+        vec![
             group(400, &[16.0, 64.0, 10.0], 1.0),
             group(300, &[32.0, 128.0, 25.0], 1.5),
             group(200, &[8.0, 32.0, 10.0], 2.0),
             group(100, &[64.0, 256.0, 40.0], 1.0),
         ],
-        workload: WorkloadConfig {
+        WorkloadConfig {
             n_tasks: 100_000,
             arrivals: Arrivals::PoissonLoad { load: 0.8 },
             size: SizeDist::Exponential { mean: 100.0 },
@@ -164,12 +170,7 @@ pub fn large() -> ScenarioConfig {
             tenants: vec![],
             trace: None,
         },
-        failures: FailureConfig::default(),
-        reward: RewardKind::WeightedJct,
-        observation: ObservationKind::Full,
-        integer_time: false,
-        max_decisions: None,
-    }
+    )
 }
 
 #[cfg(test)]
