@@ -132,6 +132,18 @@ impl Agent {
         if n_actions == 0 {
             return Err(DqnError::config("n_actions", "the action space is empty"));
         }
+        // Two observations, a next mask and four scalars per transition, all preallocated.
+        let replay_bytes = obs_dim
+            .checked_mul(8)
+            .and_then(|b| b.checked_add(n_actions + 16))
+            .and_then(|b| b.checked_mul(cfg.buffer_size))
+            .filter(|&b| b <= 1 << 40);
+        if replay_bytes.is_none() {
+            return Err(DqnError::config(
+                "buffer_size",
+                format!("{} transitions of {obs_dim} observations would need more than 1 TiB", cfg.buffer_size),
+            ));
+        }
         let net_cfg = QNetworkConfig {
             obs_dim,
             n_actions,
