@@ -98,15 +98,13 @@ pub fn train_until<E: Env>(
 
         // CRUCIAL step easy to overlook: an env whose episode ended has already been reset, so
         // its row of `obs()` is the *next* episode's start. Learn from the final observation
-        // instead (truncated transitions bootstrap from it). The vector env keeps no final
-        // mask; the final state's actions are taken as all valid, which only matters for
-        // truncated transitions.
+        // instead (truncated transitions bootstrap from it, over its valid actions only).
         next_obs.copy_from_slice(envs.obs());
         next_masks.copy_from_slice(envs.masks());
         for i in 0..n {
-            if let Some(final_obs) = envs.final_obs(i) {
+            if let (Some(final_obs), Some(final_mask)) = (envs.final_obs(i), envs.final_mask(i)) {
                 next_obs[i * d..(i + 1) * d].copy_from_slice(final_obs);
-                next_masks[i * a..(i + 1) * a].fill(true);
+                next_masks[i * a..(i + 1) * a].copy_from_slice(final_mask);
             }
         }
 

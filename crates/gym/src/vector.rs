@@ -71,6 +71,9 @@ pub struct VectorEnv<E: Env> {
     /// `[N, obs_dim]`: each env's last observation of the episode that ended on the last step
     /// (meaningful only for envs that ended).
     final_obs: Vec<f32>,
+    /// `[N, n_actions]`: each env's action mask at its final observation (valid where
+    /// `final_obs` is).
+    final_masks: Vec<bool>,
     /// `[N, n_actions]`: each env's current action mask.
     masks: Vec<bool>,
     /// `[N]`: rewards of the last step.
@@ -115,6 +118,7 @@ impl<E: Env> VectorEnv<E> {
             n_actions,
             obs: vec![0.0; n * obs_dim],
             final_obs: vec![0.0; n * obs_dim],
+            final_masks: vec![false; n * n_actions],
             masks: vec![false; n * n_actions],
             rewards: vec![0.0; n],
             terminated: vec![false; n],
@@ -187,6 +191,7 @@ impl<E: Env> VectorEnv<E> {
             actions.par_iter(),
             self.obs.par_chunks_mut(obs_dim),
             self.final_obs.par_chunks_mut(obs_dim),
+            self.final_masks.par_chunks_mut(n_actions),
             self.masks.par_chunks_mut(n_actions),
             self.rewards.par_iter_mut(),
             self.terminated.par_iter_mut(),
@@ -202,6 +207,7 @@ impl<E: Env> VectorEnv<E> {
                     &action,
                     obs_row,
                     final_obs_row,
+                    final_mask_row,
                     mask_row,
                     reward,
                     terminated,
@@ -221,6 +227,9 @@ impl<E: Env> VectorEnv<E> {
                         final_obs_row.copy_from_slice(step.obs);
                         info.final_info = Some(step.info);
                         info.episode = Some(EpisodeStats { episode_return: *episode_return, length: *episode_length });
+                        let final_mask = env.action_mask();
+                        check_len("final mask", final_mask.len(), n_actions)?;
+                        final_mask_row.copy_from_slice(final_mask);
                         *episode_return = 0.0;
                         *episode_length = 0;
                         let (obs, reset_info) = env.reset(None);
@@ -260,6 +269,13 @@ impl<E: Env> VectorEnv<E> {
     /// If `i >= num_envs()`.
     pub fn final_obs(&self, i: usize) -> Option<&[f32]> {
         (self.terminated[i] || self.truncated[i]).then(|| &self.final_obs[i * self.obs_dim..(i + 1) * self.obs_dim])
+    }
+
+    /// The action mask at env `i`'s final observation, when its episode ended on the last step
+    /// (what a learner needs to bootstrap a truncated transition over valid actions only).
+    pub fn final_mask(&self, i: usize) -> Option<&[bool]> {
+        (self.terminated[i] || self.truncated[i])
+            .then(|| &self.final_masks[i * self.n_actions..(i + 1) * self.n_actions])
     }
 
     /// `[N, n_actions]`, row-major: each env's current action mask.
@@ -483,6 +499,18 @@ mod tests {
         assert_eq!(envs.masks(), &[true, true, true, false, true, true, true, true, true]);
         assert_eq!(envs.rewards(), &[1.0, 0.0, 2.0]);
         assert_eq!(envs.infos().iter().map(|i| i.info).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn final_mask_is_the_mask_at_the_final_observation() {
+        let mut envs = VectorEnv::new(vec![Walk::new(1)]).unwrap();
+        envs.reset(0); // starts at 0, where moving left is masked
+        assert_eq!(envs.final_mask(0), None);
+        envs.step(&[2]).unwrap(); // stay at 0: truncated after one step
+        assert_eq!(envs.final_mask(0), Some(&[false, true, true][..]));
+        assert_eq!(envs.masks(), [true, true, true], "the new episode starts at 1");
+        envs.step(&[2]).unwrap();
+        assert_eq!(envs.final_mask(0), Some(&[true, true, true][..]));
     }
 
     #[test]

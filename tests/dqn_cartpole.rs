@@ -6,7 +6,7 @@ use dqn::{Agent, DqnConfig, MemoryLogger, evaluate, train};
 use gym::{CartPole, VectorEnv};
 
 fn shipped_config() -> DqnConfig {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/cartpole.toml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/cartpole.toml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

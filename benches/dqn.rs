@@ -1,7 +1,7 @@
 //! TD-update and batched-acting time of the default Q-network (11-128-128-10, the cluster
 //! env's shape) on the CPU backend.
 //!
-//! `cargo bench -p dqn --bench dqn`
+//! `cargo bench --bench dqn`
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dqn::{Agent, DqnConfig, Transitions};
