@@ -1,0 +1,88 @@
+//! Command-line arguments (clap): one subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cluster-rl: train DQN cluster schedulers from experiment files and compare them with
+/// heuristic baselines on held-out seeds.
+#[derive(Debug, Parser)]
+#[command(name = "cluster-rl", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a DQN agent as an experiment file describes.
+    Train(TrainArgs),
+    /// Evaluate a trained checkpoint against baselines on held-out seeds.
+    Eval(EvalArgs),
+    /// Evaluate heuristic baselines alone on a scenario.
+    Baselines(BaselinesArgs),
+}
+
+/// `cluster-rl train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The experiment file (TOML).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Override a value of the file: `--set agent.learning_rate=1e-4` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Continue from the experiment's latest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the fully resolved experiment and exit without training.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress bar: plain log lines only.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `cluster-rl eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A checkpoint directory, an experiment's checkpoint directory (its `latest` is used), or
+    /// a `latest` pointer file.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Held-out episodes (default: the experiment's `evaluation.episodes`).
+    #[arg(long)]
+    pub episodes: Option<u64>,
+    /// Baselines to run beside the agent: `all`, `none` or `a,b,..` (default: the
+    /// experiment's `evaluation.baselines`).
+    #[arg(long)]
+    pub baselines: Option<String>,
+    /// Directory for report.json, report.csv, report.md and report.svg.
+    #[arg(long, default_value = "eval-report")]
+    pub out: PathBuf,
+}
+
+/// `cluster-rl baselines`.
+#[derive(Debug, Args)]
+pub struct BaselinesArgs {
+    /// Scenario preset name.
+    #[arg(long)]
+    pub scenario: String,
+    /// Held-out episodes.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: u64,
+    /// First held-out seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub seed_offset: u64,
+    /// Baselines: `all` or `a,b,..`.
+    #[arg(long, default_value = "all")]
+    pub baselines: String,
+    /// Override a scenario value: `--set workload.n_tasks=200` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Directory for report.json, report.csv, report.md and report.svg.
+    #[arg(long, default_value = "baselines-report")]
+    pub out: PathBuf,
+}

@@ -1,0 +1,509 @@
+//! Experiment files: the typed sections, the merge of a TOML file with `--set key=value`
+//! overrides, strict validation, and the resolved TOML written into every run.
+//!
+//! Resolution edits the `toml::Value` tree (file, then each `--set` in order), expands the
+//! `[env]` section over its scenario preset, and only then deserialises into the typed
+//! sections, every one `deny_unknown_fields`. The resolved experiment is itself a valid
+//! experiment file: loading it again gives the same experiment.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, scenarios};
+use dqn::{DqnConfig, DqnError};
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+/// First seed of the validation episodes the trainer evaluates on during training (model
+/// selection); the held-out test seeds start at [`EvaluationSection::seed_offset`].
+pub const VALIDATION_SEED: u64 = 2_000_000;
+
+/// A complete, validated experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    /// Name and seed.
+    pub experiment: ExperimentSection,
+    /// The scenario preset name (`[env] scenario`).
+    pub scenario_name: String,
+    /// The scenario after the `[env]` overrides.
+    pub scenario: ScenarioConfig,
+    /// The learner; `seed`, `num_envs` and `total_timesteps` come from the other sections.
+    pub agent: DqnConfig,
+    /// Length, parallelism, evaluation and checkpoint cadence.
+    pub training: TrainingSection,
+    /// The held-out evaluation.
+    pub evaluation: EvaluationSection,
+    /// Where and how often to log.
+    pub logging: LoggingSection,
+}
+
+/// `[experiment]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Name of the experiment: the directory under `runs/` and `checkpoints/`.
+    pub name: String,
+    /// Seed of the learner; training env `i` starts its first episode with seed `seed + i`
+    /// (later episodes use derived seeds with bit 63 set).
+    #[serde(default = "one")]
+    pub seed: u64,
+}
+
+/// `[training]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    /// Length of training, in environment steps summed over all envs.
+    pub total_steps: u64,
+    /// Environments stepped in parallel (rayon); one batched forward pass acts for all.
+    #[serde(default = "one_usize")]
+    pub num_envs: usize,
+    /// Environment steps between greedy evaluations on the validation seeds (0: only at the
+    /// end); the best one is kept as the `best` checkpoint.
+    #[serde(default)]
+    pub eval_interval: u64,
+    /// Validation episodes per evaluation (seeds from 2,000,000).
+    #[serde(default = "ten")]
+    pub eval_episodes: u64,
+    /// Environment steps between checkpoints (0: only at the end).
+    #[serde(default)]
+    pub checkpoint_interval: u64,
+    /// Step checkpoints kept on disk (older ones are deleted; `best` is kept apart).
+    #[serde(default = "three")]
+    pub keep_checkpoints: usize,
+    /// Save the replay buffer in checkpoints, so `--resume` continues with it.
+    #[serde(default = "yes")]
+    pub save_replay: bool,
+}
+
+/// `[evaluation]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationSection {
+    /// Held-out test episodes.
+    #[serde(default = "hundred")]
+    pub episodes: u64,
+    /// First held-out seed; the test seeds are `seed_offset..seed_offset + episodes`.
+    #[serde(default = "million")]
+    pub seed_offset: u64,
+    /// Baselines evaluated beside the agent: `"all"` or a list of names.
+    #[serde(default = "all_baselines")]
+    pub baselines: Baselines,
+    /// The policy paired differences are computed against.
+    #[serde(default = "least_loaded")]
+    pub reference: String,
+}
+
+/// `[logging]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSection {
+    /// Parent of the TensorBoard runs: `<runs_dir>/<experiment>/run-<k>/`.
+    #[serde(default = "runs")]
+    pub runs_dir: String,
+    /// Parent of the checkpoints: `<checkpoint_dir>/<experiment>/`.
+    #[serde(default = "checkpoints")]
+    pub checkpoint_dir: String,
+    /// Environment steps between histograms of Q-values and chosen nodes.
+    #[serde(default = "ten_thousand")]
+    pub histogram_interval: u64,
+}
+
+/// Which baselines to evaluate: `"all"` or a list of names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Baselines {
+    /// A keyword: only `"all"` is valid.
+    Keyword(String),
+    /// Baseline names.
+    List(Vec<String>),
+}
+
+impl Baselines {
+    /// Parses the command-line form: `all` or `a,b,c`.
+    pub fn parse(s: &str) -> Self {
+        if s == "all" {
+            Self::Keyword(s.into())
+        } else {
+            Self::List(s.split(',').map(|x| x.trim().to_string()).collect())
+        }
+    }
+
+    /// The baseline names, checked.
+    ///
+    /// # Errors
+    /// An unknown keyword or baseline name, listing the valid ones.
+    pub fn names(&self) -> Result<Vec<String>, String> {
+        match self {
+            Self::Keyword(k) if k == "all" => Ok(BASELINES.iter().map(|s| s.to_string()).collect()),
+            Self::Keyword(k) => Self::List(k.split(',').map(|x| x.trim().to_string()).collect()).names(),
+            Self::List(names) => {
+                for (i, n) in names.iter().enumerate() {
+                    if let Err(e) = cluster_env::baseline(n) {
+                        return Err(e.to_string());
+                    }
+                    if names[..i].contains(n) {
+                        return Err(format!("baseline {n:?} listed twice"));
+                    }
+                }
+                Ok(names.clone())
+            }
+        }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+fn one_usize() -> usize {
+    1
+}
+fn ten() -> u64 {
+    10
+}
+fn three() -> usize {
+    3
+}
+fn yes() -> bool {
+    true
+}
+fn hundred() -> u64 {
+    100
+}
+fn million() -> u64 {
+    1_000_000
+}
+fn ten_thousand() -> u64 {
+    10_000
+}
+fn all_baselines() -> Baselines {
+    Baselines::Keyword("all".into())
+}
+fn least_loaded() -> String {
+    "least-loaded".into()
+}
+fn runs() -> String {
+    "runs".into()
+}
+fn checkpoints() -> String {
+    "checkpoints".into()
+}
+
+/// The sections an experiment file may have.
+const SECTIONS: [&str; 6] = ["experiment", "env", "agent", "training", "evaluation", "logging"];
+
+/// `[agent]` keys that other sections own.
+const AGENT_OWNED_ELSEWHERE: [(&str, &str); 3] =
+    [("seed", "experiment.seed"), ("num_envs", "training.num_envs"), ("total_timesteps", "training.total_steps")];
+
+/// Reads `path`, applies `overrides` (`key=value`, dotted keys) and resolves the experiment.
+///
+/// # Errors
+/// A message naming the file, the key and what is allowed.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let root: Table =
+        toml::from_str(&text).map_err(|e| anyhow!("{}: invalid toml: {}", path.display(), e.message()))?;
+    resolve(root, overrides).map_err(|e| anyhow!("{}: {e:#}", path.display()))
+}
+
+/// Parses the experiment from TOML text.
+#[cfg(test)]
+///
+/// # Errors
+/// As [`load`], without the file name.
+pub fn from_str(text: &str, overrides: &[String]) -> Result<Experiment> {
+    let root: Table = toml::from_str(text).map_err(|e| anyhow!("invalid toml: {}", e.message()))?;
+    resolve(root, overrides)
+}
+
+/// Applies one `key=value` override to the tree. The value is TOML (`1e-4`, `true`,
+/// `[64, 64]`, `"text"`); a value that is not valid TOML is taken as a string.
+///
+/// # Errors
+/// A malformed override or a path through a non-table value.
+pub fn apply_override(root: &mut Table, set: &str) -> Result<()> {
+    let (key, raw) = set.split_once('=').ok_or_else(|| anyhow!("--set {set:?}: expected key=value"))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        bail!("--set {set:?}: the key must be dotted names like agent.learning_rate");
+    }
+    let value = match toml::from_str::<Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or(Value::String(raw.into())),
+        Err(_) => Value::String(raw.trim().into()),
+    };
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut table = root;
+    for (i, part) in parts[..parts.len() - 1].iter().enumerate() {
+        let entry = table.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        table = match entry {
+            Value::Table(t) => t,
+            _ => bail!("--set {key}: {} is not a table", parts[..=i].join(".")),
+        };
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+fn deep_merge(base: &mut Table, over: Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(o)) => deep_merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Deserialises `value` as `T`, naming the offending key (`section.path`) on error.
+fn typed<T: serde::de::DeserializeOwned>(section: &str, value: Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." || path.is_empty() { section.to_string() } else { format!("{section}.{path}") };
+        anyhow!("{key}: {}", e.into_inner())
+    })
+}
+
+fn take_section(root: &mut Table, name: &str) -> Result<Table> {
+    match root.remove(name) {
+        None => Ok(Table::new()),
+        Some(Value::Table(t)) => Ok(t),
+        Some(other) => bail!("{name}: expected a table ([{name}]), found a {}", other.type_str()),
+    }
+}
+
+/// The `[env]` section: the preset named by `scenario`, with the other keys merged over it.
+fn resolve_env(mut env: Table) -> Result<(String, ScenarioConfig)> {
+    let scenario_name = match env.remove("scenario") {
+        Some(Value::String(s)) => s,
+        Some(other) => bail!("env.scenario: expected a string, found a {}", other.type_str()),
+        None => bail!("env.scenario: missing; valid scenarios are {}", scenarios::NAMES.join(", ")),
+    };
+    let preset = scenarios::preset(&scenario_name).map_err(|e| anyhow!("env.scenario: {e}"))?;
+    let Value::Table(mut merged) = Value::try_from(&preset).context("env: cannot represent the preset as toml")? else {
+        bail!("env: the preset is not a table")
+    };
+    deep_merge(&mut merged, env);
+    let scenario: ScenarioConfig = typed("env", Value::Table(merged))?;
+    scenario.validate().map_err(|e| match e {
+        ClusterError::InvalidConfig { field, value, allowed } => anyhow!("env.{field} = {value}: allowed: {allowed}"),
+        other => anyhow!("env: {other}"),
+    })?;
+    Ok((scenario_name, scenario))
+}
+
+/// The scenario preset `name` with `--set` overrides of its fields (`workload.n_tasks=200`).
+///
+/// # Errors
+/// An unknown scenario, a bad override, or an invalid scenario, naming the key.
+pub fn scenario(name: &str, overrides: &[String]) -> Result<ScenarioConfig> {
+    let mut env = Table::new();
+    env.insert("scenario".into(), Value::String(name.into()));
+    for set in overrides {
+        apply_override(&mut env, set)?;
+    }
+    Ok(resolve_env(env)?.1)
+}
+
+fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
+    for set in overrides {
+        apply_override(&mut root, set)?;
+    }
+    if let Some(k) = root.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+        bail!("unknown section {k:?}: valid sections are {}", SECTIONS.join(", "));
+    }
+    if !root.contains_key("experiment") {
+        bail!("experiment.name: missing (every experiment needs [experiment] name = \"...\")");
+    }
+    let experiment: ExperimentSection = typed("experiment", Value::Table(take_section(&mut root, "experiment")?))?;
+    if experiment.name.is_empty()
+        || !experiment.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || experiment.name.starts_with('.')
+    {
+        bail!("experiment.name: {:?} must be a non-empty name of letters, digits, '-', '_' and '.'", experiment.name);
+    }
+    if experiment.seed >= DERIVED_SEED_BIT / 2 {
+        bail!("experiment.seed: {} is too large (at most {})", experiment.seed, DERIVED_SEED_BIT / 2 - 1);
+    }
+
+    let (scenario_name, scenario) = resolve_env(take_section(&mut root, "env")?)?;
+
+    let agent_table = take_section(&mut root, "agent")?;
+    for (key, owner) in AGENT_OWNED_ELSEWHERE {
+        if agent_table.contains_key(key) {
+            bail!("agent.{key}: set by {owner} in an experiment file; remove it from [agent]");
+        }
+    }
+    let mut agent: DqnConfig = typed("agent", Value::Table(agent_table))?;
+    if !root.contains_key("training") {
+        bail!("training.total_steps: missing (every experiment needs [training] total_steps = N)");
+    }
+    let training: TrainingSection = typed("training", Value::Table(take_section(&mut root, "training")?))?;
+    let evaluation: EvaluationSection = typed("evaluation", Value::Table(take_section(&mut root, "evaluation")?))?;
+    let logging: LoggingSection = typed("logging", Value::Table(take_section(&mut root, "logging")?))?;
+
+    agent.seed = experiment.seed;
+    agent.num_envs = training.num_envs;
+    agent.total_timesteps = training.total_steps;
+    agent.validate().map_err(|e| match e {
+        DqnError::InvalidConfig { field: "num_envs", reason } => anyhow!("training.num_envs: {reason}"),
+        DqnError::InvalidConfig { field: "total_timesteps", reason } => anyhow!("training.total_steps: {reason}"),
+        DqnError::InvalidConfig { field, reason } => anyhow!("agent.{field}: {reason}"),
+        other => anyhow!("agent: {other}"),
+    })?;
+    if training.num_envs > 4096 {
+        bail!("training.num_envs: {} is above 4096", training.num_envs);
+    }
+    if training.eval_episodes == 0 {
+        bail!("training.eval_episodes: must be at least 1");
+    }
+    if training.keep_checkpoints == 0 {
+        bail!("training.keep_checkpoints: must be at least 1");
+    }
+    evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
+    if evaluation.episodes == 0 {
+        bail!("evaluation.episodes: must be at least 1");
+    }
+    let test = evaluation.seed_offset..evaluation.seed_offset.saturating_add(evaluation.episodes);
+    if test.end > DERIVED_SEED_BIT {
+        bail!("evaluation.seed_offset: the test seeds must stay below 2^63 (training episodes use seeds above)");
+    }
+    let train = experiment.seed..experiment.seed + training.num_envs as u64;
+    if test.start < train.end && train.start < test.end {
+        bail!(
+            "evaluation.seed_offset: test seeds {}..{} overlap the training seeds {}..{}",
+            test.start,
+            test.end,
+            train.start,
+            train.end
+        );
+    }
+    let validation = VALIDATION_SEED..VALIDATION_SEED + training.eval_episodes;
+    if test.start < validation.end && validation.start < test.end {
+        bail!(
+            "evaluation.seed_offset: test seeds {}..{} overlap the validation seeds {}..{}",
+            test.start,
+            test.end,
+            validation.start,
+            validation.end
+        );
+    }
+    let names = evaluation.baselines.names().unwrap_or_default();
+    if evaluation.reference != "dqn" && !names.contains(&evaluation.reference) {
+        bail!(
+            "evaluation.reference: {:?} is not evaluated; valid are \"dqn\" or one of the baselines ({})",
+            evaluation.reference,
+            names.join(", ")
+        );
+    }
+    if logging.histogram_interval == 0 {
+        bail!("logging.histogram_interval: must be at least 1");
+    }
+    Ok(Experiment { experiment, scenario_name, scenario, agent, training, evaluation, logging })
+}
+
+impl Experiment {
+    /// The fully resolved experiment as TOML: every section, the scenario in full, the agent
+    /// without the keys other sections own. Loading it gives this experiment back.
+    ///
+    /// # Errors
+    /// If a value cannot be written as TOML.
+    pub fn to_toml(&self) -> Result<String> {
+        let mut root = Table::new();
+        root.insert("experiment".into(), Value::try_from(&self.experiment)?);
+        let Value::Table(mut env) = Value::try_from(&self.scenario)? else { bail!("scenario is not a table") };
+        env.insert("scenario".into(), Value::String(self.scenario_name.clone()));
+        root.insert("env".into(), Value::Table(env));
+        let Value::Table(mut agent) = Value::try_from(&self.agent)? else { bail!("agent is not a table") };
+        for (key, _) in AGENT_OWNED_ELSEWHERE {
+            agent.remove(key);
+        }
+        root.insert("agent".into(), Value::Table(agent));
+        root.insert("training".into(), Value::try_from(&self.training)?);
+        root.insert("evaluation".into(), Value::try_from(&self.evaluation)?);
+        root.insert("logging".into(), Value::try_from(&self.logging)?);
+        let body = toml::to_string_pretty(&root)?;
+        Ok(format!("# Fully resolved experiment {} (written by cluster-rl)\n{body}", self.experiment.name))
+    }
+
+    /// The validation seeds of the evaluations during training.
+    pub fn validation_seeds(&self) -> Vec<u64> {
+        (VALIDATION_SEED..VALIDATION_SEED + self.training.eval_episodes).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [experiment]
+        name = "t"
+        [env]
+        scenario = "park-lb"
+        [training]
+        total_steps = 1000
+    "#;
+
+    fn err(text: &str, sets: &[&str]) -> String {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        format!("{:#}", from_str(text, &sets).unwrap_err())
+    }
+
+    #[test]
+    fn minimal_file_takes_defaults_and_round_trips() {
+        let exp = from_str(MINIMAL, &[]).unwrap();
+        assert_eq!(exp.scenario, scenarios::park_lb());
+        assert_eq!(exp.agent.total_timesteps, 1000);
+        assert_eq!(exp.evaluation.baselines.names().unwrap().len(), BASELINES.len());
+        let text = exp.to_toml().unwrap();
+        assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
+    }
+
+    #[test]
+    fn overrides_edit_the_tree_before_typing() {
+        let sets = [
+            "agent.learning_rate=1e-4",
+            "env.workload.n_tasks=50",
+            "env.reward=attributed-jct",
+            "agent.hidden_sizes=[8, 8]",
+            "evaluation.baselines=least-loaded",
+            "env.scenario=seed-case",
+        ];
+        let exp = from_str(MINIMAL, &sets.map(String::from)).unwrap();
+        assert_eq!(exp.agent.learning_rate, 1e-4);
+        assert_eq!(exp.scenario.workload.n_tasks, 50);
+        assert_eq!(exp.scenario.name, "seed-case");
+        assert_eq!(exp.scenario.reward, cluster_env::RewardKind::AttributedJct);
+        assert_eq!(exp.agent.hidden_sizes, vec![8, 8]);
+        let text = exp.to_toml().unwrap();
+        assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_what_is_allowed() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["agent.gama=0.9"], "agent.gama: unknown field `gama`, expected one of"),
+            (&["agent.gamma=1.5"], "agent.gamma: 1.5 is outside [0, 1]"),
+            (&["agent.gamma=\"high\""], "agent.gamma: invalid type: string"),
+            (&["agent.batch_size=512", "agent.buffer_size=100"], "agent.batch_size: 512 exceeds buffer_size 100"),
+            (&["env.scenario=tiny"], "env.scenario: unknown scenario \"tiny\": valid scenarios are park-lb"),
+            (&["env.nodes=[]"], "env.nodes = 0: allowed: at least one node"),
+            (&["env.workload.n_taks=5"], "env.workload.n_taks: unknown field `n_taks`"),
+            (&["evaluation.baselines=least-loded"], "evaluation.baselines: unknown baseline \"least-loded\""),
+            (&["training.num_envs=0"], "training.num_envs: must be at least 1"),
+            (&["agent.seed=3"], "agent.seed: set by experiment.seed"),
+            (&["bogus.x=1"], "unknown section \"bogus\""),
+            (&["evaluation.seed_offset=1"], "overlap the training seeds"),
+            (&["agent"], "expected key=value"),
+        ];
+        for (sets, want) in cases {
+            let got = err(MINIMAL, sets);
+            assert!(got.contains(want), "{sets:?}: {got}");
+        }
+        assert!(err("[env]\nscenario = \"park-lb\"", &[]).contains("experiment.name: missing"));
+        assert!(err("[experiment]\nname = \"x\"\n[env]\nscenario=\"park-lb\"", &[]).contains("training.total_steps"));
+        assert!(err("x = = 1", &[]).contains("invalid toml"));
+    }
+}

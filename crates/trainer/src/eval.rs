@@ -1,0 +1,102 @@
+//! `cluster-rl eval` and `cluster-rl baselines`: paired evaluation on held-out seeds, the
+//! printed table and the report files.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow, bail};
+use cluster_env::{EvalReport, PolicySpec, ScenarioConfig, evaluate};
+use dqn::{Agent, DeviceSetting};
+
+use crate::args::{BaselinesArgs, EvalArgs};
+use crate::config::{self, Baselines, Experiment};
+use crate::policy::SharedAgent;
+use crate::{checkpoint, report};
+
+/// Loads the agent of checkpoint `dir` on the CPU and checks it fits `scenario`.
+///
+/// # Errors
+/// An unreadable checkpoint, or an agent for another observation or action shape.
+pub fn load_agent_for(dir: &std::path::Path, scenario: &ScenarioConfig) -> Result<Agent> {
+    let agent = Agent::load_on(dir, Some(DeviceSetting::Cpu)).map_err(|e| anyhow!("checkpoint: {e}"))?;
+    let env = cluster_env::ClusterEnv::new(scenario).map_err(|e| anyhow!("scenario: {e}"))?;
+    let (d, a) = (gym::Env::observation_space(&env).dim(), gym::Env::action_space(&env).n);
+    let net = agent.network_config();
+    if (net.obs_dim, net.n_actions) != (d, a) {
+        bail!(
+            "{}: the agent expects {} observations and {} actions, scenario {} has {d} and {a}",
+            dir.display(),
+            net.obs_dim,
+            net.n_actions,
+            scenario.name
+        );
+    }
+    Ok(agent)
+}
+
+/// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
+fn baseline_names(arg: Option<&str>, default: &Baselines) -> Result<Vec<String>> {
+    match arg {
+        Some("none") => Ok(vec![]),
+        Some(s) => Baselines::parse(s).names().map_err(|e| anyhow!("--baselines: {e}")),
+        None => default.names().map_err(|e| anyhow!("evaluation.baselines: {e}")),
+    }
+}
+
+fn specs(names: &[String]) -> Result<Vec<PolicySpec>> {
+    names.iter().map(|n| PolicySpec::baseline(n).map_err(|e| anyhow!("{e}"))).collect()
+}
+
+fn finish(report: &EvalReport, out: &std::path::Path) -> Result<ExitCode> {
+    print!("{}", report.table());
+    report::write_all(report, out)?;
+    println!("wrote {}/report.{{json,csv,md,svg}}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cluster-rl eval`.
+///
+/// # Errors
+/// A missing or broken checkpoint, bad arguments, or a failed evaluation.
+pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
+    let dir = checkpoint::resolve(&args.checkpoint)?;
+    let exp: Experiment = config::load(&dir.join(checkpoint::EXPERIMENT_FILE), &[])?;
+    let episodes = args.episodes.unwrap_or(exp.evaluation.episodes);
+    if episodes == 0 {
+        bail!("--episodes: must be at least 1");
+    }
+    let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
+    let agent = load_agent_for(&dir, &exp.scenario)?;
+    let shared = SharedAgent::new(agent);
+    let mut policies = vec![SharedAgent::spec(&shared, "dqn")];
+    policies.extend(specs(&names)?);
+    let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
+        .into_iter()
+        .find(|r| *r != "dqn" && names.iter().any(|n| n == r));
+    let seeds: Vec<u64> = (exp.evaluation.seed_offset..exp.evaluation.seed_offset + episodes).collect();
+    eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
+    let report = evaluate(&exp.scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    finish(&report, &args.out)
+}
+
+/// `cluster-rl baselines`.
+///
+/// # Errors
+/// An unknown scenario or baseline, a bad override, or a failed evaluation.
+pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
+    let scenario =
+        config::scenario(&args.scenario, &args.sets).map_err(|e| anyhow!("--scenario {}: {e:#}", args.scenario))?;
+    if args.baselines == "none" {
+        bail!("--baselines: none leaves nothing to evaluate");
+    }
+    let names = baseline_names(Some(&args.baselines), &Baselines::Keyword("all".into()))?;
+    if args.episodes == 0 {
+        bail!("--episodes: must be at least 1");
+    }
+    if args.seed_offset.checked_add(args.episodes).is_none_or(|end| end > cluster_env::DERIVED_SEED_BIT) {
+        bail!("--seed-offset: the seeds must stay below 2^63");
+    }
+    let reference = names.iter().any(|n| n == "least-loaded").then_some("least-loaded");
+    let seeds: Vec<u64> = (args.seed_offset..args.seed_offset + args.episodes).collect();
+    let report = evaluate(&scenario, &specs(&names)?, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    finish(&report, &args.out)
+}

@@ -1,0 +1,40 @@
+//! `cluster-rl`: the trainer binary. Thin: parse the arguments, run, print errors as
+//! `cluster-rl: {:#}` and exit 2 on failure (bad input, unreadable files, a diverged run).
+//!
+//! # Brief overview
+//! - [`args`]: the clap command line (`train`, `eval`, `baselines`).
+//! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
+//! - [`train`]: the training driver (vector env, evaluations, checkpoints, TensorBoard).
+//! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
+//! - [`tensorboard`]: a [`dqn::Logger`] writing TensorBoard event files.
+//! - [`eval`]: `eval` and `baselines`, and the report files.
+#![deny(missing_docs)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod args;
+mod checkpoint;
+mod config;
+mod eval;
+mod policy;
+mod report;
+mod tensorboard;
+mod train;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Train(a) => train::run(&a),
+        args::Command::Eval(a) => eval::run_eval(&a),
+        args::Command::Baselines(a) => eval::run_baselines(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cluster-rl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

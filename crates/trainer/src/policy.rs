@@ -1,0 +1,73 @@
+//! The greedy DQN agent behind [`cluster_env::Policy`], so evaluation treats it like a baseline.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cluster_env::{ClusterView, Policy, PolicySpec};
+use dqn::Agent;
+
+/// An agent shared by the evaluation's parallel episodes, with a count of the nodes it chose.
+#[derive(Debug)]
+pub struct SharedAgent {
+    agent: Mutex<Agent>,
+    chosen: Mutex<Vec<u64>>,
+}
+
+impl SharedAgent {
+    /// Wraps `agent`.
+    pub fn new(agent: Agent) -> Arc<Self> {
+        let n = agent.network_config().n_actions;
+        Arc::new(Self { agent: Mutex::new(agent), chosen: Mutex::new(vec![0; n]) })
+    }
+
+    /// The agent back, once every policy built from it is gone (`None` while one lives).
+    pub fn into_agent(this: Arc<Self>) -> Option<Agent> {
+        Arc::into_inner(this).map(|s| s.agent.into_inner().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// How often each node was chosen so far.
+    pub fn chosen_nodes(&self) -> Vec<u64> {
+        self.chosen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// A [`PolicySpec`] named `name` acting greedily with this agent.
+    pub fn spec(this: &Arc<Self>, name: &str) -> PolicySpec {
+        let shared = Arc::clone(this);
+        PolicySpec {
+            name: name.into(),
+            make: Arc::new(move || {
+                let dim = shared.agent.lock().unwrap_or_else(PoisonError::into_inner).network_config().obs_dim;
+                Box::new(DqnPolicy { shared: Arc::clone(&shared), obs: vec![0.0; dim], name: "dqn" }) as Box<dyn Policy>
+            }),
+        }
+    }
+}
+
+/// One episode's view of a [`SharedAgent`].
+struct DqnPolicy {
+    shared: Arc<SharedAgent>,
+    obs: Vec<f32>,
+    name: &'static str,
+}
+
+impl Policy for DqnPolicy {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The greedy valid node. Shapes are checked before evaluation starts; should the agent
+    /// still fail, an out-of-range node makes evaluation report the policy's error.
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        view.observation(&mut self.obs);
+        let action =
+            self.shared.agent.lock().unwrap_or_else(PoisonError::into_inner).greedy_action(&self.obs, view.mask());
+        match action {
+            Ok(node) => {
+                if let Some(c) = self.shared.chosen.lock().unwrap_or_else(PoisonError::into_inner).get_mut(node) {
+                    *c += 1;
+                }
+                node
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Report files of an evaluation: `report.json` (everything, per episode), `report.csv` and
+//! `report.md` (one row per policy) and `report.svg` (mean JCT with 95% CIs as bars).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use cluster_env::{EvalReport, PolicyReport};
+
+/// The columns of the summary table: metric name and header.
+const COLUMNS: [(&str, &str); 6] = [
+    ("p95_jct", "p95 JCT"),
+    ("weighted_mean_jct", "weighted JCT"),
+    ("mean_slowdown", "slowdown"),
+    ("mean_utilisation", "utilisation"),
+    ("load_imbalance", "imbalance"),
+    ("completed", "completed"),
+];
+
+fn value(p: &PolicyReport, metric: &str) -> f64 {
+    p.metric(metric).map_or(f64::NAN, |m| m.value.mean)
+}
+
+/// Paired difference of mean JCT against the reference: (mean, ci95, percent, significant).
+fn diff(report: &EvalReport, p: &PolicyReport) -> Option<(f64, f64, f64, bool)> {
+    let d = p.metric("mean_jct")?.diff_vs_reference?;
+    let pct = 100.0 * d.mean / report.reference_mean_jct().unwrap_or(f64::NAN);
+    Some((d.mean, d.ci95, pct, d.excludes_zero()))
+}
+
+/// Writes the four report files into `out` (created if needed).
+///
+/// # Errors
+/// If a file cannot be written.
+pub fn write_all(report: &EvalReport, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the report directory", out.display()))?;
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))
+    };
+    write("report.json", serde_json::to_string_pretty(report)?)?;
+    write("report.csv", csv(report))?;
+    write("report.md", markdown(report))?;
+    write("report.svg", svg(report))?;
+    Ok(())
+}
+
+/// One row per policy: mean JCT with its CI, the summary metrics, the paired difference.
+pub fn csv(report: &EvalReport) -> String {
+    let mut s = String::from("policy,mean_jct,mean_jct_ci95");
+    for (m, _) in COLUMNS {
+        let _ = write!(s, ",{m}");
+    }
+    s.push_str(",diff_mean_jct,diff_mean_jct_ci95,diff_mean_jct_pct,diff_significant\n");
+    for p in &report.policies {
+        let jct = p.metric("mean_jct").map(|m| m.value);
+        let _ = write!(s, "{},{},{}", p.name, jct.map_or(f64::NAN, |e| e.mean), jct.map_or(f64::NAN, |e| e.ci95));
+        for (m, _) in COLUMNS {
+            let _ = write!(s, ",{}", value(p, m));
+        }
+        match diff(report, p) {
+            Some((d, ci, pct, sig)) => {
+                let _ = writeln!(s, ",{d},{ci},{pct},{sig}");
+            }
+            None => s.push_str(",,,,\n"),
+        }
+    }
+    s
+}
+
+/// A Markdown table like the printed one.
+pub fn markdown(report: &EvalReport) -> String {
+    let reference = report.reference.as_deref().unwrap_or("-");
+    let mut s = format!(
+        "# Evaluation: {}\n\n{} held-out seeds ({}..={}), paired by seed; ± is the 95% CI.\n\n",
+        report.scenario,
+        report.seeds.len(),
+        report.seeds.first().copied().unwrap_or(0),
+        report.seeds.last().copied().unwrap_or(0)
+    );
+    s.push_str("| policy | mean JCT ± 95% CI |");
+    for (_, h) in COLUMNS {
+        let _ = write!(s, " {h} |");
+    }
+    let _ = writeln!(s, " Δ mean JCT vs {reference} |");
+    s.push_str("|---|---|");
+    s.push_str(&"---|".repeat(COLUMNS.len() + 1));
+    s.push('\n');
+    for p in &report.policies {
+        let jct = p.metric("mean_jct").map(|m| m.value);
+        let _ = write!(
+            s,
+            "| {} | {:.1} ± {:.1} |",
+            p.name,
+            jct.map_or(f64::NAN, |e| e.mean),
+            jct.map_or(f64::NAN, |e| e.ci95)
+        );
+        for (m, _) in COLUMNS {
+            let _ = write!(s, " {:.3} |", value(p, m));
+        }
+        match diff(report, p) {
+            Some((d, ci, pct, sig)) => {
+                let _ = writeln!(s, " {d:+.1} ± {ci:.1} ({pct:+.1}%){} |", if sig { "" } else { " n.s." });
+            }
+            None => s.push_str(" — |\n"),
+        }
+    }
+    s
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A horizontal bar chart of mean JCT per policy with 95% CI whiskers.
+pub fn svg(report: &EvalReport) -> String {
+    let rows: Vec<(&str, f64, f64)> = report
+        .policies
+        .iter()
+        .map(|p| {
+            let e = p.metric("mean_jct").map(|m| m.value);
+            (p.name.as_str(), e.map_or(0.0, |e| e.mean), e.map_or(0.0, |e| e.ci95))
+        })
+        .collect();
+    let max = rows.iter().map(|(_, m, c)| m + c).filter(|x| x.is_finite()).fold(0.0f64, f64::max).max(1e-9);
+    let (label_w, bar_w, row_h, top) = (190.0, 520.0, 26.0, 40.0);
+    let height = top + row_h * rows.len() as f64 + 20.0;
+    let width = label_w + bar_w + 120.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <text x=\"10\" y=\"22\" font-size=\"14\">{}: mean JCT ± 95% CI over {} seeds (lower is better)</text>\n",
+        escape(&report.scenario),
+        report.seeds.len()
+    );
+    for (i, (name, mean, ci)) in rows.iter().enumerate() {
+        let y = top + row_h * i as f64;
+        let w = (mean / max * bar_w).max(0.0);
+        let fill = if Some(*name) == report.reference.as_deref() { "#888888" } else { "#4878d0" };
+        let (lo, hi) = (((mean - ci) / max * bar_w).max(0.0), (mean + ci) / max * bar_w);
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n\
+             <rect x=\"{label_w}\" y=\"{}\" width=\"{w:.1}\" height=\"{}\" fill=\"{fill}\"/>\n\
+             <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"black\"/>\n\
+             <text x=\"{:.1}\" y=\"{}\">{mean:.1}</text>",
+            label_w - 6.0,
+            y + 16.0,
+            escape(name),
+            y + 4.0,
+            row_h - 8.0,
+            label_w + lo,
+            label_w + hi,
+            y + row_h / 2.0,
+            y + row_h / 2.0,
+            label_w + hi.max(w) + 6.0,
+            y + 16.0,
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cluster_env::{PolicySpec, evaluate, scenarios};
+
+    #[test]
+    fn reports_have_one_row_per_policy() {
+        let cfg = scenarios::seed_case();
+        let specs: Vec<PolicySpec> =
+            ["least-loaded", "random"].iter().map(|n| PolicySpec::baseline(n).unwrap()).collect();
+        let report = evaluate(&cfg, &specs, &[1, 2, 3], Some("least-loaded")).unwrap();
+        let csv = csv(&report);
+        assert_eq!(csv.lines().count(), 3);
+        assert!(csv.lines().nth(2).unwrap().starts_with("random,"));
+        assert!(csv.lines().nth(1).unwrap().ends_with(",,,,"));
+        let md = markdown(&report);
+        assert!(md.contains("| random |") && md.contains("Δ mean JCT vs least-loaded"));
+        let svg = svg(&report);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<rect").count(), 2);
+    }
+}

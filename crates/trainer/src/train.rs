@@ -1,0 +1,344 @@
+//! `cluster-rl train`: the training driver around [`dqn::train_until`].
+//!
+//! The DQN algorithm itself lives in `dqn` (one vector step per call here); this file is the
+//! plumbing around it: the vector env, periodic validation against the baselines, checkpoints,
+//! TensorBoard, the progress bar, Ctrl-C and divergence checks.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cluster_env::{ClusterEnv, DERIVED_SEED_BIT, EvalReport, PolicySpec, evaluate};
+use dqn::{Agent, Logger, crossed, train_until};
+use gym::VectorEnv;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::TrainArgs;
+use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
+use crate::config::{self, Experiment};
+use crate::policy::SharedAgent;
+use crate::tensorboard::TensorBoard;
+
+/// Episode and evaluation metrics logged under `sim/` and `eval/<policy>/`.
+const METRICS: [&str; 7] =
+    ["mean_jct", "p95_jct", "weighted_mean_jct", "mean_slowdown", "mean_utilisation", "load_imbalance", "makespan"];
+
+/// Environment steps between speed and learning-rate scalars.
+const SCALAR_INTERVAL: u64 = 1000;
+
+/// Forwards the training loop's scalars to TensorBoard, replacing its per-call `charts/SPS`
+/// with the driver's own, and remembers the first non-finite loss.
+struct Watch<'a> {
+    tb: &'a mut TensorBoard,
+    bad: Option<(String, f64)>,
+}
+
+impl Logger for Watch<'_> {
+    fn scalar(&mut self, tag: &str, value: f64, step: u64) {
+        if tag == "charts/SPS" {
+            return;
+        }
+        if tag.starts_with("losses/") && !value.is_finite() && self.bad.is_none() {
+            self.bad = Some((tag.to_string(), value));
+        }
+        self.tb.scalar(tag, value, step);
+    }
+}
+
+/// The seed that restarts the envs on resume: derived from the experiment seed and the step,
+/// with bit 63 set like every derived training seed (disjoint from evaluation seeds).
+fn resume_seed(seed: u64, step: u64) -> u64 {
+    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z & ((1 << 62) - 1)) | DERIVED_SEED_BIT
+}
+
+/// `<runs_dir>/<experiment>/run-<k>` for the first unused `k`.
+fn new_run_dir(parent: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+    let used = std::fs::read_dir(parent)
+        .with_context(|| format!("{}: cannot list", parent.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("run-").and_then(|k| k.parse::<u64>().ok()))
+        .max()
+        .unwrap_or(0);
+    let dir = parent.join(format!("run-{}", used + 1));
+    std::fs::create_dir(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    Ok(dir)
+}
+
+/// What a resumed run may not change.
+fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<()> {
+    let differs = if saved.scenario != now.scenario {
+        Some("env")
+    } else if saved.agent != now.agent {
+        Some("agent")
+    } else if saved.training.num_envs != now.training.num_envs || saved.training.total_steps != now.training.total_steps
+    {
+        Some("training")
+    } else {
+        None
+    };
+    match differs {
+        Some(section) => bail!(
+            "--resume: the [{section}] section differs from the checkpoint's ({}); resume with the same experiment",
+            dir.join(EXPERIMENT_FILE).display()
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Greedy evaluation of the agent on the validation seeds; gives the agent back.
+fn validate(agent: Agent, exp: &Experiment) -> Result<(Agent, EvalReport, Vec<u64>)> {
+    let shared = SharedAgent::new(agent);
+    let report = {
+        let policies = [SharedAgent::spec(&shared, "dqn")];
+        evaluate(&exp.scenario, &policies, &exp.validation_seeds(), None)
+    };
+    let chosen = shared.chosen_nodes();
+    let agent = SharedAgent::into_agent(shared).ok_or_else(|| anyhow!("evaluation kept a reference to the agent"))?;
+    Ok((agent, report.map_err(|e| anyhow!("validation: {e}"))?, chosen))
+}
+
+fn log_eval(tb: &mut TensorBoard, report: &EvalReport, step: u64) {
+    for p in &report.policies {
+        for m in METRICS {
+            if let Some(s) = p.metric(m) {
+                tb.scalar(&format!("eval/{}/{m}", p.name), s.value.mean, step);
+            }
+        }
+    }
+}
+
+/// Prints a line above the progress bar, or to stderr when there is none.
+fn say(bar: &ProgressBar, msg: &str) {
+    if bar.is_hidden() { eprintln!("{msg}") } else { bar.println(msg) }
+}
+
+/// Checks that the network gives finite Q-values on `obs`; returns them.
+fn finite_q(agent: &mut Agent, obs: &[f32], n: usize, step: u64, ckpts: &Checkpoints) -> Result<Vec<f32>> {
+    let q = agent.q_values(obs, n).map_err(|e| anyhow!("q-values: {e}"))?;
+    if let Some(bad) = q.iter().find(|x| !x.is_finite()) {
+        bail!("{}", diverged(step, &format!("a Q-value is {bad}"), ckpts));
+    }
+    Ok(q)
+}
+
+fn diverged(step: u64, what: &str, ckpts: &Checkpoints) -> String {
+    let last = match ckpts.latest() {
+        Ok(Some(dir)) => format!("the last good checkpoint is {}", dir.display()),
+        _ => "no checkpoint was written yet".to_string(),
+    };
+    format!(
+        "training diverged at step {step}: {what}; stopped without saving ({last}); \
+         try a lower agent.learning_rate or agent.reward_scale"
+    )
+}
+
+/// `cluster-rl train`.
+///
+/// # Errors
+/// A bad experiment, a missing checkpoint on `--resume`, an existing experiment without
+/// `--resume`, divergence, or I/O failures.
+pub fn run(args: &TrainArgs) -> Result<ExitCode> {
+    let exp = config::load(&args.config, &args.sets)?;
+    let resolved = exp.to_toml()?;
+    if args.dry_run {
+        print!("{resolved}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = &exp.experiment.name;
+    let ckpts = Checkpoints::new(Path::new(&exp.logging.checkpoint_dir).join(name), exp.training.keep_checkpoints);
+    ckpts.clean_temporaries();
+    let baselines = exp.evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
+
+    // PLUMBING: the environments.
+    let n = exp.training.num_envs;
+    let envs = (0..n).map(|_| ClusterEnv::new(&exp.scenario)).collect::<Result<Vec<_>, _>>();
+    let mut envs = VectorEnv::new(envs.map_err(|e| anyhow!("env: {e}"))?).map_err(|e| anyhow!("env: {e}"))?;
+
+    // PLUMBING: a fresh agent, or the latest checkpoint's.
+    let (mut agent, mut state) = if args.resume {
+        let dir = ckpts.latest()?.ok_or_else(|| {
+            anyhow!("--resume: no checkpoint to resume from in {} (no latest pointer)", ckpts.root().display())
+        })?;
+        let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
+        check_compatible(&saved, &exp, &dir)?;
+        let agent = Agent::load(&dir).map_err(|e| anyhow!("--resume: {e}"))?;
+        let state = checkpoint::load_state(&dir)?;
+        if state.global_step != agent.global_step() {
+            bail!(
+                "{}: trainer state at step {} but agent at {}",
+                dir.display(),
+                state.global_step,
+                agent.global_step()
+            );
+        }
+        envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
+        eprintln!("resuming {name} from {} (step {})", dir.display(), agent.global_step());
+        (agent, state)
+    } else {
+        if let Some(dir) = ckpts.latest()? {
+            bail!(
+                "{}: experiment {name} already has checkpoints (latest {}); continue it with --resume, or \
+                 choose another experiment.name",
+                ckpts.root().display(),
+                dir.display()
+            );
+        }
+        envs.reset(exp.experiment.seed);
+        let agent =
+            Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).map_err(|e| anyhow!("agent: {e}"))?;
+        let run_dir = new_run_dir(&Path::new(&exp.logging.runs_dir).join(name))?;
+        (agent, TrainerState { global_step: 0, run_dir, best: None })
+    };
+    let experiment_copy = state.run_dir.join(EXPERIMENT_FILE);
+    std::fs::write(&experiment_copy, &resolved)
+        .with_context(|| format!("{}: cannot write", experiment_copy.display()))?;
+    let mut tb = TensorBoard::create(&state.run_dir)?;
+
+    // PLUMBING: Ctrl-C sets a flag; the loop checkpoints and stops.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        if let Err(e) = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst)) {
+            eprintln!("cluster-rl: warning: cannot catch Ctrl-C: {e}");
+        }
+    }
+
+    // PLUMBING: the baselines on the validation seeds, once (they do not learn).
+    let specs = baselines.iter().map(|b| PolicySpec::baseline(b)).collect::<Result<Vec<_>, _>>();
+    let baseline_report = evaluate(&exp.scenario, &specs.map_err(|e| anyhow!("{e}"))?, &exp.validation_seeds(), None)
+        .map_err(|e| anyhow!("validation: {e}"))?;
+
+    let total = exp.training.total_steps;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} steps {per_sec} ETA {eta} {msg}")
+            .map_err(|e| anyhow!("progress bar: {e}"))?,
+    );
+    bar.set_position(agent.global_step());
+    bar.reset_eta();
+    say(&bar, &format!("training {name}: {total} steps, {n} envs, TensorBoard in {}", state.run_dir.display()));
+
+    let start = Instant::now();
+    let start_step = agent.global_step();
+    let mut recent: VecDeque<f64> = VecDeque::with_capacity(20);
+    let mut last_eval = None;
+    let mut last_saved = None;
+    let interval = |k: u64| if k == 0 { u64::MAX } else { k };
+
+    while agent.global_step() < total {
+        // ALGO: one step of every env, one batched forward pass, training per the DQN config.
+        let prev = agent.global_step();
+        let mut watch = Watch { tb: &mut tb, bad: None };
+        train_until(&mut agent, &mut envs, prev + 1, &mut watch).map_err(|e| anyhow!("training: {e}"))?;
+        if let Some((tag, value)) = watch.bad {
+            bail!("{}", diverged(agent.global_step(), &format!("{tag} is {value}"), &ckpts));
+        }
+        let step = agent.global_step();
+        state.global_step = step;
+
+        // PLUMBING: episode metrics of the envs whose episode ended.
+        for info in envs.infos() {
+            if let Some(m) = info.final_info.as_ref().and_then(|i| i.metrics.as_ref()) {
+                for name in METRICS {
+                    if let Some(v) = m.scalar(name) {
+                        tb.scalar(&format!("sim/{name}"), v, step);
+                    }
+                }
+            }
+            if let Some(ep) = info.episode {
+                if recent.len() == 20 {
+                    recent.pop_front();
+                }
+                recent.push_back(ep.episode_return);
+            }
+        }
+        if crossed(prev, step, SCALAR_INTERVAL) || step >= total {
+            let sps = (step - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            tb.scalar("charts/SPS", sps, step);
+            tb.scalar("charts/learning_rate", exp.agent.learning_rate, step);
+            tb.scalar("charts/epsilon", agent.epsilon(), step);
+            let mean_return = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+            bar.set_position(step);
+            bar.set_message(format!("ε {:.3} return {mean_return:.4e}", agent.epsilon()));
+        }
+        if crossed(prev, step, exp.logging.histogram_interval) {
+            let q = finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
+            tb.histogram("charts/q_values", &q.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), step);
+        }
+
+        // PLUMBING: validation, best checkpoint.
+        if crossed(prev, step, interval(exp.training.eval_interval)) || step >= total {
+            let (a, report, chosen) = validate(agent, &exp)?;
+            agent = a;
+            log_eval(&mut tb, &report, step);
+            log_eval(&mut tb, &baseline_report, step);
+            tb.categories("eval/dqn/chosen_node", &chosen, step);
+            let jct = report.policies[0].metric("mean_jct").map_or(f64::NAN, |m| m.value.mean);
+            let best = state.best.is_none_or(|(b, _)| jct < b);
+            say(&bar, &format!("step {step}: validation mean JCT {jct:.1}{}", if best { " (best)" } else { "" }));
+            if best && jct.is_finite() {
+                finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
+                state.best = Some((jct, step));
+                ckpts.save_best(&agent, &state, &resolved)?;
+            }
+            last_eval = Some(step);
+        }
+
+        // PLUMBING: checkpoints; Ctrl-C.
+        let interrupted = stop.load(Ordering::SeqCst);
+        if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
+            finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
+            let dir = ckpts.save_step(&agent, &state, &resolved, exp.training.save_replay)?;
+            last_saved = Some(step);
+            say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
+        }
+        if interrupted {
+            bar.abandon();
+            tb.close();
+            eprintln!("cluster-rl: interrupted at step {step}; continue with --resume");
+            return Ok(ExitCode::from(130));
+        }
+    }
+    // A resumed run that was already complete still ends with an evaluation and a checkpoint.
+    let step = agent.global_step();
+    if last_eval.is_none() {
+        let (a, report, _) = validate(agent, &exp)?;
+        agent = a;
+        log_eval(&mut tb, &report, step);
+    }
+    if last_saved.is_none() {
+        ckpts.save_step(&agent, &state, &resolved, exp.training.save_replay)?;
+    }
+    bar.finish();
+    tb.close();
+    let best = state.best.map_or("none".into(), |(j, s)| format!("{j:.1} at step {s}"));
+    eprintln!(
+        "done: {step} steps in {:.1} s; best validation mean JCT {best}; checkpoints in {}",
+        start.elapsed().as_secs_f64(),
+        ckpts.root().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_seeds_are_training_seeds() {
+        let s = resume_seed(1, 1000);
+        assert!(s & DERIVED_SEED_BIT != 0);
+        assert!(s.checked_add(4096).is_some(), "env i gets seed + i without wrapping");
+        assert_ne!(s, resume_seed(1, 2000));
+        assert_ne!(s, resume_seed(2, 1000));
+    }
+}

@@ -1,0 +1,294 @@
+//! End-to-end tests of the `cluster-rl` binary: bad input, baselines, train → checkpoint →
+//! interrupt → resume → eval, kill -9 then resume, and TensorBoard interop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cluster-rl-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A tiny park-lb experiment writing under `dir`.
+fn tiny(dir: &Path, total_steps: u64, n_tasks: u64) -> PathBuf {
+    let text = format!(
+        r#"
+[experiment]
+name = "tiny"
+seed = 1
+[env]
+scenario = "park-lb"
+reward = "attributed-jct"
+workload.n_tasks = {n_tasks}
+[agent]
+learning_rate = 1e-3
+buffer_size = 5000
+batch_size = 32
+learning_starts = 200
+hidden_sizes = [16]
+normalize_obs = true
+reward_scale = 0.001
+[training]
+total_steps = {total_steps}
+num_envs = 2
+eval_interval = 1000
+eval_episodes = 3
+checkpoint_interval = 500
+keep_checkpoints = 2
+[evaluation]
+episodes = 4
+baselines = ["least-loaded", "random"]
+[logging]
+runs_dir = "{0}/runs"
+checkpoint_dir = "{0}/checkpoints"
+histogram_interval = 500
+"#,
+        dir.display()
+    );
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn trainer_step(dir: &Path) -> u64 {
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("trainer.json")).unwrap()).unwrap();
+    state["global_step"].as_u64().unwrap()
+}
+
+fn latest(ckpt_root: &Path) -> PathBuf {
+    let name = std::fs::read_to_string(ckpt_root.join("latest")).unwrap();
+    ckpt_root.join(name.trim())
+}
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_code_2() {
+    let dir = scratch("bad");
+    let cfg = tiny(&dir, 1000, 50);
+    let c = cfg.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["train", "--config", c, "--set", "agent.gama=0.9"], "agent.gama: unknown field `gama`"),
+        (&["train", "--config", c, "--set", "agent.gamma=1.5"], "agent.gamma: 1.5 is outside [0, 1]"),
+        (&["train", "--config", c, "--set", "agent.gamma=\"x\""], "agent.gamma: invalid type: string"),
+        (&["train", "--config", c, "--set", "agent.batch_size=9000"], "agent.batch_size: 9000 exceeds buffer_size"),
+        (&["train", "--config", c, "--set", "env.nodes=[]"], "env.nodes = 0: allowed: at least one node"),
+        (&["train", "--config", c, "--set", "env.scenario=tiny"], "unknown scenario \"tiny\": valid scenarios are"),
+        (&["train", "--config", c, "--set", "evaluation.baselines=[\"fastest\"]"], "unknown baseline \"fastest\""),
+        (&["train", "--config", c, "--set", "training.num_envs=0"], "training.num_envs: must be at least 1"),
+        (&["train", "--config", c, "--resume"], "no checkpoint to resume from"),
+        (&["train", "--config", "/nonexistent/x.toml"], "/nonexistent/x.toml: cannot read"),
+        (&["eval", "--checkpoint", "/nonexistent/ckpt"], "no such checkpoint"),
+        (&["baselines", "--scenario", "nope"], "unknown scenario \"nope\""),
+        (&["baselines", "--scenario", "park-lb", "--baselines", "least-loaded,nope"], "unknown baseline \"nope\""),
+        (&["baselines", "--scenario", "park-lb", "--episodes", "0"], "--episodes: must be at least 1"),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] == "train" && args.len() > 3 && args[3].starts_with("agent") {
+            assert!(err.contains(c), "the error names the file: {err}");
+        }
+    }
+    assert!(!dir.join("runs").exists() && !dir.join("checkpoints").exists(), "nothing was started");
+    // Not a checkpoint, corrupt checkpoint.
+    std::fs::write(dir.join("latest"), "../../etc\n").unwrap();
+    let o = run(&["eval", "--checkpoint", dir.join("latest").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not a checkpoint pointer"), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dry_run_prints_the_resolved_experiment() {
+    let dir = scratch("dry");
+    let cfg = tiny(&dir, 1000, 50);
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--dry-run", "--set", "agent.learning_rate=1e-4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("learning_rate = 0.0001"), "{text}");
+    assert!(text.contains("n_tasks = 50") && text.contains("scenario = \"park-lb\""), "{text}");
+    assert!(!dir.join("runs").exists(), "a dry run starts nothing");
+    // The resolved experiment is itself a valid experiment file.
+    std::fs::write(dir.join("resolved.toml"), &text).unwrap();
+    let again = run(&["train", "--config", dir.join("resolved.toml").to_str().unwrap(), "--dry-run"]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn baselines_writes_all_reports() {
+    let dir = scratch("baselines");
+    let out = dir.join("out");
+    let o = run(&[
+        "baselines",
+        "--scenario",
+        "seed-case",
+        "--episodes",
+        "5",
+        "--baselines",
+        "least-loaded,random,tetris",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(table.contains("Δ mean JCT vs least-loaded") && table.contains("tetris"), "{table}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["policies"].as_array().unwrap().len(), 3);
+    assert_eq!(json["seeds"][0], 1_000_000);
+    assert_eq!(std::fs::read_to_string(out.join("report.csv")).unwrap().lines().count(), 4);
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("| tetris |"));
+    assert!(std::fs::read_to_string(out.join("report.svg")).unwrap().starts_with("<svg"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn train_checkpoint_interrupt_resume_eval() {
+    let dir = scratch("cycle");
+    let cfg = tiny(&dir, 3000, 60);
+    let c = cfg.to_str().unwrap();
+    let ckpts = dir.join("checkpoints/tiny");
+
+    // A complete short run: step checkpoints (the newest 2 kept), best, latest, TensorBoard.
+    let o = run(&[
+        "train",
+        "--config",
+        c,
+        "--quiet",
+        "--set",
+        "training.total_steps=2000",
+        "--set",
+        "experiment.name=short",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let short = dir.join("checkpoints/short");
+    assert_eq!(trainer_step(&latest(&short)), 2000);
+    let steps: Vec<_> = std::fs::read_dir(&short)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("step-"))
+        .collect();
+    assert_eq!(steps.len(), 2, "keep_checkpoints = 2");
+    assert!(short.join("best/agent.json").is_file());
+    assert!(latest(&short).join("replay.bin").is_file());
+    let run_dir = dir.join("runs/short/run-1");
+    assert!(run_dir.join("experiment.toml").is_file());
+    let events: Vec<_> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"))
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert!(events[0].metadata().unwrap().len() > 1000);
+    // Training again without --resume would clobber it: refused.
+    let o = run(&["train", "--config", c, "--set", "training.total_steps=2000", "--set", "experiment.name=short"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already has checkpoints"), "{}", stderr(&o));
+
+    // Interrupt (SIGINT) a longer run: it checkpoints and stops; --resume finishes it.
+    let mut child = Command::new(BIN)
+        .args([
+            "train",
+            "--config",
+            c,
+            "--quiet",
+            "--set",
+            "env.workload.n_tasks=1000",
+            "--set",
+            "training.total_steps=40000",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !ckpts.join("latest").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    let at = trainer_step(&latest(&ckpts));
+    if status.code() == Some(130) {
+        assert!(at < 40000);
+    } else {
+        assert!(status.success(), "{status:?}");
+    }
+    let o = run(&[
+        "train",
+        "--config",
+        c,
+        "--quiet",
+        "--resume",
+        "--set",
+        "env.workload.n_tasks=1000",
+        "--set",
+        "training.total_steps=40000",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("(step {at})")), "{}", stderr(&o));
+    assert_eq!(trainer_step(&latest(&ckpts)), 40000);
+    assert_eq!(std::fs::read_dir(dir.join("runs/tiny")).unwrap().count(), 1, "resume appends to the same run");
+
+    // Evaluate the final checkpoint on held-out seeds.
+    let out = dir.join("report");
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        ckpts.to_str().unwrap(),
+        "--episodes",
+        "3",
+        "--baselines",
+        "least-loaded",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let names: Vec<&str> = json["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dqn", "least-loaded"]);
+    assert_eq!(json["seeds"].as_array().unwrap().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kill_9_then_resume_finishes_the_run() {
+    let dir = scratch("kill9");
+    let cfg = tiny(&dir, 40000, 1000);
+    let c = cfg.to_str().unwrap();
+    let ckpts = dir.join("checkpoints/tiny");
+    let mut child = Command::new(BIN).args(["train", "--config", c, "--quiet"]).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    // Wait for the second checkpoint, so the kill lands while training is well under way.
+    while !ckpts.join("step-000000001000").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at = trainer_step(&latest(&ckpts));
+    assert!(at >= 1000);
+    let o = run(&["train", "--config", c, "--quiet", "--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming tiny from"), "{}", stderr(&o));
+    assert_eq!(trainer_step(&latest(&ckpts)), 40000);
+    assert!(
+        std::fs::read_dir(&ckpts).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with(".tmp-"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
