@@ -292,3 +292,17 @@ fn kill_9_then_resume_finishes_the_run() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint() {
+    let dir = scratch("nan");
+    let cfg = tiny(&dir, 3000, 100);
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--quiet", "--set", "agent.reward_scale=1e300"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("training diverged at step") && err.contains("the last good checkpoint is"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let last = latest(&dir.join("checkpoints/tiny"));
+    assert!(last.join("agent.json").is_file() && trainer_step(&last) < 3000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
