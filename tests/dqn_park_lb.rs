@@ -19,29 +19,35 @@ use dqn::{Agent, DqnConfig, MemoryLogger, SaveOptions, train_until};
 use gym::VectorEnv;
 use serde::Deserialize;
 
-/// The experiment file: the scenario and its overrides, the agent, and model selection.
+/// The parts of the trainer's experiment file this test needs (the trainer itself parses and
+/// validates the whole file strictly; here the other sections are ignored).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Experiment {
+    experiment: ExperimentSection,
     env: EnvSection,
     agent: DqnConfig,
     training: TrainingSection,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+struct ExperimentSection {
+    seed: u64,
+}
+
+#[derive(Debug, Deserialize)]
 struct EnvSection {
     scenario: String,
     reward: Option<RewardKind>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TrainingSection {
-    /// Evaluations on the validation seeds during training (evenly spaced).
-    evaluations: u64,
-    /// Number of validation seeds.
-    validation_episodes: u64,
+    total_steps: u64,
+    num_envs: usize,
+    /// Environment steps between greedy evaluations on the validation seeds.
+    eval_interval: u64,
+    /// Validation episodes per evaluation.
+    eval_episodes: u64,
 }
 
 const VALIDATION_SEED: u64 = 2_000_000;
@@ -51,7 +57,10 @@ const TEST_EPISODES: u64 = 200;
 fn experiment() -> (Experiment, ScenarioConfig) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/park-lb.toml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let exp: Experiment = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut exp: Experiment = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    exp.agent.seed = exp.experiment.seed;
+    exp.agent.num_envs = exp.training.num_envs;
+    exp.agent.total_timesteps = exp.training.total_steps;
     exp.agent.validate().unwrap();
     let mut cfg = scenarios::preset(&exp.env.scenario).unwrap();
     if let Some(reward) = exp.env.reward {
@@ -104,10 +113,10 @@ fn dqn_beats_least_loaded_on_park_lb() {
     envs.reset(exp.agent.seed);
     let mut agent = Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).unwrap();
     let mut logger = MemoryLogger::default();
-    let validation = VALIDATION_SEED..VALIDATION_SEED + exp.training.validation_episodes;
-    let every = exp.agent.total_timesteps / exp.training.evaluations;
+    let validation = VALIDATION_SEED..VALIDATION_SEED + exp.training.eval_episodes;
+    let every = exp.training.eval_interval;
     let mut best_jct = f64::INFINITY;
-    for k in 1..=exp.training.evaluations {
+    for k in 1..=exp.training.total_steps / every {
         train_until(&mut agent, &mut envs, every * k, &mut logger).unwrap();
         let jct = mean_jct(&agent, &latest, &cfg, validation.clone());
         println!("step {}: validation mean JCT {jct:.1}", agent.global_step());
