@@ -306,3 +306,31 @@ fn divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint() {
     assert!(last.join("agent.json").is_file() && trainer_step(&last) < 3000);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The policy shipped in `checkpoints/` evaluates right after cloning, and on held-out seeds it
+/// still beats least-loaded (it was trained with `experiments/park-lb.toml`).
+#[test]
+fn shipped_park_lb_policy_evaluates_and_beats_least_loaded() {
+    let dir = scratch("shipped");
+    let ckpt = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");
+    let out = dir.join("report");
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        ckpt,
+        "--episodes",
+        "50",
+        "--baselines",
+        "least-loaded",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let dqn = &json["policies"][0];
+    assert_eq!(dqn["name"], "dqn");
+    let jct = dqn["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "mean_jct").unwrap();
+    let diff = jct["diff_vs_reference"]["mean"].as_f64().unwrap();
+    assert!(diff < -50.0, "shipped dqn − least-loaded mean JCT on 50 held-out seeds: {diff}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
