@@ -334,3 +334,21 @@ fn shipped_park_lb_policy_evaluates_and_beats_least_loaded() {
     assert!(diff < -50.0, "shipped dqn − least-loaded mean JCT on 50 held-out seeds: {diff}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every shipped experiment file parses and validates (`cartpole.toml` is a bare `DqnConfig`
+/// for the gym CartPole test, not a cluster experiment).
+#[test]
+fn every_shipped_experiment_resolves() {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") || path.file_name().unwrap() == "cartpole.toml" {
+            continue;
+        }
+        let o = run(&["train", "--config", path.to_str().unwrap(), "--dry-run"]);
+        assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+        checked += 1;
+    }
+    assert!(checked >= 2, "found only {checked} experiment files in {}", dir.display());
+}
