@@ -66,15 +66,16 @@ pub(crate) fn argmin_valid(view: &ClusterView<'_>, key: impl Fn(&NodeView<'_>) -
     best_by(view.valid_nodes(), key).unwrap_or(0)
 }
 
-/// The node minimising `key` among `nodes` (first on ties).
-pub(crate) fn best_by<'a>(
+/// The node minimising `key` among `nodes` (first on ties). Keys may be tuples, compared
+/// lexicographically.
+pub(crate) fn best_by<'a, K: PartialOrd>(
     nodes: impl Iterator<Item = NodeView<'a>>,
-    key: impl Fn(&NodeView<'_>) -> f64,
+    key: impl Fn(&NodeView<'_>) -> K,
 ) -> Option<usize> {
-    let mut best: Option<(f64, usize)> = None;
+    let mut best: Option<(K, usize)> = None;
     for n in nodes {
         let k = key(&n);
-        if best.is_none_or(|(bk, _)| k < bk) {
+        if best.as_ref().is_none_or(|(bk, _)| k < *bk) {
             best = Some((k, n.index));
         }
     }

@@ -16,7 +16,7 @@ fn allocated_after(n: &NodeView<'_>, demand: &[f64]) -> f64 {
 }
 
 /// Shared shape: minimise `score` among nodes where the task fits now, else least-loaded.
-fn fit_then(view: &ClusterView<'_>, score: impl Fn(&NodeView<'_>, &[f64]) -> f64) -> usize {
+fn fit_then<K: PartialOrd>(view: &ClusterView<'_>, score: impl Fn(&NodeView<'_>, &[f64]) -> K) -> usize {
     let Some(task) = view.task() else { return 0 };
     let fitting = view.valid_nodes().filter(|n| n.fits_now(task.demand));
     best_by(fitting, |n| score(n, task.demand)).unwrap_or_else(|| argmin_valid(view, |n| n.outstanding_work))
@@ -65,8 +65,8 @@ impl Policy for BalancedAllocation {
             let r = d.len();
             let mean = allocated_after(n, d);
             let var = (0..r).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
-            // Balance first; allocation (< 1 when it fits) only breaks ties.
-            var.sqrt() * 1e6 + mean
+            // Balance first; allocation only breaks ties.
+            (var.sqrt(), mean)
         })
     }
 }
