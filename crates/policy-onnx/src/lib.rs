@@ -1,0 +1,1 @@
+//! Writes a [`policy::Mlp`] (with its observation normalisation) as an ONNX model.
