@@ -10,6 +10,7 @@ use crate::config::ScenarioConfig;
 use crate::engine::{Compiled, Simulator};
 use crate::error::ClusterError;
 use crate::metrics::EpisodeMetrics;
+use crate::obs::ObservationConstants;
 
 /// Episode seeds drawn by `reset(None)` have this bit set; seeds a user passes for evaluation
 /// should stay below it, which keeps evaluation episodes disjoint from autoreset training ones.
@@ -55,6 +56,12 @@ impl ClusterEnv {
     /// The simulator (for heuristics' structured view, metrics and invariant checks).
     pub fn simulator(&self) -> &Simulator {
         &self.sim
+    }
+
+    /// The layout and scenario constants of this env's observation, so that code outside the
+    /// simulator (an exported policy in production) can encode a cluster state identically.
+    pub fn observation_constants(&self) -> ObservationConstants {
+        crate::obs::constants(&self.sim.c)
     }
 
     fn info(&self, end: bool) -> ClusterInfo {

@@ -43,5 +43,6 @@ pub use env::{ClusterEnv, ClusterInfo, DERIVED_SEED_BIT};
 pub use error::ClusterError;
 pub use eval::{EvalReport, MetricSummary, PolicyFactory, PolicyReport, PolicySpec, evaluate, run_episode};
 pub use metrics::{EpisodeMetrics, coefficient_of_variation, percentile};
+pub use obs::ObservationConstants;
 pub use stats::{Estimate, t975};
 pub use view::{ClusterView, NodeView, TaskView};

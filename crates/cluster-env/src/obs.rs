@@ -21,6 +21,7 @@
 //! job in service (Park's original state formulation; a later variant multiplies by the rate).
 
 use gym::BoxSpace;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ObservationKind;
 use crate::engine::{Compiled, Simulator};
@@ -29,6 +30,65 @@ use crate::engine::{Compiled, Simulator};
 const NODE_EXTRA: usize = 4;
 /// Scale of the tasks-on-node feature.
 const TASKS_SCALE: f32 = 10.0;
+
+/// Everything needed to rebuild a scenario's observation from a plain description of the
+/// cluster (capacities, usage, queues, the task) outside the simulator: the layout and the
+/// scenario constants its normalisation divides by.
+///
+/// An exported policy stores this (the `observation` section of `policy.json`), so a production
+/// scheduler encodes its own cluster state exactly as the policy saw it in training. Serialised
+/// with a `kind` tag, `{"kind": "full", "n_nodes": 12, ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ObservationConstants {
+    /// The normalised full layout (see the module documentation's table).
+    Full {
+        /// Number of nodes (= number of actions).
+        n_nodes: usize,
+        /// Resource names, in the order of every per-resource vector.
+        resources: Vec<String>,
+        /// Outstanding time is divided by this: mean work / mean node speed (time units).
+        time_scale: f64,
+        /// Node speeds are divided by this: the fastest node's speed (work units per time unit).
+        max_speed: f64,
+        /// Task demands are divided by this: each resource's largest node capacity.
+        max_capacity: Vec<f64>,
+        /// Task sizes are divided by this: the workload's mean work (work units).
+        mean_work: f64,
+        /// Task priorities are divided by this: the largest priority weight.
+        max_weight: f64,
+        /// Tasks on a node (queued + running) are divided by this (10).
+        tasks_scale: f64,
+    },
+    /// Park's raw layout: per-node load, then the task size, each clipped at `high`.
+    Park {
+        /// Number of nodes (= number of actions).
+        n_nodes: usize,
+        /// Resource names (the mask still checks that the task's demands fit).
+        resources: Vec<String>,
+        /// Clip value of every feature (Park: 500000).
+        high: f64,
+    },
+}
+
+/// The observation constants of a compiled scenario.
+pub(crate) fn constants(c: &Compiled) -> ObservationConstants {
+    match c.cfg.observation {
+        ObservationKind::Full => ObservationConstants::Full {
+            n_nodes: c.n_nodes,
+            resources: c.cfg.resources.clone(),
+            time_scale: c.time_scale,
+            max_speed: c.max_speed,
+            max_capacity: c.max_capacity.clone(),
+            mean_work: c.mean_work,
+            max_weight: c.max_weight,
+            tasks_scale: f64::from(TASKS_SCALE),
+        },
+        ObservationKind::Park { high } => {
+            ObservationConstants::Park { n_nodes: c.n_nodes, resources: c.cfg.resources.clone(), high }
+        }
+    }
+}
 
 /// Length of the observation for a compiled scenario.
 pub(crate) fn obs_dim(c: &Compiled) -> usize {
@@ -106,9 +166,9 @@ mod tests {
 
     use gym::Env;
 
-    use crate::ClusterEnv;
     use crate::config::{ObservationKind, PriorityClass};
     use crate::engine::tests::trace_scenario;
+    use crate::{ClusterEnv, ObservationConstants};
 
     /// Park's layout: load = queued work + (finish − now) of the running job, clipped at
     /// 500000; the job size last; service time int(size / rate).
@@ -123,6 +183,10 @@ mod tests {
         cfg.integer_time = true;
         cfg.observation = ObservationKind::Park { high: 500_000.0 };
         let mut env = ClusterEnv::new(&cfg).unwrap();
+        assert_eq!(
+            env.observation_constants(),
+            ObservationConstants::Park { n_nodes: 2, resources: vec!["slot".into()], high: 500_000.0 }
+        );
         assert_eq!(env.observation_space().low, [0.0; 3]);
         assert_eq!(env.observation_space().high, [500_000.0; 3]);
         let (obs, _) = env.reset(Some(0));
@@ -167,6 +231,20 @@ mod tests {
         ];
         let mut env = ClusterEnv::new(&cfg).unwrap();
         assert_eq!(env.observation_space().dim(), 2 * (2 + 4) + 2 + 2);
+        // The constants the expected values below divide by.
+        assert_eq!(
+            env.observation_constants(),
+            ObservationConstants::Full {
+                n_nodes: 2,
+                resources: vec!["cpu".into(), "mem".into()],
+                time_scale: 4.0,
+                max_speed: 2.0,
+                max_capacity: vec![4.0, 16.0],
+                mean_work: 6.0,
+                max_weight: 4.0,
+                tasks_scale: 10.0,
+            }
+        );
         let inf = f32::INFINITY;
         assert_eq!(
             env.observation_space().high,

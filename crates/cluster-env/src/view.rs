@@ -25,6 +25,9 @@ pub struct NodeView<'a> {
     pub queued: usize,
     /// Tasks running on the node.
     pub running: usize,
+    /// Work units of the tasks waiting in the node's queue (the rest of `outstanding_work` is
+    /// the remaining work of running tasks).
+    pub queued_work: f64,
     /// Queued work plus remaining work of running tasks (Park's "load"), work units.
     pub outstanding_work: f64,
 }
@@ -104,6 +107,7 @@ impl<'a> ClusterView<'a> {
             up: n.up,
             queued: n.queue.len(),
             running: n.running.len(),
+            queued_work: n.queued_work,
             outstanding_work: self.sim.outstanding_work(i),
         }
     }
