@@ -1,17 +1,26 @@
 //! TensorBoard event files through tensorboard-rs, behind [`dqn::Logger`].
 //!
 //! tensorboard-rs writes on a background thread and its `flush` does not wait: the data is on
-//! disk only once the writer is dropped ([`TensorBoard::close`]). Its `add_histogram` is
-//! unimplemented, so histograms go through `add_histogram_raw` with buckets computed here.
+//! disk only once the writer is dropped ([`TensorBoard::close`]). Its `SummaryWriter` panics in
+//! `add_histogram` and `add_text` (unimplemented), so we write summaries through its lower-level
+//! `FileWriter`: scalars and raw histograms with its own builders, text with the text plugin's
+//! format built here from tensorboard-proto's types — all into one event file, since two
+//! writers opened in the same second in one directory clobber each other.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use tensorboard_rs::summary_writer::SummaryWriter;
+use protobuf::RepeatedField;
+use tensorboard_proto::summary::{Summary, Summary_Value, SummaryMetadata, SummaryMetadata_PluginData};
+use tensorboard_proto::tensor::TensorProto;
+use tensorboard_proto::tensor_shape::TensorShapeProto;
+use tensorboard_proto::types::DataType;
+use tensorboard_rs::summary::{histogram_raw, scalar};
+use tensorboard_rs::summary_writer::FileWriter;
 
 /// A TensorBoard run directory being written.
 pub struct TensorBoard {
-    writer: Option<SummaryWriter>,
+    writer: Option<FileWriter>,
     dir: PathBuf,
 }
 
@@ -29,7 +38,7 @@ impl TensorBoard {
     /// If the directory cannot be created.
     pub fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
-        Ok(Self { writer: Some(SummaryWriter::new(dir)), dir: dir.to_path_buf() })
+        Ok(Self { writer: Some(FileWriter::new(dir)), dir: dir.to_path_buf() })
     }
 
     /// A histogram of `values` in 30 equal-width buckets (non-finite values are skipped).
@@ -67,7 +76,32 @@ impl TensorBoard {
         let sum: f64 = xs.iter().sum();
         let sum_sq: f64 = xs.iter().map(|x| x * x).sum();
         if let Some(w) = &mut self.writer {
-            w.add_histogram_raw(tag, min, max, xs.len() as f64, sum, sum_sq, limits, counts, step as usize);
+            let summary = histogram_raw(tag, min, max, xs.len() as f64, sum, sum_sq, limits, counts);
+            w.add_summary(summary, step as usize);
+        }
+    }
+
+    /// A text summary (markdown, shown in TensorBoard's Text tab), in the text plugin's format:
+    /// a scalar string tensor with plugin name `text`.
+    pub fn text(&mut self, tag: &str, markdown: &str, step: u64) {
+        let mut shape = TensorShapeProto::new();
+        shape.clear_dim();
+        let mut tensor = TensorProto::new();
+        tensor.set_dtype(DataType::DT_STRING);
+        tensor.set_tensor_shape(shape);
+        tensor.set_string_val(RepeatedField::from(vec![markdown.as_bytes().to_vec()]));
+        let mut plugin = SummaryMetadata_PluginData::new();
+        plugin.set_plugin_name("text".into());
+        let mut metadata = SummaryMetadata::new();
+        metadata.set_plugin_data(plugin);
+        let mut value = Summary_Value::new();
+        value.set_tag(tag.into());
+        value.set_metadata(metadata);
+        value.set_tensor(tensor);
+        let mut summary = Summary::new();
+        summary.set_value(RepeatedField::from(vec![value]));
+        if let Some(w) = &mut self.writer {
+            w.add_summary(summary, step as usize);
         }
     }
 
@@ -82,7 +116,7 @@ impl TensorBoard {
 impl dqn::Logger for TensorBoard {
     fn scalar(&mut self, tag: &str, value: f64, step: u64) {
         if let Some(w) = &mut self.writer {
-            w.add_scalar(tag, value as f32, step as usize);
+            w.add_summary(scalar(tag, value as f32), step as usize);
         }
     }
 }

@@ -202,6 +202,8 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     std::fs::write(&experiment_copy, &resolved)
         .with_context(|| format!("{}: cannot write", experiment_copy.display()))?;
     let mut tb = TensorBoard::create(&state.run_dir)?;
+    // The resolved experiment in the Text tab, so a curve can be traced to its settings.
+    tb.text("config/experiment", &format!("```toml\n{resolved}```"), agent.global_step());
 
     // PLUMBING: Ctrl-C sets a flag; the loop checkpoints and stops.
     let stop = Arc::new(AtomicBool::new(false));

@@ -14,12 +14,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 const READER: &str = r#"
 import json, sys
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "histograms": 0})
+acc = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "histograms": 0, "tensors": 0})
 acc.Reload()
 tags = acc.Tags()
 out = {
     "scalars": {t: [[e.step, e.value] for e in acc.Scalars(t)] for t in tags["scalars"]},
     "histograms": {t: [[e.step, e.histogram_value.num] for e in acc.Histograms(t)] for t in tags["histograms"]},
+    "text": {t: [[e.step, e.tensor_proto.string_val[0].decode()] for e in acc.Tensors(t)] for t in tags["tensors"]},
 }
 print(json.dumps(out))
 "#;
@@ -125,5 +126,10 @@ histogram_interval = 500
     // Greedy choices of 2 validation episodes × 100 decisions.
     let chosen = hist["eval/dqn/chosen_node"].as_array().unwrap();
     assert_eq!(chosen[0][1].as_f64(), Some(200.0));
+    // The resolved experiment as text, at step 0.
+    let text = &got["text"]["config/experiment"][0];
+    assert_eq!(text[0].as_u64(), Some(0));
+    let body = text[1].as_str().unwrap();
+    assert!(body.starts_with("```toml\n") && body.contains("name = \"tb\"") && body.contains("batch_size = 32"), "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
