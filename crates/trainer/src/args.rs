@@ -23,6 +23,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Evaluate heuristic baselines alone on a scenario.
     Baselines(BaselinesArgs),
+    /// One Markdown results table from several evaluation directories (scenarios as columns).
+    Summary(SummaryArgs),
 }
 
 /// `cluster-rl train`.
@@ -85,4 +87,15 @@ pub struct BaselinesArgs {
     /// Directory for report.json, report.csv, report.md and report.svg.
     #[arg(long, default_value = "baselines-report")]
     pub out: PathBuf,
+}
+
+/// `cluster-rl summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Evaluation directories (`cluster-rl eval --out DIR`), one column each.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Also write the table to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

@@ -36,6 +36,10 @@ pub struct TrainerState {
     pub run_dir: PathBuf,
     /// Best validation mean JCT so far, and its step.
     pub best: Option<(f64, u64)>,
+    /// Wall-clock seconds of training so far, summed over resumed sessions (evaluations and
+    /// checkpoints included). Absent in checkpoints written before it was recorded.
+    #[serde(default)]
+    pub train_seconds: Option<f64>,
 }
 
 fn fsync(path: &Path) -> Result<()> {

@@ -75,7 +75,29 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let seeds: Vec<u64> = (exp.evaluation.seed_offset..exp.evaluation.seed_offset + episodes).collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     let report = evaluate(&exp.scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    let state = checkpoint::load_state(&dir).ok();
+    let source = Source {
+        experiment: exp.experiment.name.clone(),
+        policy: dir.clone(),
+        global_step: state.as_ref().map(|s| s.global_step),
+        train_seconds: state.and_then(|s| s.train_seconds),
+    };
+    report::write_source(&source, &args.out)?;
     finish(&report, &args.out)
+}
+
+/// What an evaluation evaluated: written beside the report as `source.json`, read back by
+/// `cluster-rl summary`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The checkpoint or export directory evaluated.
+    pub policy: std::path::PathBuf,
+    /// Environment steps the policy was trained for, when known.
+    pub global_step: Option<u64>,
+    /// Wall-clock training seconds, when the checkpoint recorded them.
+    pub train_seconds: Option<f64>,
 }
 
 /// `cluster-rl baselines`.

@@ -2,12 +2,13 @@
 //! `cluster-rl: {:#}` and exit 2 on failure (bad input, unreadable files, a diverged run).
 //!
 //! # Brief overview
-//! - [`args`]: the clap command line (`train`, `eval`, `baselines`).
+//! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `summary`).
 //! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
 //! - [`train`]: the training driver (vector env, evaluations, checkpoints, TensorBoard).
 //! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
 //! - [`tensorboard`]: a [`dqn::Logger`] writing TensorBoard event files.
 //! - [`eval`]: `eval` and `baselines`, and the report files.
+//! - [`summary`]: one results table from several evaluations.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ mod config;
 mod eval;
 mod policy;
 mod report;
+mod summary;
 mod tensorboard;
 mod train;
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         args::Command::Train(a) => train::run(&a),
         args::Command::Eval(a) => eval::run_eval(&a),
         args::Command::Baselines(a) => eval::run_baselines(&a),
+        args::Command::Summary(a) => summary::run(&a),
     };
     match result {
         Ok(code) => code,

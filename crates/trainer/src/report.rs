@@ -45,6 +45,17 @@ pub fn write_all(report: &EvalReport, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Writes `source.json` (what was evaluated) into `out` (created if needed).
+///
+/// # Errors
+/// If the file cannot be written.
+pub fn write_source(source: &crate::eval::Source, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the report directory", out.display()))?;
+    let path = out.join("source.json");
+    std::fs::write(&path, serde_json::to_string_pretty(source)?)
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
 /// One row per policy: mean JCT with its CI, the summary metrics, the paired difference.
 pub fn csv(report: &EvalReport) -> String {
     let mut s = String::from("policy,mean_jct,mean_jct_ci95");

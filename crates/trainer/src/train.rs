@@ -196,7 +196,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         let agent =
             Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).map_err(|e| anyhow!("agent: {e}"))?;
         let run_dir = new_run_dir(&Path::new(&exp.logging.runs_dir).join(name))?;
-        (agent, TrainerState { global_step: 0, run_dir, best: None })
+        (agent, TrainerState { global_step: 0, run_dir, best: None, train_seconds: Some(0.0) })
     };
     let experiment_copy = state.run_dir.join(EXPERIMENT_FILE);
     std::fs::write(&experiment_copy, &resolved)
@@ -231,6 +231,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
 
     let start = Instant::now();
     let start_step = agent.global_step();
+    let seconds_before = state.train_seconds;
     let mut recent: VecDeque<f64> = VecDeque::with_capacity(20);
     let mut last_eval = None;
     let mut last_saved = None;
@@ -246,6 +247,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         }
         let step = agent.global_step();
         state.global_step = step;
+        state.train_seconds = seconds_before.map(|s| s + start.elapsed().as_secs_f64());
 
         // PLUMBING: episode metrics of the envs whose episode ended.
         for info in envs.infos() {
