@@ -4,7 +4,7 @@
 //!
 //! burn cannot export ONNX, so this crate writes the graph itself: [`model_bytes`] turns a
 //! network and its optional [`policy::Normalization`] into the bytes of an ONNX file, and
-//! [`write`] puts them on disk atomically. [`ModelInfo`] carries the header fields (producer
+//! [`write()`] puts them on disk atomically. [`ModelInfo`] carries the header fields (producer
 //! version, description, metadata). The model takes `obs` (`float[batch, obs_dim]`, raw
 //! observations) and returns `q_values` (`float[batch, n_actions]`); the greedy action is the
 //! arg-max of a row. The protobuf messages live in [`proto`], so callers can decode a model
