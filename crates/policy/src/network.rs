@@ -74,3 +74,112 @@ pub struct Normalization {
     /// Normalised values are clipped to `[−clip, clip]`.
     pub clip: f64,
 }
+
+impl Activation {
+    /// Applies the activation to one value, with the formulas (and the `f32` arithmetic) of the
+    /// trainer's burn CPU backend, so the exported network computes what was trained:
+    /// - relu: `x` if `x > 0` (or NaN), else 0;
+    /// - tanh: `f32::tanh`;
+    /// - leaky relu: `x` if `x ≥ 0`, else `0.01·x`;
+    /// - gelu: `0.5·x·(1 + erf(x/√2))`, erf accurate to one `f32` ulp (a port of fdlibm's `f64`
+    ///   erf, rounded once; burn uses `libm::erff`, so the two may differ by one ulp of erf);
+    /// - silu: `x · sigmoid(x)`, sigmoid as `1/(1 + e^−x)` for `x ≥ 0` and `e^x/(1 + e^x)`
+    ///   below (no overflow on either side).
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if x.is_nan() || x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Activation::Tanh => x.tanh(),
+            Activation::LeakyRelu => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    0.01 * x
+                }
+            }
+            Activation::Gelu => 0.5 * x * (1.0 + crate::erf::erf_f32(x / std::f32::consts::SQRT_2)),
+            Activation::Silu => x * sigmoid(x),
+        }
+    }
+
+    /// Applies the activation to every value of `xs` in place.
+    #[inline]
+    pub fn apply_slice(self, xs: &mut [f32]) {
+        // One loop per kind, so that relu and leaky relu vectorise.
+        match self {
+            Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
+            Activation::LeakyRelu => xs.iter_mut().for_each(|x| *x = Activation::LeakyRelu.apply(*x)),
+            other => xs.iter_mut().for_each(|x| *x = other.apply(*x)),
+        }
+    }
+
+    /// The name used in `policy.json` and by the trainer (`relu`, `leaky_relu`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Gelu => "gelu",
+            Activation::Silu => "silu",
+        }
+    }
+}
+
+/// The logistic function as burn's CPU backend computes it in `f32`.
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Dense {
+    /// A layer from its `[in, out]` weight and `[out]` bias.
+    pub fn new(weight: Array2<f32>, bias: Array1<f32>) -> Self {
+        Self { weight, bias }
+    }
+}
+
+impl Mlp {
+    /// The network's shape as `policy.json` records it (`obs_dim` is the first layer's input
+    /// width; no consistency check here — [`crate::Export::validate`] does that).
+    pub fn shape(&self) -> crate::NetworkShape {
+        crate::NetworkShape {
+            obs_dim: self.hidden.first().unwrap_or(&self.head).d_in(),
+            n_actions: self.head.d_out(),
+            hidden_sizes: self.hidden.iter().map(Dense::d_out).collect(),
+            activation: self.activation,
+            dueling: self.value.is_some(),
+        }
+    }
+}
+
+impl Normalization {
+    /// Number of features.
+    pub fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Writes `z = clamp((x − mean) / sqrt(var + epsilon), −clip, clip)` of one observation into
+    /// `out`, in `f64` and rounded to `f32` once — bit for bit what the trainer's
+    /// `RunningMeanStd::normalize_into` fed the network.
+    ///
+    /// # Panics
+    /// If `obs` or `out` is shorter than [`Normalization::dim`], or `clip` is NaN or negative
+    /// (the runtime validates both before calling).
+    pub fn normalize_into(&self, obs: &[f32], out: &mut [f32]) {
+        for (j, (o, &x)) in out[..self.dim()].iter_mut().zip(&obs[..self.dim()]).enumerate() {
+            let z = (f64::from(x) - self.mean[j]) / (self.var[j] + self.epsilon).sqrt();
+            *o = z.clamp(-self.clip, self.clip) as f32;
+        }
+    }
+}
