@@ -66,6 +66,15 @@ pub struct Agent {
     pub(crate) optim: ModuleOptimizer,
     pub(crate) replay: ReplayBuffer,
     pub(crate) nstep: NStepAccumulator,
+    /// `[N, obs_dim]`: the `next_obs` of the last observed step of each env, which is where a
+    /// pending n-step window bootstraps from if its episode is cut off there
+    /// ([`truncate_pending`](Self::truncate_pending)).
+    pub(crate) pending_next_obs: Vec<f32>,
+    /// `[N, n_actions]`: the `next_masks` of the last observed step.
+    pub(crate) pending_next_masks: Vec<bool>,
+    /// Whether the two arrays above describe the pending windows: false only after loading a
+    /// checkpoint written before they were saved (replay file version 1).
+    pub(crate) pending_next_known: bool,
     pub(crate) obs_stats: Option<RunningMeanStd>,
     pub(crate) reward_scaler: RewardScaler,
     pub(crate) rng: ChaCha8Rng,
@@ -166,6 +175,10 @@ impl Agent {
                 cfg.prioritized_replay.then_some(cfg.per_alpha),
             ),
             nstep: NStepAccumulator::new(cfg.n_step, cfg.gamma, n_envs, obs_dim),
+            pending_next_obs: vec![0.0; n_envs * obs_dim],
+            pending_next_masks: vec![false; n_envs * n_actions],
+            // Nothing is pending yet, so there is nothing to know.
+            pending_next_known: true,
             obs_stats: cfg.normalize_obs.then(|| RunningMeanStd::new(obs_dim)),
             reward_scaler: RewardScaler::new(cfg.reward_scale, cfg.normalize_reward, cfg.gamma, n_envs),
             rng,
@@ -424,8 +437,47 @@ impl Agent {
             self.nstep.push(i, &step, &mut self.replay);
             self.episodes += u64::from(done);
         }
+        // Where each env's pending window would bootstrap from if cut off now; rows of envs
+        // whose episode just ended are unused (they have nothing pending).
+        self.pending_next_obs.copy_from_slice(t.next_obs);
+        self.pending_next_masks.copy_from_slice(t.next_masks);
+        self.pending_next_known = true;
         self.global_step += n as u64;
         Ok(())
+    }
+
+    /// Ends every env's current episode as if it had been truncated at its last observed step:
+    /// each pending n-step window becomes stored transitions exactly as
+    /// [`observe`](Self::observe) stores them for `truncated = true` (the discounted return of
+    /// the steps seen so far, bootstrapping from that step's `next_obs` over its `next_masks`,
+    /// `terminated = false`), and the running return of reward normalisation restarts. The
+    /// accumulator is left empty; `global_step`, `update_step` and `episodes` do not change.
+    ///
+    /// Call it when the environments restart from outside the agent, e.g. after
+    /// [`Agent::load`] when the envs are reset with fresh episodes: otherwise the next
+    /// [`observe`](Self::observe) would splice the old episodes' partial windows onto the new
+    /// episodes' rewards. Idempotent; with `n_step = 1` nothing is ever pending.
+    ///
+    /// A checkpoint written before the last `next_obs` was saved (replay file version 1) has
+    /// pending windows with nothing to bootstrap from: those are dropped (at most
+    /// `n_step − 1` transitions per env) rather than stored with a wrong target.
+    pub fn truncate_pending(&mut self) {
+        let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        for i in 0..self.cfg.num_envs {
+            if self.pending_next_known {
+                self.nstep.flush_truncated(
+                    i,
+                    &self.pending_next_obs[i * d..(i + 1) * d],
+                    &self.pending_next_masks[i * a..(i + 1) * a],
+                    &mut self.replay,
+                );
+            }
+            self.reward_scaler.end_episode(i);
+        }
+        if !self.pending_next_known {
+            self.nstep.clear();
+            self.pending_next_known = true;
+        }
     }
 
     /// One gradient step on a batch sampled from the replay buffer:
@@ -600,5 +652,156 @@ fn clip_grad_norm(grads: &mut GradientsParams, net: &QNetwork, max_norm: f64) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::Batch;
+
+    /// Two envs, one-value observations, two actions, 3-step returns with γ = 0.5.
+    fn agent(cfg: DqnConfig) -> Agent {
+        Agent::new(cfg, 1, 2).unwrap()
+    }
+
+    fn cfg() -> DqnConfig {
+        DqnConfig { num_envs: 2, n_step: 3, gamma: 0.5, buffer_size: 16, batch_size: 4, ..DqnConfig::default() }
+    }
+
+    /// One step of both envs: `(obs, action, reward, next_obs, next_mask, terminated, truncated)`.
+    type Row = (f32, usize, f64, f32, [bool; 2], bool, bool);
+
+    fn observe(agent: &mut Agent, rows: [Row; 2]) {
+        let masks: Vec<bool> = rows.iter().flat_map(|r| r.4).collect();
+        agent
+            .observe(&Transitions {
+                obs: &rows.map(|r| r.0),
+                actions: &rows.map(|r| r.1),
+                rewards: &rows.map(|r| r.2),
+                next_obs: &rows.map(|r| r.3),
+                next_masks: &masks,
+                terminated: &rows.map(|r| r.5),
+                truncated: &rows.map(|r| r.6),
+            })
+            .unwrap();
+    }
+
+    /// Every stored transition, oldest first (the buffer has not wrapped in these tests).
+    fn stored(agent: &Agent) -> Batch {
+        let mut batch = Batch { indices: (0..agent.replay.len()).collect(), ..Batch::default() };
+        agent.replay.gather(&mut batch);
+        batch
+    }
+
+    #[test]
+    fn truncate_pending_stores_the_partial_windows_with_hand_computed_returns() {
+        let mut agent = agent(cfg());
+        // Env 0's episode terminates at once (stored right away), then a new one starts; env 1
+        // runs on. Pending afterwards: env 0 one step (obs 30), env 1 two steps (obs 20, 21).
+        observe(
+            &mut agent,
+            [(10.0, 0, 100.0, 11.0, [true; 2], true, false), (20.0, 1, 1.0, 21.0, [true; 2], false, false)],
+        );
+        observe(
+            &mut agent,
+            [(30.0, 1, 2.0, 31.0, [true, false], false, false), (21.0, 0, 4.0, 22.0, [false, true], false, false)],
+        );
+        assert_eq!((agent.nstep.pending(0), agent.nstep.pending(1), agent.replay.len()), (1, 2, 1));
+
+        agent.truncate_pending();
+        // Env 0: R = 2, γ¹ = 0.5, bootstrap from 31. Env 1, oldest first: R = 1 + 0.5·4 = 3 with
+        // γ² = 0.25, then R = 4 with γ¹ = 0.5, both bootstrapping from 22 over its mask.
+        let b = stored(&agent);
+        assert_eq!(b.obs, vec![10.0, 30.0, 20.0, 21.0]);
+        assert_eq!(b.actions, vec![0, 1, 1, 0]);
+        assert_eq!(b.rewards, vec![100.0, 2.0, 3.0, 4.0]);
+        assert_eq!(b.discounts, vec![0.5, 0.5, 0.25, 0.5]);
+        assert_eq!(b.next_obs, vec![11.0, 31.0, 22.0, 22.0]);
+        assert_eq!(b.terminated, vec![1.0, 0.0, 0.0, 0.0]);
+        assert_eq!(b.next_masks, [[true; 2], [true, false], [false, true], [false, true]].concat());
+        assert_eq!((agent.nstep.pending(0), agent.nstep.pending(1)), (0, 0));
+        assert_eq!((agent.global_step, agent.update_step, agent.episodes), (4, 0, 1));
+
+        // Idempotent, and the next episode's steps are not spliced onto the old ones: env 1's
+        // next window holds only its own reward.
+        agent.truncate_pending();
+        assert_eq!(agent.replay.len(), 4);
+        observe(
+            &mut agent,
+            [(40.0, 0, 8.0, 41.0, [true; 2], false, false), (50.0, 1, 16.0, 51.0, [true; 2], false, false)],
+        );
+        agent.truncate_pending();
+        let b = stored(&agent);
+        assert_eq!(b.rewards[4..], [8.0, 16.0]);
+        assert_eq!(b.discounts[4..], [0.5, 0.5]);
+        assert_eq!(b.next_obs[4..], [41.0, 51.0]);
+    }
+
+    #[test]
+    fn truncate_pending_stores_what_observing_a_truncation_would_have() {
+        // Reward normalisation on, so the running returns must restart as for a truncation;
+        // PER on, so the stored priorities must match too.
+        let cfg = DqnConfig { normalize_reward: true, prioritized_replay: true, ..cfg() };
+        let steps: [[Row; 2]; 4] = [
+            [(0.0, 0, 1.0, 1.0, [true; 2], false, false), (5.0, 1, -3.0, 6.0, [true; 2], false, false)],
+            [(1.0, 1, 2.0, 2.0, [true; 2], false, false), (6.0, 0, 7.0, 7.0, [true, false], false, false)],
+            [(2.0, 0, 4.0, 3.0, [false; 2], true, false), (7.0, 0, 0.5, 8.0, [false, true], false, false)],
+            // The last step: env 0 (in a new episode) and env 1 are cut off.
+            [(9.0, 1, 3.0, 9.5, [true, false], false, false), (8.0, 1, -1.0, 9.0, [true; 2], false, false)],
+        ];
+        let mut observed = agent(cfg.clone());
+        let mut truncated = agent(cfg);
+        for (k, rows) in steps.iter().enumerate() {
+            let mut last = *rows;
+            if k == steps.len() - 1 {
+                last[0].6 = true;
+                last[1].6 = true;
+            }
+            observe(&mut observed, last);
+            observe(&mut truncated, *rows);
+        }
+        truncated.truncate_pending();
+        // The same transitions with the same priorities; only their order in the ring differs
+        // (observe emits env 1's full window before env 0's cut-off one, truncate_pending after).
+        let rows = |agent: &Agent| {
+            let b = stored(agent);
+            let mut rows: Vec<String> = (0..b.indices.len())
+                .map(|i| {
+                    format!(
+                        "obs {} a {} r {} γ^k {} next {} term {} mask {:?} p {:?}",
+                        b.obs[i],
+                        b.actions[i],
+                        b.rewards[i],
+                        b.discounts[i],
+                        b.next_obs[i],
+                        b.terminated[i],
+                        &b.next_masks[2 * i..2 * i + 2],
+                        agent.replay.priority(i)
+                    )
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(rows(&truncated), rows(&observed));
+        assert_eq!(truncated.nstep, observed.nstep);
+        assert_eq!(truncated.reward_scaler, observed.reward_scaler);
+        assert_eq!(truncated.replay.len(), 8);
+        // Counters: the cut-off episodes are not counted as ones that ended.
+        assert_eq!(truncated.global_step, observed.global_step);
+        assert_eq!((truncated.episodes, observed.episodes), (1, 3));
+    }
+
+    #[test]
+    fn truncate_pending_drops_windows_without_a_known_bootstrap_state() {
+        let mut agent = agent(cfg());
+        observe(&mut agent, [(1.0, 0, 1.0, 2.0, [true; 2], false, false), (3.0, 1, 1.0, 4.0, [true; 2], false, false)]);
+        // As after loading a version 1 replay file.
+        agent.pending_next_known = false;
+        agent.truncate_pending();
+        assert!(agent.replay.is_empty());
+        assert_eq!((agent.nstep.pending(0), agent.nstep.pending(1)), (0, 0));
+        assert!(agent.pending_next_known);
     }
 }

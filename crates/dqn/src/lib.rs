@@ -6,7 +6,8 @@
 //! - [`Agent`]: online and target [`QNetwork`]s, Adam, the [`ReplayBuffer`] (uniform or
 //!   prioritized), observation/reward normalisation and the RNG. It acts
 //!   ([`Agent::act_batch`]: ε-greedy for N envs in one forward pass; [`Agent::greedy_action`]),
-//!   observes ([`Agent::observe`]) and learns ([`Agent::update`], [`Agent::update_target`]).
+//!   observes ([`Agent::observe`]; [`Agent::truncate_pending`] when the envs restart from
+//!   outside) and learns ([`Agent::update`], [`Agent::update_target`]).
 //! - [`train`] / [`train_until`]: the training loop over a [`gym::VectorEnv`], shaped like
 //!   CleanRL's `dqn.py`, reporting through a [`Logger`]; [`evaluate`] runs greedy episodes.
 //! - [`Agent::save`] / [`Agent::load`]: the complete state, so training resumes bit for bit

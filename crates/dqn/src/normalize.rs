@@ -104,6 +104,12 @@ impl RewardScaler {
         }
     }
 
+    /// Restarts env `i`'s running return, as [`observe`](Self::observe) does at an episode's
+    /// end (used when an episode is cut off from outside).
+    pub fn end_episode(&mut self, i: usize) {
+        self.returns[i] = 0.0;
+    }
+
     /// The factor that turns a raw reward (or sum of rewards) into a learning reward now.
     pub fn factor(&self) -> f64 {
         match &self.return_stats {

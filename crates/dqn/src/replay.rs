@@ -362,16 +362,40 @@ impl NStepAccumulator {
         self.rewards[slot] = step.reward;
         self.len[env] += 1;
         if self.len[env] == n {
-            self.emit_oldest(env, step, replay);
+            self.emit_oldest(env, step.next_obs, step.next_mask, step.terminated, replay);
         }
         if step.terminated || step.truncated {
             while self.len[env] > 0 {
-                self.emit_oldest(env, step, replay);
+                self.emit_oldest(env, step.next_obs, step.next_mask, step.terminated, replay);
             }
         }
     }
 
-    fn emit_oldest(&mut self, env: usize, step: &EnvStep<'_>, replay: &mut ReplayBuffer) {
+    /// Number of steps of env `env` waiting for later rewards (below `n`).
+    pub fn pending(&self, env: usize) -> usize {
+        self.len[env]
+    }
+
+    /// Pushes env `env`'s pending steps into `replay` as if its episode had been truncated at
+    /// the last pushed step, whose observation after the step was `next_obs` with valid actions
+    /// `next_mask`: the same transitions [`push`](Self::push) emits for a step with
+    /// `truncated = true`. Leaves env `env` with nothing pending.
+    pub fn flush_truncated(&mut self, env: usize, next_obs: &[f32], next_mask: &[bool], replay: &mut ReplayBuffer) {
+        while self.len[env] > 0 {
+            self.emit_oldest(env, next_obs, next_mask, false, replay);
+        }
+    }
+
+    /// Stores env `env`'s oldest pending step as a k-step transition to `next_obs`, k being
+    /// the number of pending steps.
+    fn emit_oldest(
+        &mut self,
+        env: usize,
+        next_obs: &[f32],
+        next_mask: &[bool],
+        terminated: bool,
+        replay: &mut ReplayBuffer,
+    ) {
         let (n, d) = (self.n, self.obs_dim);
         let k = self.len[env];
         let mut ret = 0.0;
@@ -385,10 +409,10 @@ impl NStepAccumulator {
             obs: &self.obs[slot * d..(slot + 1) * d],
             action: self.actions[slot],
             reward: ret as f32,
-            next_obs: step.next_obs,
-            terminated: step.terminated,
+            next_obs,
+            terminated,
             discount: discount as f32,
-            next_mask: step.next_mask,
+            next_mask,
         });
         self.start[env] = (self.start[env] + 1) % n;
         self.len[env] -= 1;

@@ -8,13 +8,19 @@
 //! | `online.bpk`    | burnpack  | online network weights (`hidden.0.weight` `[in, out]`, …) |
 //! | `target.bpk`    | burnpack  | target network weights |
 //! | `optimizer.bpk` | burnpack  | Adam moments and step counts, keyed by parameter id |
-//! | `replay.bin`    | binary    | optional: the replay buffer and pending n-step transitions |
+//! | `replay.bin`    | binary    | optional: the replay buffer, pending n-step transitions and the observation they would bootstrap from |
 //!
 //! Burnpack is burn's documented container (header, CBOR metadata, aligned little-endian
-//! tensors) and keeps parameter ids, which the optimizer state is keyed by. Every file carries
-//! [`FORMAT_VERSION`] (in burnpack metadata, in the replay header, in the JSON), and
-//! `agent.json` records an FNV-1a checksum of each other file, so a truncated, swapped or
-//! corrupted file is a typed [`DqnError`], never a panic.
+//! tensors) and keeps parameter ids, which the optimizer state is keyed by. The JSON and the
+//! burnpack metadata carry [`FORMAT_VERSION`], and `agent.json` records an FNV-1a checksum of
+//! each other file, so a truncated, swapped or corrupted file is a typed [`DqnError`], never a
+//! panic.
+//!
+//! `replay.bin`'s header has a layout version of its own: 2 since the file also holds each
+//! env's last `next_obs` and mask, which [`Agent::truncate_pending`] bootstraps from. Version 1
+//! files (format version 1 checkpoints) still load; `truncate_pending` then drops their pending
+//! windows instead of bootstrapping from an unknown state. Config fields added later default
+//! to the behaviour before them, which is why `agent.json` is still at version 1.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -45,6 +51,9 @@ const TARGET_FILE: &str = "target.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bpk";
 const REPLAY_FILE: &str = "replay.bin";
 const REPLAY_MAGIC: &[u8; 8] = b"DQNRPLAY";
+/// Layout version `replay.bin` is written with; version 1 (no bootstrap observation of the
+/// pending windows) is still read.
+const REPLAY_VERSION: u32 = 2;
 const META_FORMAT: &str = "dqn.format";
 const META_VERSION: &str = "dqn.format_version";
 const META_NETWORK: &str = "dqn.network";
@@ -230,8 +239,11 @@ impl Agent {
         if options.replay {
             let mut w = ByteWriter::default();
             w.raw(REPLAY_MAGIC);
-            w.u32(FORMAT_VERSION);
+            w.u32(REPLAY_VERSION);
             self.nstep.write(&mut w);
+            w.bools(&[self.pending_next_known]);
+            w.f32s(&self.pending_next_obs);
+            w.bools(&self.pending_next_masks);
             self.replay.write(&mut w);
             put(REPLAY_FILE, w.into_inner())?;
         } else if replay_path.exists() {
@@ -416,17 +428,68 @@ fn load_replay(path: &PathBuf, bytes: &[u8], sum: &str, agent: &mut Agent) -> Re
         return Err(DqnError::corrupt(path, "not a dqn replay file (bad magic)"));
     }
     let version = r.u32().map_err(corrupt)?;
-    if version != FORMAT_VERSION {
-        return Err(DqnError::FormatVersion { path: path.clone(), found: version, expected: FORMAT_VERSION });
+    if version != 1 && version != REPLAY_VERSION {
+        return Err(DqnError::FormatVersion { path: path.clone(), found: version, expected: REPLAY_VERSION });
     }
     agent.nstep.read_into(&mut r).map_err(|e| DqnError::ShapeMismatch {
         path: path.clone(),
         expected: "the n-step accumulator of the config".into(),
         found: e,
     })?;
+    if version == 1 {
+        agent.pending_next_known = false;
+    } else {
+        let mut known = [false];
+        r.bools_into(&mut known).map_err(corrupt)?;
+        agent.pending_next_known = known[0];
+        r.f32s_into(&mut agent.pending_next_obs).map_err(corrupt)?;
+        r.bools_into(&mut agent.pending_next_masks).map_err(corrupt)?;
+    }
     agent.replay.read_into(&mut r).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(DqnError::corrupt(path, format!("{} trailing bytes", r.remaining())));
     }
     verify_checksum(path, bytes, Some(&sum.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Transitions;
+
+    #[test]
+    fn version_1_replay_files_still_load_and_their_pending_windows_are_dropped_on_truncation() {
+        let cfg = DqnConfig { n_step: 3, buffer_size: 8, batch_size: 4, ..DqnConfig::default() };
+        let mut agent = Agent::new(cfg.clone(), 1, 2).unwrap();
+        for (obs, terminated) in [(1.0, true), (2.0, false)] {
+            let t = Transitions {
+                obs: &[obs],
+                actions: &[1],
+                rewards: &[2.0],
+                next_obs: &[obs + 0.5],
+                next_masks: &[true, true],
+                terminated: &[terminated],
+                truncated: &[false],
+            };
+            agent.observe(&t).unwrap();
+        }
+        // The version 1 layout: magic, version, accumulator, buffer.
+        let mut w = ByteWriter::default();
+        w.raw(REPLAY_MAGIC);
+        w.u32(1);
+        agent.nstep.write(&mut w);
+        agent.replay.write(&mut w);
+        let bytes = w.into_inner();
+
+        let mut loaded = Agent::new(cfg, 1, 2).unwrap();
+        load_replay(&PathBuf::from("replay.bin"), &bytes, &checksum(&bytes), &mut loaded).unwrap();
+        assert_eq!(loaded.replay, agent.replay);
+        assert_eq!(loaded.nstep, agent.nstep);
+        assert_eq!(loaded.nstep.pending(0), 1);
+        // Where that pending step would bootstrap from was not saved: it is dropped, not
+        // stored with a made-up next observation.
+        loaded.truncate_pending();
+        assert_eq!(loaded.replay.len(), 1);
+        assert_eq!(loaded.nstep.pending(0), 0);
+    }
 }

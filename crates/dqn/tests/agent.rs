@@ -350,12 +350,12 @@ fn broken_checkpoints_are_typed_errors_naming_the_file() {
         Agent::load(&dir).unwrap();
     }
 
-    // Replay file of another format version.
+    // Replay file of another layout version (this build writes 2 and still reads 1).
     let replay = std::fs::read(dir.join("replay.bin")).unwrap();
     let mut other = replay.clone();
-    other[8..12].copy_from_slice(&2u32.to_le_bytes());
+    other[8..12].copy_from_slice(&3u32.to_le_bytes());
     restore("replay.bin", &other);
-    assert!(matches!(load_err(&dir), DqnError::FormatVersion { found: 2, .. }));
+    assert!(matches!(load_err(&dir), DqnError::FormatVersion { found: 3, expected: 2, .. }));
     restore("replay.bin", &replay);
 
     // A weights file stamped with another format version.
@@ -398,4 +398,40 @@ fn an_unknown_device_or_missing_backend_is_an_error() {
         Agent::new(DqnConfig { device: dqn::DeviceSetting::Cuda(0), ..small_cfg() }, 4, 2),
         Err(DqnError::Device { .. })
     ));
+}
+
+#[test]
+fn the_shipped_park_lb_checkpoint_still_loads() {
+    // Written with format version 1, without a replay file.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/shipped-park-lb");
+    let mut agent = Agent::load(&dir).unwrap();
+    assert_eq!(agent.global_step(), 1_800_000);
+    assert!(agent.replay().is_empty());
+    // Nothing pending without a replay file: truncating is a no-op.
+    agent.truncate_pending();
+    assert!(agent.replay().is_empty());
+    let mut obs = vec![0.0f32; 11];
+    obs[10] = 250.0;
+    let action = agent.greedy_action(&obs, &[true; 10]).unwrap();
+    assert!(action < 10);
+    assert!(agent.q_values(&obs, 1).unwrap().iter().all(|q| q.is_finite()));
+}
+
+#[test]
+fn pending_windows_survive_a_save_and_truncate_the_same_after_loading() {
+    let cfg = small_cfg();
+    let mut envs = cartpoles(&cfg);
+    let mut agent = Agent::new(cfg, 4, 2).unwrap();
+    // 301 vector steps: episodes are under way in both envs, so windows are pending.
+    train_until(&mut agent, &mut envs, 602, &mut NullLogger).unwrap();
+    let dir = tmp_dir("pending");
+    agent.save(&dir, SaveOptions { replay: true }).unwrap();
+    let mut loaded = Agent::load(&dir).unwrap();
+    let before = agent.replay().len();
+    agent.truncate_pending();
+    loaded.truncate_pending();
+    assert!(agent.replay().len() > before, "the test needs pending windows");
+    assert_eq!(loaded.replay(), agent.replay());
+    assert_eq!(loaded.global_step(), agent.global_step());
+    let _ = std::fs::remove_dir_all(&dir);
 }
