@@ -13,7 +13,7 @@ use crate::config::{DeviceSetting, DqnConfig, LossKind};
 use crate::model::{QNetwork, QNetworkConfig};
 use crate::normalize::{RewardScaler, RunningMeanStd};
 use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer};
-use crate::schedule::{epsilon, per_beta};
+use crate::schedule::{epsilon, learning_rate, per_beta};
 use crate::td::{TdInputs, masked_argmax, td_targets};
 
 /// One step of `N` environments, as the agent learns from it. Rows are envs; `[N, k]` arrays are
@@ -235,6 +235,12 @@ impl Agent {
     /// ε now, from the schedule at [`global_step`](Self::global_step).
     pub fn epsilon(&self) -> f64 {
         epsilon(&self.cfg, self.global_step)
+    }
+
+    /// The learning rate now, from `lr_schedule` at [`global_step`](Self::global_step): what
+    /// the next [`update`](Self::update) steps Adam with.
+    pub fn learning_rate(&self) -> f64 {
+        learning_rate(&self.cfg, self.global_step)
     }
 
     /// The replay buffer.
@@ -482,7 +488,8 @@ impl Agent {
 
     /// One gradient step on a batch sampled from the replay buffer:
     /// TD targets from the target network (Double DQN: actions chosen by the online network,
-    /// masked), Huber or MSE loss, global gradient-norm clipping, Adam.
+    /// masked), Huber or MSE loss, global gradient-norm clipping, Adam at
+    /// [`learning_rate`](Self::learning_rate).
     ///
     /// # Errors
     /// [`DqnError::BadInput`] if the replay buffer is empty.
@@ -573,7 +580,7 @@ impl Agent {
             clip_grad_norm(&mut grads, &self.online, self.cfg.max_grad_norm);
         }
         let online = self.online.clone();
-        self.online = self.optim.step(self.cfg.learning_rate, online, grads);
+        self.online = self.optim.step(self.learning_rate(), online, grads);
         self.actor = None;
         self.update_step += 1;
         Ok(stats)
@@ -803,5 +810,34 @@ mod tests {
         assert!(agent.replay.is_empty());
         assert_eq!((agent.nstep.pending(0), agent.nstep.pending(1)), (0, 0));
         assert!(agent.pending_next_known);
+    }
+
+    #[test]
+    fn update_steps_adam_with_the_scheduled_learning_rate() {
+        // Linear to 0 over 8 steps: the rate is 0 from global step 8, and a step with rate 0
+        // leaves the weights unchanged.
+        let cfg = DqnConfig {
+            lr_schedule: crate::LrSchedule::Linear,
+            learning_rate: 1e-2,
+            end_learning_rate: 0.0,
+            total_timesteps: 8,
+            n_step: 1,
+            ..cfg()
+        };
+        let mut agent = agent(cfg);
+        let row: Row = (1.0, 1, 1.0, 2.0, [true; 2], false, false);
+        let weights = |a: &Agent| a.online.valid().head.weight.val().into_data().as_slice::<f32>().unwrap().to_vec();
+        observe(&mut agent, [row; 2]);
+        assert!((agent.learning_rate() - 7.5e-3).abs() < 1e-15, "global step 2 of 8");
+        let before = weights(&agent);
+        agent.update().unwrap();
+        assert_ne!(weights(&agent), before, "rate 7.5e-3 moves the weights");
+        for _ in 0..3 {
+            observe(&mut agent, [row; 2]);
+        }
+        assert_eq!(agent.learning_rate(), 0.0);
+        let before = weights(&agent);
+        agent.update().unwrap();
+        assert_eq!(weights(&agent), before, "rate 0 does not");
     }
 }

@@ -75,6 +75,24 @@ pub enum EpsilonSchedule {
     Exponential,
 }
 
+/// How the learning rate changes over training, by global step.
+///
+/// The annealing schedules go from `learning_rate` at step 0 to `end_learning_rate` at
+/// `total_timesteps` and stay there; a resumed run continues the curve because the agent saves
+/// its global step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// `learning_rate` throughout (`end_learning_rate` is ignored).
+    #[default]
+    Constant,
+    /// Straight line from `learning_rate` to `end_learning_rate`.
+    Linear,
+    /// Half a cosine from `learning_rate` to `end_learning_rate` (SGDR without restarts):
+    /// flat at both ends, fastest in the middle.
+    Cosine,
+}
+
 /// The regression loss between Q(s, a) and its TD target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,8 +130,15 @@ pub struct DqnConfig {
     /// Length of training, in environment steps summed over all envs; sets the ε and β
     /// schedules.
     pub total_timesteps: u64,
-    /// Adam learning rate (step size, unitless).
+    /// Adam learning rate (step size, unitless); the rate at step 0 under an annealing
+    /// `lr_schedule`.
     pub learning_rate: f64,
+    /// How the learning rate changes with the global step: `constant`, `linear` or `cosine`
+    /// (annealed to `end_learning_rate` at `total_timesteps`).
+    pub lr_schedule: LrSchedule,
+    /// Learning rate at `total_timesteps` and after, under the `linear` and `cosine`
+    /// schedules (ignored by `constant`); in `[0, learning_rate]`.
+    pub end_learning_rate: f64,
     /// Adam's ε, added to the denominator for numerical stability (unitless).
     pub adam_epsilon: f64,
     /// Clip the global L2 norm of the gradient to this value before each Adam step; `0`
@@ -185,6 +210,8 @@ impl Default for DqnConfig {
             num_envs: 1,
             total_timesteps: 500_000,
             learning_rate: 2.5e-4,
+            lr_schedule: LrSchedule::Constant,
+            end_learning_rate: 0.0,
             adam_epsilon: 1e-8,
             max_grad_norm: 10.0,
             buffer_size: 100_000,
@@ -245,6 +272,18 @@ impl DqnConfig {
         nonzero("num_envs", self.num_envs as u64)?;
         nonzero("total_timesteps", self.total_timesteps)?;
         positive("learning_rate", self.learning_rate)?;
+        // Checked whatever the schedule, so switching the schedule on later cannot turn a
+        // config that validated into one that doesn't.
+        finite("end_learning_rate", self.end_learning_rate)?;
+        if self.end_learning_rate < 0.0 {
+            return Err(DqnError::config("end_learning_rate", format!("{} must be >= 0", self.end_learning_rate)));
+        }
+        if self.end_learning_rate > self.learning_rate {
+            return Err(DqnError::config(
+                "end_learning_rate",
+                format!("{} is above learning_rate {}", self.end_learning_rate, self.learning_rate),
+            ));
+        }
         positive("adam_epsilon", self.adam_epsilon)?;
         finite("max_grad_norm", self.max_grad_norm)?;
         if self.max_grad_norm < 0.0 {
@@ -311,6 +350,9 @@ mod tests {
             (DqnConfig { batch_size: 200, buffer_size: 100, ..Default::default() }, "batch_size"),
             (DqnConfig { tau: 0.0, ..Default::default() }, "tau"),
             (DqnConfig { learning_rate: 0.0, ..Default::default() }, "learning_rate"),
+            (DqnConfig { end_learning_rate: -1e-5, ..Default::default() }, "end_learning_rate"),
+            (DqnConfig { end_learning_rate: 1e-3, learning_rate: 1e-4, ..Default::default() }, "end_learning_rate"),
+            (DqnConfig { end_learning_rate: f64::INFINITY, ..Default::default() }, "end_learning_rate"),
             (DqnConfig { n_step: 0, ..Default::default() }, "n_step"),
             (DqnConfig { hidden_sizes: vec![64, 0], ..Default::default() }, "hidden_sizes"),
             (DqnConfig { epsilon_schedule: EpsilonSchedule::Exponential, end_e: 0.0, ..Default::default() }, "end_e"),
@@ -333,8 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn lr_schedule_fields_parse_and_default_to_a_constant_rate() {
+        let cfg: DqnConfig = serde_json::from_str(r#"{"lr_schedule": "cosine", "end_learning_rate": 1e-5}"#).unwrap();
+        assert_eq!((cfg.lr_schedule, cfg.end_learning_rate), (LrSchedule::Cosine, 1e-5));
+        cfg.validate().unwrap();
+        // A config written before these fields existed keeps today's constant rate.
+        let old: DqnConfig = serde_json::from_str(r#"{"learning_rate": 1e-4}"#).unwrap();
+        assert_eq!((old.lr_schedule, old.end_learning_rate), (LrSchedule::Constant, 0.0));
+        assert!(serde_json::from_str::<DqnConfig>(r#"{"lr_schedule": "step"}"#).is_err());
+        let err = DqnConfig { end_learning_rate: 1.0, ..Default::default() }.validate().unwrap_err();
+        assert_eq!(err.to_string(), "invalid dqn config: end_learning_rate: 1 is above learning_rate 0.00025");
+    }
+
+    #[test]
     fn config_round_trips_through_json() {
-        let cfg = DqnConfig { hidden_sizes: vec![3, 4], dueling: true, ..Default::default() };
+        let cfg = DqnConfig {
+            hidden_sizes: vec![3, 4],
+            dueling: true,
+            lr_schedule: LrSchedule::Linear,
+            end_learning_rate: 1e-5,
+            ..Default::default()
+        };
         let text = serde_json::to_string(&cfg).unwrap();
         assert_eq!(serde_json::from_str::<DqnConfig>(&text).unwrap(), cfg);
     }

@@ -7,7 +7,8 @@
 //!   prioritized), observation/reward normalisation and the RNG. It acts
 //!   ([`Agent::act_batch`]: ε-greedy for N envs in one forward pass; [`Agent::greedy_action`]),
 //!   observes ([`Agent::observe`]; [`Agent::truncate_pending`] when the envs restart from
-//!   outside) and learns ([`Agent::update`], [`Agent::update_target`]).
+//!   outside) and learns ([`Agent::update`] at the scheduled [`Agent::learning_rate`],
+//!   [`Agent::update_target`]).
 //! - [`train`] / [`train_until`]: the training loop over a [`gym::VectorEnv`], shaped like
 //!   CleanRL's `dqn.py`, reporting through a [`Logger`]; [`evaluate`] runs greedy episodes.
 //! - [`Agent::save`] / [`Agent::load`]: the complete state, so training resumes bit for bit
@@ -50,13 +51,13 @@ mod td;
 mod train;
 
 pub use agent::{Agent, Transitions, UpdateStats, make_device};
-pub use config::{DeviceSetting, DqnConfig, EpsilonSchedule, LossKind};
+pub use config::{DeviceSetting, DqnConfig, EpsilonSchedule, LossKind, LrSchedule};
 pub use error::DqnError;
 pub use logger::{Logger, MemoryLogger, NullLogger, Scalar};
 pub use model::{Activation, QNetwork, QNetworkConfig};
 pub use normalize::{RewardScaler, RunningMeanStd};
 pub use replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, Transition};
-pub use schedule::{crossed, epsilon, per_beta};
+pub use schedule::{crossed, epsilon, learning_rate, per_beta};
 pub use state::{FORMAT_VERSION, SaveOptions};
 pub use sumtree::SumTree;
 pub use td::{TdInputs, masked_argmax, td_targets};

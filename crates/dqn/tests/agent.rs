@@ -402,9 +402,13 @@ fn an_unknown_device_or_missing_backend_is_an_error() {
 
 #[test]
 fn the_shipped_park_lb_checkpoint_still_loads() {
-    // Written with format version 1, without a replay file.
+    // Written with format version 1, before lr_schedule and end_learning_rate existed, and
+    // without a replay file.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/shipped-park-lb");
     let mut agent = Agent::load(&dir).unwrap();
+    let cfg = agent.config().clone();
+    assert_eq!((cfg.lr_schedule, cfg.end_learning_rate), (dqn::LrSchedule::Constant, 0.0));
+    assert_eq!(agent.learning_rate(), 1e-4);
     assert_eq!(agent.global_step(), 1_800_000);
     assert!(agent.replay().is_empty());
     // Nothing pending without a replay file: truncating is a no-op.
