@@ -42,8 +42,10 @@ pub fn train<E: Env>(
 /// from the envs' current observations, so training in several calls with the same envs is the
 /// same as training in one.
 ///
-/// Logs `charts/episodic_return`, `charts/episodic_length` and `charts/epsilon` at each episode
-/// end, and `losses/td_loss`, `losses/q_values` and `charts/SPS` every 100 gradient steps.
+/// Logs `charts/episodic_return`, `charts/episodic_length`, `charts/epsilon` and
+/// `charts/learning_rate` at each episode end; `losses/td_loss`, `losses/q_values`,
+/// `charts/learning_rate` and `charts/SPS` every 100 gradient steps; and passes the actions
+/// taken to [`Logger::actions`] at every vector step.
 ///
 /// # Errors
 /// [`DqnError::BadInput`] if `envs` does not have `num_envs` envs of the agent's spaces;
@@ -87,11 +89,13 @@ pub fn train_until<E: Env>(
         // PLUMBING: step the envs (they autoreset) and record finished episodes.
         envs.step(&actions)?;
         let global_step = agent.global_step() + n as u64;
+        logger.actions(&actions, global_step);
         for info in envs.infos() {
             if let Some(episode) = &info.episode {
                 logger.scalar("charts/episodic_return", episode.episode_return, global_step);
                 logger.scalar("charts/episodic_length", episode.length as f64, global_step);
                 logger.scalar("charts/epsilon", agent.epsilon(), global_step);
+                logger.scalar("charts/learning_rate", agent.learning_rate(), global_step);
                 episode_returns.push(episode.episode_return);
             }
         }
@@ -129,6 +133,7 @@ pub fn train_until<E: Env>(
                     if agent.update_step().is_multiple_of(100) {
                         logger.scalar("losses/td_loss", f64::from(stats.td_loss), global_step);
                         logger.scalar("losses/q_values", f64::from(stats.q_values), global_step);
+                        logger.scalar("charts/learning_rate", agent.learning_rate(), global_step);
                         let sps = (global_step - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
                         logger.scalar("charts/SPS", sps, global_step);
                     }

@@ -439,3 +439,31 @@ fn pending_windows_survive_a_save_and_truncate_the_same_after_loading() {
     assert_eq!(loaded.global_step(), agent.global_step());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn training_reports_the_actions_taken_and_the_scheduled_learning_rate() {
+    let cfg = DqnConfig { lr_schedule: dqn::LrSchedule::Cosine, end_learning_rate: 1e-4, ..small_cfg() };
+    let mut envs = cartpoles(&cfg);
+    let mut agent = Agent::new(cfg.clone(), 4, 2).unwrap();
+    let mut log = MemoryLogger::default();
+    train_until(&mut agent, &mut envs, 1500, &mut log).unwrap();
+    // Every action of every env at every vector step, both CartPole actions among them.
+    assert_eq!(log.action_counts.iter().sum::<u64>(), 1500);
+    assert_eq!(log.action_counts.len(), 2);
+    assert!(log.action_counts.iter().all(|&c| c > 100), "{:?}", log.action_counts);
+
+    // The learning rate is logged beside ε at episode ends and beside the losses every 100
+    // updates, and follows the schedule down from learning_rate.
+    let rates = log.values("charts/learning_rate");
+    let expected = log.values("charts/epsilon").len() + log.values("losses/td_loss").len();
+    assert_eq!(rates.len(), expected);
+    assert!(!log.values("losses/td_loss").is_empty(), "the test must train");
+    assert!(rates.windows(2).all(|w| w[1] <= w[0]), "not decreasing: {rates:?}");
+    assert!(rates.iter().all(|&r| r <= 1e-3 && r > 1e-4));
+    for s in log.records.iter().filter(|s| s.tag == "charts/learning_rate") {
+        let at = |step| dqn::learning_rate(&cfg, step);
+        // Episode ends log the rate the step was taken with, loss records the rate just used.
+        assert!(s.value == at(s.step) || s.value == at(s.step - 2), "step {}: {}", s.step, s.value);
+    }
+    assert_eq!(agent.learning_rate(), dqn::learning_rate(&cfg, 1500));
+}
