@@ -37,7 +37,8 @@ pub struct Transitions<'a> {
     pub truncated: &'a [bool],
 }
 
-/// What one gradient step measured.
+/// What one gradient step measured (both values are read back from the device by
+/// [`Agent::update`], so checking them costs nothing more).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UpdateStats {
     /// The minimised loss (Huber or MSE, importance-weighted under PER), in squared scaled
@@ -45,6 +46,21 @@ pub struct UpdateStats {
     pub td_loss: f32,
     /// Mean Q(s, a) over the batch, in scaled reward units.
     pub q_values: f32,
+}
+
+impl UpdateStats {
+    /// The first non-finite value (NaN or ±∞) by its logger tag, `losses/td_loss` or
+    /// `losses/q_values`, or `None` when both are finite. A NaN or infinite Q(s, a) anywhere in
+    /// the batch makes their mean, and the loss, non-finite too.
+    pub fn non_finite(&self) -> Option<&'static str> {
+        if !self.td_loss.is_finite() {
+            Some("losses/td_loss")
+        } else if !self.q_values.is_finite() {
+            Some("losses/q_values")
+        } else {
+            None
+        }
+    }
 }
 
 /// A Deep Q-Learning agent for environments with `obs_dim` flat observations and `n_actions`
@@ -491,6 +507,10 @@ impl Agent {
     /// masked), Huber or MSE loss, global gradient-norm clipping, Adam at
     /// [`learning_rate`](Self::learning_rate).
     ///
+    /// A non-finite loss is returned in the stats, not as an error (the step has then already
+    /// made the weights non-finite); [`crate::train_until`] turns it into
+    /// [`DqnError::NonFinite`].
+    ///
     /// # Errors
     /// [`DqnError::BadInput`] if the replay buffer is empty.
     pub fn update(&mut self) -> Result<UpdateStats, DqnError> {
@@ -839,5 +859,14 @@ mod tests {
         let before = weights(&agent);
         agent.update().unwrap();
         assert_eq!(weights(&agent), before, "rate 0 does not");
+    }
+
+    #[test]
+    fn update_stats_name_the_first_non_finite_value() {
+        let stats = |td_loss, q_values| UpdateStats { td_loss, q_values };
+        assert_eq!(stats(0.5, -3.0).non_finite(), None);
+        assert_eq!(stats(f32::NAN, 1.0).non_finite(), Some("losses/td_loss"));
+        assert_eq!(stats(f32::INFINITY, f32::NAN).non_finite(), Some("losses/td_loss"));
+        assert_eq!(stats(1.0, f32::NEG_INFINITY).non_finite(), Some("losses/q_values"));
     }
 }

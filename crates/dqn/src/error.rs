@@ -80,6 +80,18 @@ pub enum DqnError {
         /// What is wrong.
         reason: String,
     },
+    /// Training diverged: a gradient step produced a NaN or infinite value. The step has
+    /// already been applied, so the agent's weights are most likely non-finite too: resume
+    /// from an earlier checkpoint rather than saving this agent.
+    #[error("non-finite {what} at global step {global_step} (update step {update_step})")]
+    NonFinite {
+        /// The quantity, by its logger tag: `losses/td_loss` or `losses/q_values`.
+        what: &'static str,
+        /// The agent's global step (environment steps) when it happened.
+        global_step: u64,
+        /// The gradient step that produced it (the agent's update step after it, from 1).
+        update_step: u64,
+    },
     /// A tensor operation on the device failed.
     #[error("tensor backend: {0}")]
     Backend(String),

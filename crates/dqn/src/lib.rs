@@ -10,7 +10,9 @@
 //!   outside) and learns ([`Agent::update`] at the scheduled [`Agent::learning_rate`],
 //!   [`Agent::update_target`]).
 //! - [`train`] / [`train_until`]: the training loop over a [`gym::VectorEnv`], shaped like
-//!   CleanRL's `dqn.py`, reporting through a [`Logger`]; [`evaluate`] runs greedy episodes.
+//!   CleanRL's `dqn.py`, reporting through a [`Logger`] and stopping with
+//!   [`DqnError::NonFinite`] at the first diverged gradient step; [`evaluate`] runs greedy
+//!   episodes.
 //! - [`Agent::save`] / [`Agent::load`]: the complete state, so training resumes bit for bit
 //!   (see [`state`] for the file layout and [`FORMAT_VERSION`]).
 //! - [`td_targets`]: the TD target as a pure function, Double DQN, n-step and masks included.

@@ -47,9 +47,14 @@ pub fn train<E: Env>(
 /// `charts/learning_rate` and `charts/SPS` every 100 gradient steps; and passes the actions
 /// taken to [`Logger::actions`] at every vector step.
 ///
+/// Every gradient step's loss and mean Q-value are checked: training stops at the first
+/// non-finite one, not at the next logged one.
+///
 /// # Errors
 /// [`DqnError::BadInput`] if `envs` does not have `num_envs` envs of the agent's spaces;
-/// [`DqnError::Env`] if an environment fails (or was never reset).
+/// [`DqnError::Env`] if an environment fails (or was never reset);
+/// [`DqnError::NonFinite`] as soon as a gradient step gives a NaN or infinite TD loss or mean
+/// Q-value (the agent has then taken that step; don't save it).
 pub fn train_until<E: Env>(
     agent: &mut Agent,
     envs: &mut VectorEnv<E>,
@@ -130,6 +135,11 @@ pub fn train_until<E: Env>(
             if crossed(prev_step, global_step, cfg.train_frequency) {
                 for _ in 0..cfg.gradient_steps {
                     let stats = agent.update()?;
+                    // The stats are on the host already: checking every step costs nothing,
+                    // and a divergence is caught at the step that caused it.
+                    if let Some(what) = stats.non_finite() {
+                        return Err(DqnError::NonFinite { what, global_step, update_step: agent.update_step() });
+                    }
                     if agent.update_step().is_multiple_of(100) {
                         logger.scalar("losses/td_loss", f64::from(stats.td_loss), global_step);
                         logger.scalar("losses/q_values", f64::from(stats.q_values), global_step);

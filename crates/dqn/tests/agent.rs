@@ -467,3 +467,69 @@ fn training_reports_the_actions_taken_and_the_scheduled_learning_rate() {
     }
     assert_eq!(agent.learning_rate(), dqn::learning_rate(&cfg, 1500));
 }
+
+/// CartPole whose rewards turn NaN from its `from`-th step on (counted over all episodes).
+#[derive(Debug, Clone)]
+struct NanRewardsFrom {
+    inner: CartPole,
+    steps: usize,
+    from: usize,
+}
+
+impl Env for NanRewardsFrom {
+    type Info = ();
+
+    fn observation_space(&self) -> &BoxSpace {
+        self.inner.observation_space()
+    }
+
+    fn action_space(&self) -> Discrete {
+        self.inner.action_space()
+    }
+
+    fn reset(&mut self, seed: Option<u64>) -> (&[f32], ()) {
+        self.inner.reset(seed)
+    }
+
+    fn step(&mut self, action: usize) -> Result<Step<'_, ()>, EnvError> {
+        self.steps += 1;
+        let nan = self.steps >= self.from;
+        let step = self.inner.step(action)?;
+        Ok(Step { reward: if nan { f64::NAN } else { step.reward }, ..step })
+    }
+
+    fn action_mask(&self) -> &[bool] {
+        self.inner.action_mask()
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_training_at_the_gradient_step_that_produced_it() {
+    // One env, one gradient step per environment step from step 51: update k happens at
+    // global step 50 + k. Rewards are NaN from step 120 (update 70) on.
+    let cfg =
+        DqnConfig { num_envs: 1, learning_starts: 50, train_frequency: 1, gradient_steps: 1, n_step: 1, ..small_cfg() };
+    let mut envs = VectorEnv::new(vec![NanRewardsFrom { inner: CartPole::new(), steps: 0, from: 120 }]).unwrap();
+    envs.reset(1);
+    let mut agent = Agent::new(cfg, 4, 2).unwrap();
+    let mut log = MemoryLogger::default();
+    let err = train_until(&mut agent, &mut envs, 1000, &mut log).unwrap_err();
+    let message = err.to_string();
+    match err {
+        DqnError::NonFinite { what, global_step, update_step } => {
+            assert_eq!(what, "losses/td_loss");
+            assert_eq!(global_step, 50 + update_step);
+            // Caught as soon as a NaN transition is sampled, long before the 100th update at
+            // which the loss would first have been logged.
+            assert!((70..100).contains(&update_step), "update step {update_step}");
+            assert_eq!(agent.update_step(), update_step);
+            assert_eq!(agent.global_step(), global_step);
+            assert_eq!(
+                message,
+                format!("non-finite losses/td_loss at global step {global_step} (update step {update_step})")
+            );
+        }
+        e => panic!("expected a non-finite error, got {e}"),
+    }
+    assert!(log.values("losses/td_loss").is_empty());
+}
