@@ -23,6 +23,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Evaluate heuristic baselines alone on a scenario.
     Baselines(BaselinesArgs),
+    /// Export a checkpoint's greedy network: policy.safetensors, policy.onnx, policy.json.
+    Export(ExportArgs),
+    /// Serve decisions of an exported policy as JSON lines on stdin/stdout.
+    Infer(InferArgs),
     /// One Markdown results table from several evaluation directories (scenarios as columns).
     Summary(SummaryArgs),
 }
@@ -98,4 +102,24 @@ pub struct SummaryArgs {
     /// Also write the table to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `cluster-rl export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A checkpoint directory, an experiment's checkpoint directory (its `latest` is used), or
+    /// a `latest` pointer file.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The export directory to write (created if needed; existing files are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `cluster-rl infer`.
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// An export directory (`cluster-rl export --out DIR`).
+    #[arg(long)]
+    pub policy: PathBuf,
 }

@@ -33,6 +33,27 @@ pub fn load_agent_for(dir: &std::path::Path, scenario: &ScenarioConfig) -> Resul
     Ok(agent)
 }
 
+/// A [`PolicySpec`] named `name` acting with the exported policy in `dir` (each episode gets its
+/// own copy of the runtime), after checking it fits `scenario`.
+///
+/// # Errors
+/// A missing or broken export, or one for another observation or action shape.
+pub fn exported_spec(dir: &std::path::Path, scenario: &ScenarioConfig, name: &str) -> Result<PolicySpec> {
+    let runtime = policy::Policy::load(dir).map_err(|e| anyhow!("export: {e}"))?;
+    let env = cluster_env::ClusterEnv::new(scenario).map_err(|e| anyhow!("scenario: {e}"))?;
+    let (d, a) = (gym::Env::observation_space(&env).dim(), gym::Env::action_space(&env).n);
+    if (runtime.obs_dim(), runtime.n_actions()) != (d, a) {
+        bail!(
+            "{}: the policy expects {} observations and {} actions, scenario {} has {d} and {a}",
+            dir.display(),
+            runtime.obs_dim(),
+            runtime.n_actions(),
+            scenario.name
+        );
+    }
+    Ok(crate::policy::exported_spec(runtime, name))
+}
+
 /// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
 fn baseline_names(arg: Option<&str>, default: &Baselines) -> Result<Vec<String>> {
     match arg {
@@ -65,9 +86,13 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         bail!("--episodes: must be at least 1");
     }
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
-    let agent = load_agent_for(&dir, &exp.scenario)?;
-    let shared = SharedAgent::new(agent);
-    let mut policies = vec![SharedAgent::spec(&shared, "dqn")];
+    // An export directory (policy.json) runs on the burn-free runtime; a checkpoint on burn.
+    let trained = if dir.join(crate::export::META_FILE).is_file() {
+        exported_spec(&dir, &exp.scenario, "dqn")?
+    } else {
+        SharedAgent::spec(&SharedAgent::new(load_agent_for(&dir, &exp.scenario)?), "dqn")
+    };
+    let mut policies = vec![trained];
     policies.extend(specs(&names)?);
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
         .into_iter()

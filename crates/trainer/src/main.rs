@@ -2,13 +2,15 @@
 //! `cluster-rl: {:#}` and exit 2 on failure (bad input, unreadable files, a diverged run).
 //!
 //! # Brief overview
-//! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `summary`).
+//! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `export`, `infer`, `summary`).
 //! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
 //! - [`train`]: the training driver (vector env, evaluations, checkpoints, TensorBoard).
 //! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
 //! - [`tensorboard`]: a [`dqn::Logger`] writing TensorBoard event files.
 //! - [`eval`]: `eval` and `baselines`, and the report files.
 //! - [`summary`]: one results table from several evaluations.
+//! - [`export`]: a checkpoint as safetensors + ONNX + policy.json.
+//! - [`infer`]: JSON-lines decisions from an export.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -19,6 +21,8 @@ mod args;
 mod checkpoint;
 mod config;
 mod eval;
+mod export;
+mod infer;
 mod policy;
 mod report;
 mod summary;
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
         args::Command::Eval(a) => eval::run_eval(&a),
         args::Command::Baselines(a) => eval::run_baselines(&a),
         args::Command::Summary(a) => summary::run(&a),
+        args::Command::Export(a) => export::run(&a),
+        args::Command::Infer(a) => infer::run(&a),
     };
     match result {
         Ok(code) => code,

@@ -1,4 +1,5 @@
-//! The greedy DQN agent behind [`cluster_env::Policy`], so evaluation treats it like a baseline.
+//! The greedy DQN agent — a burn checkpoint or a burn-free export — behind
+//! [`cluster_env::Policy`], so evaluation treats it like a baseline.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -69,5 +70,37 @@ impl Policy for DqnPolicy {
             }
             Err(_) => usize::MAX,
         }
+    }
+}
+
+/// A [`PolicySpec`] named `name` acting greedily with an exported policy; each episode gets its
+/// own clone of the runtime (its scratch buffers are per caller).
+pub fn exported_spec(runtime: policy::Policy, name: &str) -> PolicySpec {
+    let runtime = Arc::new(runtime);
+    PolicySpec {
+        name: name.into(),
+        make: Arc::new(move || {
+            let dim = runtime.obs_dim();
+            Box::new(ExportPolicy { runtime: (*runtime).clone(), obs: vec![0.0; dim] }) as Box<dyn Policy>
+        }),
+    }
+}
+
+/// One episode's copy of an exported policy.
+struct ExportPolicy {
+    runtime: policy::Policy,
+    obs: Vec<f32>,
+}
+
+impl Policy for ExportPolicy {
+    fn name(&self) -> &str {
+        "dqn"
+    }
+
+    /// The greedy valid node; should the runtime fail, an out-of-range node makes evaluation
+    /// report the policy's error.
+    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+        view.observation(&mut self.obs);
+        self.runtime.act(&self.obs, view.mask()).unwrap_or(usize::MAX)
     }
 }

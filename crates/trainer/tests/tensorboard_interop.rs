@@ -130,6 +130,9 @@ histogram_interval = 500
     let text = &got["text"]["config/experiment"][0];
     assert_eq!(text[0].as_u64(), Some(0));
     let body = text[1].as_str().unwrap();
-    assert!(body.starts_with("```toml\n") && body.contains("name = \"tb\"") && body.contains("batch_size = 32"), "{body}");
+    assert!(
+        body.starts_with("```toml\n") && body.contains("name = \"tb\"") && body.contains("batch_size = 32"),
+        "{body}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
