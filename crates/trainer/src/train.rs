@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use cluster_env::{ClusterEnv, DERIVED_SEED_BIT, EvalReport, PolicySpec, evaluate};
-use dqn::{Agent, Logger, crossed, train_until};
+use dqn::{Agent, DqnError, Logger, crossed, train_until};
 use gym::VectorEnv;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -30,22 +30,32 @@ const METRICS: [&str; 7] =
 /// Environment steps between speed and learning-rate scalars.
 const SCALAR_INTERVAL: u64 = 1000;
 
-/// Forwards the training loop's scalars to TensorBoard, replacing its per-call `charts/SPS`
-/// with the driver's own, and remembers the first non-finite loss.
+/// Forwards the training loop's scalars to TensorBoard — except those the driver logs itself
+/// (`charts/SPS`, `charts/learning_rate`) — counts the nodes chosen while training, and
+/// remembers the first non-finite loss.
 struct Watch<'a> {
     tb: &'a mut TensorBoard,
+    chosen: &'a mut [u64],
     bad: Option<(String, f64)>,
 }
 
 impl Logger for Watch<'_> {
     fn scalar(&mut self, tag: &str, value: f64, step: u64) {
-        if tag == "charts/SPS" {
+        if tag == "charts/SPS" || tag == "charts/learning_rate" {
             return;
         }
         if tag.starts_with("losses/") && !value.is_finite() && self.bad.is_none() {
             self.bad = Some((tag.to_string(), value));
         }
         self.tb.scalar(tag, value, step);
+    }
+
+    fn actions(&mut self, actions: &[usize], _step: u64) {
+        for &a in actions {
+            if let Some(c) = self.chosen.get_mut(a) {
+                *c += 1;
+            }
+        }
     }
 }
 
@@ -170,7 +180,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         })?;
         let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
         check_compatible(&saved, &exp, &dir)?;
-        let agent = Agent::load(&dir).map_err(|e| anyhow!("--resume: {e}"))?;
+        let mut agent = Agent::load(&dir).map_err(|e| anyhow!("--resume: {e}"))?;
         let state = checkpoint::load_state(&dir)?;
         if state.global_step != agent.global_step() {
             bail!(
@@ -180,7 +190,10 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
                 agent.global_step()
             );
         }
+        // The envs restart with fresh episodes (their state is not checkpointed), so the
+        // agent's half-built n-step windows of the old episodes end here, as truncations.
         envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
+        agent.truncate_pending();
         eprintln!("resuming {name} from {} (step {})", dir.display(), agent.global_step());
         (agent, state)
     } else {
@@ -233,6 +246,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     let start_step = agent.global_step();
     let seconds_before = state.train_seconds;
     let mut recent: VecDeque<f64> = VecDeque::with_capacity(20);
+    let mut chosen = vec![0u64; envs.n_actions()];
     let mut last_eval = None;
     let mut last_saved = None;
     let interval = |k: u64| if k == 0 { u64::MAX } else { k };
@@ -240,8 +254,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     while agent.global_step() < total {
         // ALGO: one step of every env, one batched forward pass, training per the DQN config.
         let prev = agent.global_step();
-        let mut watch = Watch { tb: &mut tb, bad: None };
-        train_until(&mut agent, &mut envs, prev + 1, &mut watch).map_err(|e| anyhow!("training: {e}"))?;
+        let mut watch = Watch { tb: &mut tb, chosen: &mut chosen, bad: None };
+        match train_until(&mut agent, &mut envs, prev + 1, &mut watch) {
+            Err(DqnError::NonFinite { what, global_step, update_step }) => {
+                let what = format!("{what} is not finite (gradient step {update_step})");
+                bail!("{}", diverged(global_step, &what, &ckpts));
+            }
+            result => result.map_err(|e| anyhow!("training: {e}"))?,
+        };
         if let Some((tag, value)) = watch.bad {
             bail!("{}", diverged(agent.global_step(), &format!("{tag} is {value}"), &ckpts));
         }
@@ -268,7 +288,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         if crossed(prev, step, SCALAR_INTERVAL) || step >= total {
             let sps = (step - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
             tb.scalar("charts/SPS", sps, step);
-            tb.scalar("charts/learning_rate", exp.agent.learning_rate, step);
+            tb.scalar("charts/learning_rate", agent.learning_rate(), step);
             tb.scalar("charts/epsilon", agent.epsilon(), step);
             let mean_return = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
             bar.set_position(step);
@@ -277,6 +297,9 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         if crossed(prev, step, exp.logging.histogram_interval) {
             let q = finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
             tb.histogram("charts/q_values", &q.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), step);
+            // Nodes chosen (ε-greedy) by the training envs since the last histogram.
+            tb.categories("charts/chosen_node", &chosen, step);
+            chosen.fill(0);
         }
 
         // PLUMBING: validation, best checkpoint.

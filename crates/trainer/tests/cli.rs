@@ -297,10 +297,23 @@ fn kill_9_then_resume_finishes_the_run() {
 fn divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint() {
     let dir = scratch("nan");
     let cfg = tiny(&dir, 3000, 100);
-    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--quiet", "--set", "agent.reward_scale=1e300"]);
+    // Learning starts after the checkpoint at step 500; the first gradient step (at 610, one
+    // per 10 steps) diverges and is caught at once.
+    let c = cfg.to_str().unwrap();
+    let o = run(&[
+        "train",
+        "--config",
+        c,
+        "--quiet",
+        "--set",
+        "agent.reward_scale=1e300",
+        "--set",
+        "agent.learning_starts=600",
+    ]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("training diverged at step") && err.contains("the last good checkpoint is"), "{err}");
+    assert!(err.contains("training diverged at step 610: losses/td_loss is not finite (gradient step 1)"), "{err}");
+    assert!(err.contains("the last good checkpoint is") && err.contains("step-000000000500"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let last = latest(&dir.join("checkpoints/tiny"));
     assert!(last.join("agent.json").is_file() && trainer_step(&last) < 3000);

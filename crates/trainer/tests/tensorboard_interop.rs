@@ -123,6 +123,10 @@ histogram_interval = 500
     let q = hist["charts/q_values"].as_array().unwrap();
     assert_eq!(q.len(), 4);
     assert!(q.iter().all(|e| e[1].as_f64() == Some(20.0)));
+    // Training choices (ε-greedy) of 2 envs over each 500 environment steps: 500 decisions.
+    let train_chosen = hist["charts/chosen_node"].as_array().unwrap();
+    assert_eq!(train_chosen.len(), 4);
+    assert!(train_chosen.iter().all(|e| e[1].as_f64() == Some(500.0)), "{train_chosen:?}");
     // Greedy choices of 2 validation episodes × 100 decisions.
     let chosen = hist["eval/dqn/chosen_node"].as_array().unwrap();
     assert_eq!(chosen[0][1].as_f64(), Some(200.0));
