@@ -366,16 +366,17 @@ fn every_shipped_experiment_resolves() {
     assert!(checked >= 2, "found only {checked} experiment files in {}", dir.display());
 }
 
-/// The same experiment trained with 1 and with 3 rayon threads ends with a bit-identical replay
-/// buffer (every transition, so every action taken) and the same held-out evaluation: every env
-/// and episode has its own seeded RNG, so rayon's scheduling cannot change results. (burn's
-/// `.bpk` files are not compared: they embed random parameter ids.)
+/// The same experiment trained with 1 and with 3 rayon threads ends with bit-identical weights
+/// (compared through `export`: burn's `.bpk` files embed random parameter ids), a bit-identical
+/// replay buffer (every transition, so every action taken) and the same held-out evaluation:
+/// every env and episode has its own seeded RNG, so rayon's scheduling cannot change results.
 #[test]
 fn results_do_not_depend_on_the_number_of_threads() {
     let dir = scratch("threads");
     let cfg = tiny(&dir, 2000, 60);
     let c = cfg.to_str().unwrap();
     let mut replays = Vec::new();
+    let mut weights = Vec::new();
     let mut reports = Vec::new();
     for threads in ["1", "3"] {
         let name = format!("experiment.name=t{threads}");
@@ -388,6 +389,10 @@ fn results_do_not_depend_on_the_number_of_threads() {
         let ckpt = latest(&dir.join(format!("checkpoints/t{threads}")));
         assert_eq!(trainer_step(&ckpt), 2000);
         replays.push(std::fs::read(ckpt.join("replay.bin")).unwrap());
+        let export = dir.join(format!("export-{threads}"));
+        let o = run(&["export", "--checkpoint", ckpt.to_str().unwrap(), "--out", export.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        weights.push(std::fs::read(export.join("policy.safetensors")).unwrap());
         let out = dir.join(format!("report-{threads}"));
         let o = Command::new(BIN)
             .args(["eval", "--checkpoint", ckpt.to_str().unwrap(), "--out", out.to_str().unwrap()])
@@ -398,6 +403,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
         reports.push(std::fs::read_to_string(out.join("report.csv")).unwrap());
     }
     assert!(replays[0] == replays[1], "replay buffers differ between 1 and 3 threads");
+    assert!(weights[0] == weights[1], "weights differ between 1 and 3 threads");
     assert_eq!(reports[0], reports[1]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,282 @@
+//! `cluster-rl export` and `cluster-rl infer` through the real binary: the export computes what
+//! the burn network computes (in the burn-free runtime and in onnxruntime), the shipped export is
+//! the shipped checkpoint's, and `infer` answers every bad request with an error reply.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use dqn::{Agent, DeviceSetting};
+use gym::Env;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
+const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");
+const SHIPPED_EXPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb-export");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cluster-rl-export-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn export_shipped(dir: &Path) -> PathBuf {
+    let out = dir.join("export");
+    let o = run(&["export", "--checkpoint", SHIPPED, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// 1000 observations of park-lb with masks: half visited by a random policy in real episodes,
+/// half uniformly random loads and sizes; each mask random with at least one valid node.
+fn observations() -> (Vec<f32>, Vec<bool>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut env = cluster_env::ClusterEnv::new(&cluster_env::scenarios::park_lb()).unwrap();
+    let (mut obs, mut masks) = (Vec::new(), Vec::new());
+    let (first, _) = env.reset(Some(3_000_000));
+    let mut current = first.to_vec();
+    for k in 0..1000 {
+        if k < 500 {
+            obs.extend_from_slice(&current);
+            let action = rng.random_range(0..10);
+            let step = env.step(action).unwrap();
+            current = step.obs.to_vec();
+            if step.terminated || step.truncated {
+                current = env.reset(None).0.to_vec();
+            }
+        } else {
+            obs.extend((0..10).map(|_| rng.random_range(0.0..20_000.0f32)));
+            obs.push(rng.random_range(1.0..10_000.0f32));
+        }
+        let mut mask: Vec<bool> = (0..10).map(|_| rng.random_bool(0.7)).collect();
+        if !mask.contains(&true) {
+            mask[rng.random_range(0..10)] = true;
+        }
+        masks.extend(mask);
+    }
+    (obs, masks)
+}
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-4 * a.abs().max(1.0)
+}
+
+/// Export → load with the `policy` crate → the same greedy actions as the burn network on 1000
+/// observations and masks, and Q-values within 1e-4 (relative).
+#[test]
+fn exported_runtime_acts_like_the_burn_network() {
+    let dir = scratch("roundtrip");
+    let export = export_shipped(&dir);
+    let mut runtime = policy::Policy::load(&export).unwrap();
+    let mut agent = Agent::load_on(SHIPPED, Some(DeviceSetting::Cpu)).unwrap();
+    let (obs, masks) = observations();
+    let q_burn = agent.q_values(&obs, 1000).unwrap();
+    for i in 0..1000 {
+        let (o, m) = (&obs[i * 11..(i + 1) * 11], &masks[i * 10..(i + 1) * 10]);
+        let q = runtime.q_values(o).unwrap();
+        for (a, b) in q.iter().zip(&q_burn[i * 10..(i + 1) * 10]) {
+            assert!(close(*a, *b), "observation {i}: runtime {a} vs burn {b}");
+        }
+        assert_eq!(runtime.act(o, m).unwrap(), agent.greedy_action(o, m).unwrap(), "observation {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const ORT: &str = r#"
+import json, sys
+import numpy as np, onnx, onnxruntime as ort
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model, full_check=True)
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+obs = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, int(sys.argv[3]))
+q = s.run(["q_values"], {"obs": obs})[0]
+print(json.dumps(q.astype(float).tolist()))
+"#;
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CLUSTER_RL_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        venv.exists(),
+        "onnx interop: no Python with onnxruntime: set CLUSTER_RL_PYTHON or create {} \
+         (python3 -m venv .venv && .venv/bin/pip install onnx onnxruntime)",
+        venv.display()
+    );
+    venv
+}
+
+/// The exported `policy.onnx` passes onnx's checker and, run by onnxruntime, gives the burn
+/// network's Q-values (1e-4) and the same argmax on the same 1000 observations.
+#[test]
+fn onnx_export_runs_in_onnxruntime_like_the_burn_network() {
+    let dir = scratch("ort");
+    let export = export_shipped(&dir);
+    let (obs, _) = observations();
+    let obs_file = dir.join("obs.f32");
+    std::fs::write(&obs_file, obs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let o = Command::new(python())
+        .args(["-c", ORT, export.join("policy.onnx").to_str().unwrap(), obs_file.to_str().unwrap(), "11"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "onnxruntime failed: {}", String::from_utf8_lossy(&o.stderr));
+    let q_ort: Vec<Vec<f64>> = serde_json::from_slice(&o.stdout).unwrap();
+    let mut agent = Agent::load_on(SHIPPED, Some(DeviceSetting::Cpu)).unwrap();
+    let q_burn = agent.q_values(&obs, 1000).unwrap();
+    assert_eq!(q_ort.len(), 1000);
+    let all = vec![true; 10];
+    for (i, row) in q_ort.iter().enumerate() {
+        let burn = &q_burn[i * 10..(i + 1) * 10];
+        for (a, b) in row.iter().zip(burn) {
+            assert!(close(*a as f32, *b), "observation {i}: onnxruntime {a} vs burn {b}");
+        }
+        let ort: Vec<f32> = row.iter().map(|&x| x as f32).collect();
+        assert_eq!(policy::masked_argmax(&ort, &all), policy::masked_argmax(burn, &all), "observation {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `checkpoints/shipped-park-lb-export` is exactly what exporting the shipped checkpoint gives,
+/// and evaluates like the checkpoint.
+#[test]
+fn shipped_export_is_the_shipped_checkpoint() {
+    let dir = scratch("shipped");
+    let fresh = export_shipped(&dir);
+    for file in ["policy.safetensors", "policy.onnx", "experiment.toml"] {
+        let a = std::fs::read(fresh.join(file)).unwrap();
+        let b = std::fs::read(Path::new(SHIPPED_EXPORT).join(file)).unwrap();
+        assert!(a == b, "{file} differs from a fresh export of {SHIPPED}");
+    }
+    let meta = |d: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("policy.json")).unwrap()).unwrap();
+        v["source"]["checkpoint"] = serde_json::Value::Null; // the path it was exported from
+        v
+    };
+    assert_eq!(meta(&fresh), meta(Path::new(SHIPPED_EXPORT)));
+    let out = dir.join("report");
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        SHIPPED_EXPORT,
+        "--episodes",
+        "30",
+        "--baselines",
+        "least-loaded",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let mean = |k: usize| report["policies"][k]["metrics"][0]["value"]["mean"].as_f64().unwrap();
+    assert_eq!(report["policies"][0]["name"], "dqn");
+    assert!(mean(0) < mean(1), "the export should beat least-loaded: {} vs {}", mean(0), mean(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends `lines` to `cluster-rl infer --policy <shipped export>` and returns the replies.
+fn infer(lines: &[String]) -> (Output, Vec<serde_json::Value>) {
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", SHIPPED_EXPORT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let replies = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (o, replies)
+}
+
+/// A park-lb cluster state of `n` nodes (ids 0..n), node 0 down.
+fn state(ids: &[usize]) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|&id| {
+            serde_json::json!({"id": id, "capacity": [1.0], "usage": [0.0], "speed": 1.0 + id as f64,
+                "up": id != 0, "queued_tasks": id, "queued_work": 100.0 * id as f64,
+                "running_tasks": 0, "running_work": 0.0})
+        })
+        .collect();
+    serde_json::json!({"nodes": nodes, "task": {"id": 9, "priority": 1.0, "demands": [1.0], "size": 250.0}})
+}
+
+#[test]
+fn infer_answers_good_requests_and_errors_without_stopping() {
+    let obs = "[0,0,0,0,0,0,0,0,0,0,100]";
+    let ten: Vec<usize> = (0..10).collect();
+    let mut out_of_range = ten.clone();
+    out_of_range[9] = 12;
+    let lines = vec![
+        format!(r#"{{"id": 1, "observation": {obs}}}"#),
+        format!(
+            r#"{{"id": 2, "observation": {obs}, "mask": [false,false,false,true,false,false,false,false,false,false]}}"#
+        ),
+        serde_json::json!({"id": 3, "state": state(&ten)}).to_string(),
+        r#"{"id": 4, "observation": [0, 0"#.to_string(),
+        r#"{"id": 5}"#.to_string(),
+        r#"{"id": 6, "observation": [1, 2, 3]}"#.to_string(),
+        r#"{"id": 7, "observation": [0,0,0,0,0,0,0,0,0,0,1e39]}"#.to_string(),
+        serde_json::json!({"id": 8, "state": state(&out_of_range)}).to_string(),
+        serde_json::json!({"id": 9, "state": state(&[])}).to_string(),
+        r#"{"id": 10, "observation": [0,0,0,0,0,0,0,0,0,0,NaN]}"#.to_string(),
+        r#"{"id": 11, "state": {"nodes": []}}"#.to_string(),
+        String::new(),
+        format!(r#"{{"id": "last", "observation": {obs}}}"#),
+    ];
+    let (o, replies) = infer(&lines);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(replies.len(), 12, "one reply per non-empty line: {replies:?}");
+    let error =
+        |k: usize| replies[k]["error"].as_str().unwrap_or_else(|| panic!("reply {k}: {}", replies[k])).to_owned();
+    // Good requests: a node and ten Q-values; the mask is obeyed; node 0 is down.
+    assert_eq!(replies[0]["id"], 1);
+    assert_eq!(replies[0]["q_values"].as_array().unwrap().len(), 10);
+    assert!(replies[0]["node"].as_u64().unwrap() < 10);
+    assert_eq!(replies[1]["node"], 3);
+    let node = replies[2]["node"].as_u64().unwrap();
+    assert!((1..10).contains(&node), "{}", replies[2]);
+    // Bad ones: each error names the problem.
+    assert!(error(3).starts_with("malformed JSON"), "{}", error(3));
+    assert!(error(4).contains("missing field"), "{}", error(4));
+    assert!(error(5).contains("has 3 values, this policy expects 11"), "{}", error(5));
+    assert!(error(6).contains("observation[10] is inf"), "{}", error(6));
+    assert!(error(7).contains("12"), "{}", error(7));
+    assert!(error(8).contains("no nodes"), "{}", error(8));
+    assert!(error(9).starts_with("malformed JSON"), "{}", error(9));
+    assert!(error(10).contains("missing field `task`"), "{}", error(10));
+    for (k, id) in [(4, 5), (5, 6), (6, 7), (7, 8), (8, 9), (10, 11)] {
+        assert_eq!(replies[k]["id"], id, "reply {k} echoes its id");
+    }
+    // A line that is not JSON has no id to echo.
+    assert!(replies[3].get("id").is_none() && replies[9].get("id").is_none());
+    // ... and the next line is served normally.
+    assert_eq!(replies[11]["id"], "last");
+    assert_eq!(replies[11]["node"], replies[0]["node"]);
+}
+
+#[test]
+fn infer_refuses_a_missing_or_incomplete_export_at_start_up() {
+    let dir = scratch("incomplete");
+    let o = run(&["infer", "--policy", dir.join("nope").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not found") && err.contains("cluster-rl export"), "{err}");
+    std::fs::copy(Path::new(SHIPPED_EXPORT).join("policy.json"), dir.join("policy.json")).unwrap();
+    let o = run(&["infer", "--policy", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("missing policy.safetensors"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
