@@ -5,10 +5,23 @@
 use dqn::{Agent, DqnConfig, MemoryLogger, evaluate, train};
 use gym::{CartPole, VectorEnv};
 
+/// The `[agent]` section of the experiment file, with the seed, the number of envs and the
+/// length from `[experiment]` and `[training]` (as the trainer assembles it).
 fn shipped_config() -> DqnConfig {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/cartpole.toml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let mut file: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let section = |file: &mut toml::Table, name: &str| match file.remove(name) {
+        Some(toml::Value::Table(t)) => t,
+        _ => panic!("{path}: no [{name}]"),
+    };
+    let experiment = section(&mut file, "experiment");
+    let training = section(&mut file, "training");
+    let mut cfg: DqnConfig = section(&mut file, "agent").try_into().unwrap_or_else(|e| panic!("{path}: {e}"));
+    cfg.seed = experiment["seed"].as_integer().unwrap() as u64;
+    cfg.num_envs = training["num_envs"].as_integer().unwrap() as usize;
+    cfg.total_timesteps = training["total_steps"].as_integer().unwrap() as u64;
+    cfg
 }
 
 #[test]

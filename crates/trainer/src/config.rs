@@ -23,10 +23,8 @@ pub const VALIDATION_SEED: u64 = 2_000_000;
 pub struct Experiment {
     /// Name and seed.
     pub experiment: ExperimentSection,
-    /// The scenario preset name (`[env] scenario`).
-    pub scenario_name: String,
-    /// The scenario after the `[env]` overrides.
-    pub scenario: ScenarioConfig,
+    /// What the agent learns on (`[env]`).
+    pub env: EnvSpec,
     /// The learner; `seed`, `num_envs` and `total_timesteps` come from the other sections.
     pub agent: DqnConfig,
     /// Length, parallelism, evaluation and checkpoint cadence.
@@ -36,6 +34,25 @@ pub struct Experiment {
     /// Where and how often to log.
     pub logging: LoggingSection,
 }
+
+/// The environment of an experiment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvSpec {
+    /// A cluster scenario: a preset (`[env] scenario`) with the `[env]` overrides applied.
+    Cluster {
+        /// The preset's name.
+        preset: String,
+        /// The scenario after the overrides (boxed: it is large and CartPole has none).
+        scenario: Box<ScenarioConfig>,
+    },
+    /// Gymnasium's CartPole-v1 (`gym::CartPole`), the learner's sanity check: `[env] scenario =
+    /// "cartpole"`, no overrides; validation scores the greedy mean return, and there are no
+    /// baselines.
+    CartPole,
+}
+
+/// `[env] scenario` of [`EnvSpec::CartPole`].
+pub const CARTPOLE: &str = "cartpole";
 
 /// `[experiment]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,7 +344,16 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         bail!("experiment.seed: {} is too large (at most {})", experiment.seed, DERIVED_SEED_BIT / 2 - 1);
     }
 
-    let (scenario_name, scenario) = resolve_env(take_section(&mut root, "env")?)?;
+    let env_table = take_section(&mut root, "env")?;
+    let env = if env_table.get("scenario").and_then(Value::as_str) == Some(CARTPOLE) {
+        if let Some(k) = env_table.keys().find(|k| *k != "scenario") {
+            bail!("env.{k}: cartpole takes no overrides (only env.scenario = \"cartpole\")");
+        }
+        EnvSpec::CartPole
+    } else {
+        let (preset, scenario) = resolve_env(env_table)?;
+        EnvSpec::Cluster { preset, scenario: Box::new(scenario) }
+    };
 
     let agent_table = take_section(&mut root, "agent")?;
     for (key, owner) in AGENT_OWNED_ELSEWHERE {
@@ -400,7 +426,7 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
     if logging.histogram_interval == 0 {
         bail!("logging.histogram_interval: must be at least 1");
     }
-    Ok(Experiment { experiment, scenario_name, scenario, agent, training, evaluation, logging })
+    Ok(Experiment { experiment, env, agent, training, evaluation, logging })
 }
 
 impl Experiment {
@@ -412,8 +438,14 @@ impl Experiment {
     pub fn to_toml(&self) -> Result<String> {
         let mut root = Table::new();
         root.insert("experiment".into(), Value::try_from(&self.experiment)?);
-        let Value::Table(mut env) = Value::try_from(&self.scenario)? else { bail!("scenario is not a table") };
-        env.insert("scenario".into(), Value::String(self.scenario_name.clone()));
+        let env = match &self.env {
+            EnvSpec::Cluster { preset, scenario } => {
+                let Value::Table(mut env) = Value::try_from(scenario)? else { bail!("scenario is not a table") };
+                env.insert("scenario".into(), Value::String(preset.clone()));
+                env
+            }
+            EnvSpec::CartPole => Table::from_iter([("scenario".to_string(), Value::String(CARTPOLE.into()))]),
+        };
         root.insert("env".into(), Value::Table(env));
         let Value::Table(mut agent) = Value::try_from(&self.agent)? else { bail!("agent is not a table") };
         for (key, _) in AGENT_OWNED_ELSEWHERE {
@@ -425,6 +457,20 @@ impl Experiment {
         root.insert("logging".into(), Value::try_from(&self.logging)?);
         let body = toml::to_string_pretty(&root)?;
         Ok(format!("# Fully resolved experiment {} (written by cluster-rl)\n{body}", self.experiment.name))
+    }
+
+    /// The cluster scenario the experiment trains on.
+    ///
+    /// # Errors
+    /// For a CartPole experiment: `what` (evaluation against baselines, export, ...) needs a
+    /// cluster scenario.
+    pub fn scenario(&self, what: &str) -> Result<&ScenarioConfig> {
+        match &self.env {
+            EnvSpec::Cluster { scenario, .. } => Ok(scenario.as_ref()),
+            EnvSpec::CartPole => {
+                bail!("experiment {} trains on {CARTPOLE}; {what} needs a cluster scenario", self.experiment.name)
+            }
+        }
     }
 
     /// The validation seeds of the evaluations during training.
@@ -454,7 +500,7 @@ mod tests {
     #[test]
     fn minimal_file_takes_defaults_and_round_trips() {
         let exp = from_str(MINIMAL, &[]).unwrap();
-        assert_eq!(exp.scenario, scenarios::park_lb());
+        assert_eq!(exp.scenario("test").unwrap(), &scenarios::park_lb());
         assert_eq!(exp.agent.total_timesteps, 1000);
         assert_eq!(exp.evaluation.baselines.names().unwrap().len(), BASELINES.len());
         let text = exp.to_toml().unwrap();
@@ -473,9 +519,10 @@ mod tests {
         ];
         let exp = from_str(MINIMAL, &sets.map(String::from)).unwrap();
         assert_eq!(exp.agent.learning_rate, 1e-4);
-        assert_eq!(exp.scenario.workload.n_tasks, 50);
-        assert_eq!(exp.scenario.name, "seed-case");
-        assert_eq!(exp.scenario.reward, cluster_env::RewardKind::AttributedJct);
+        let scenario = exp.scenario("test").unwrap();
+        assert_eq!(scenario.workload.n_tasks, 50);
+        assert_eq!(scenario.name, "seed-case");
+        assert_eq!(scenario.reward, cluster_env::RewardKind::AttributedJct);
         assert_eq!(exp.agent.hidden_sizes, vec![8, 8]);
         let text = exp.to_toml().unwrap();
         assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
@@ -505,5 +552,18 @@ mod tests {
         assert!(err("[env]\nscenario = \"park-lb\"", &[]).contains("experiment.name: missing"));
         assert!(err("[experiment]\nname = \"x\"\n[env]\nscenario=\"park-lb\"", &[]).contains("training.total_steps"));
         assert!(err("x = = 1", &[]).contains("invalid toml"));
+        assert!(
+            err(MINIMAL, &["env.scenario=cartpole", "env.reward=slowdown"]).contains("env.reward: cartpole takes no")
+        );
+    }
+
+    #[test]
+    fn cartpole_experiments_resolve_and_round_trip() {
+        let exp = from_str(MINIMAL, &["env.scenario=cartpole".into()]).unwrap();
+        assert_eq!(exp.env, EnvSpec::CartPole);
+        assert!(format!("{:#}", exp.scenario("export").unwrap_err()).contains("export needs a cluster scenario"));
+        let text = exp.to_toml().unwrap();
+        assert!(text.contains("[env]\nscenario = \"cartpole\""), "{text}");
+        assert_eq!(from_str(&text, &[]).unwrap(), exp);
     }
 }

@@ -8,7 +8,7 @@ use cluster_env::{EvalReport, PolicySpec, ScenarioConfig, evaluate};
 use dqn::{Agent, DeviceSetting};
 
 use crate::args::{BaselinesArgs, EvalArgs};
-use crate::config::{self, Baselines, Experiment};
+use crate::config::{self, Baselines, EnvSpec, Experiment};
 use crate::policy::SharedAgent;
 use crate::{checkpoint, report};
 
@@ -85,12 +85,16 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     if episodes == 0 {
         bail!("--episodes: must be at least 1");
     }
+    if exp.env == EnvSpec::CartPole {
+        return eval_cartpole(&dir, &exp, episodes);
+    }
+    let scenario = exp.scenario("evaluation")?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
     // An export directory (policy.json) runs on the burn-free runtime; a checkpoint on burn.
     let trained = if dir.join(crate::export::META_FILE).is_file() {
-        exported_spec(&dir, &exp.scenario, "dqn")?
+        exported_spec(&dir, scenario, "dqn")?
     } else {
-        SharedAgent::spec(&SharedAgent::new(load_agent_for(&dir, &exp.scenario)?), "dqn")
+        SharedAgent::spec(&SharedAgent::new(load_agent_for(&dir, scenario)?), "dqn")
     };
     let mut policies = vec![trained];
     policies.extend(specs(&names)?);
@@ -99,7 +103,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         .find(|r| *r != "dqn" && names.iter().any(|n| n == r));
     let seeds: Vec<u64> = (exp.evaluation.seed_offset..exp.evaluation.seed_offset + episodes).collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
-    let report = evaluate(&exp.scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    let report = evaluate(scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
     let state = checkpoint::load_state(&dir).ok();
     let source = Source {
         experiment: exp.experiment.name.clone(),
@@ -123,6 +127,21 @@ pub struct Source {
     pub global_step: Option<u64>,
     /// Wall-clock training seconds, when the checkpoint recorded them.
     pub train_seconds: Option<f64>,
+}
+
+/// A CartPole checkpoint: the greedy mean return over `episodes` (the first seeded with the
+/// experiment's `evaluation.seed_offset`), with its 95% CI. There are no baselines.
+fn eval_cartpole(dir: &std::path::Path, exp: &Experiment, episodes: u64) -> Result<ExitCode> {
+    let mut agent = Agent::load_on(dir, Some(DeviceSetting::Cpu)).map_err(|e| anyhow!("checkpoint: {e}"))?;
+    let seed = exp.evaluation.seed_offset;
+    let report = dqn::evaluate(&mut agent, &mut gym::CartPole::new(), episodes as usize, seed)
+        .map_err(|e| anyhow!("evaluation: {e}"))?;
+    let estimate = cluster_env::Estimate::of(&report.returns);
+    println!(
+        "dqn greedy mean return {:.1} ± {:.1} (95% CI) over {episodes} CartPole-v1 episodes from seed {seed}",
+        estimate.mean, estimate.ci95
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cluster-rl baselines`.

@@ -47,6 +47,8 @@ fn activation(a: dqn::Activation) -> policy::Activation {
 /// # Errors
 /// If the network cannot be read back, or the export is inconsistent.
 pub fn export_of(agent: &Agent, exp: &Experiment, dir: &Path) -> Result<Export> {
+    // policy.json describes the observation of a cluster scenario; CartPole has none to describe.
+    let scenario = exp.scenario("export")?;
     let host = agent.online().to_host().map_err(|e| anyhow!("reading the network: {e}"))?;
     let mlp = Mlp {
         hidden: host.hidden.iter().map(dense).collect::<Result<_>>()?,
@@ -68,7 +70,7 @@ pub fn export_of(agent: &Agent, exp: &Experiment, dir: &Path) -> Result<Export> 
         epsilon: NORM_EPSILON,
         clip: agent.config().obs_clip,
     });
-    let env = ClusterEnv::new(&exp.scenario).map_err(|e| anyhow!("scenario: {e}"))?;
+    let env = ClusterEnv::new(scenario).map_err(|e| anyhow!("scenario: {e}"))?;
     // Both sides serialise the layout identically (tagged by `kind`), so JSON converts it.
     let observation: ObservationLayout = serde_json::to_value(env.observation_constants())
         .and_then(serde_json::from_value)
@@ -80,7 +82,7 @@ pub fn export_of(agent: &Agent, exp: &Experiment, dir: &Path) -> Result<Export> 
         ..Source::default()
     };
     source.extra.insert("exported_by".into(), format!("cluster-rl {}", env!("CARGO_PKG_VERSION")).into());
-    let meta = PolicyMeta::new(exp.scenario.name.clone(), source, network, normalization, observation);
+    let meta = PolicyMeta::new(scenario.name.clone(), source, network, normalization, observation);
     let export = Export { meta, mlp };
     export.validate().map_err(|e| anyhow!("{e}"))?;
     Ok(export)
@@ -119,7 +121,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let dir = checkpoint::resolve(&args.checkpoint)?;
     let experiment_path = dir.join(EXPERIMENT_FILE);
     let exp: Experiment = config::load(&experiment_path, &[])?;
-    let agent = load_agent_for(&dir, &exp.scenario)?;
+    let agent = load_agent_for(&dir, exp.scenario("export")?)?;
     let export = export_of(&agent, &exp, &dir)?;
     let toml = std::fs::read_to_string(&experiment_path)
         .with_context(|| format!("{}: cannot read", experiment_path.display()))?;

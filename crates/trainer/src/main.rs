@@ -5,6 +5,7 @@
 //! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `export`, `infer`, `summary`).
 //! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
 //! - [`train`]: the training driver (vector env, evaluations, checkpoints, TensorBoard).
+//! - [`task`]: what the driver needs from cluster scenarios and from CartPole.
 //! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
 //! - [`tensorboard`]: a [`dqn::Logger`] writing TensorBoard event files.
 //! - [`eval`]: `eval` and `baselines`, and the report files.
@@ -26,6 +27,7 @@ mod infer;
 mod policy;
 mod report;
 mod summary;
+mod task;
 mod tensorboard;
 mod train;
 

@@ -12,20 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cluster_env::{ClusterEnv, DERIVED_SEED_BIT, EvalReport, PolicySpec, evaluate};
+use cluster_env::DERIVED_SEED_BIT;
 use dqn::{Agent, DqnError, Logger, crossed, train_until};
 use gym::VectorEnv;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::TrainArgs;
 use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
-use crate::config::{self, Experiment};
-use crate::policy::SharedAgent;
+use crate::config::{self, EnvSpec, Experiment};
+use crate::task::{CartPoleTask, ClusterTask, Task};
 use crate::tensorboard::TensorBoard;
-
-/// Episode and evaluation metrics logged under `sim/` and `eval/<policy>/`.
-const METRICS: [&str; 7] =
-    ["mean_jct", "p95_jct", "weighted_mean_jct", "mean_slowdown", "mean_utilisation", "load_imbalance", "makespan"];
 
 /// Environment steps between speed and learning-rate scalars.
 const SCALAR_INTERVAL: u64 = 1000;
@@ -85,7 +81,7 @@ fn new_run_dir(parent: &Path) -> Result<PathBuf> {
 
 /// What a resumed run may not change.
 fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<()> {
-    let differs = if saved.scenario != now.scenario {
+    let differs = if saved.env != now.env {
         Some("env")
     } else if saved.agent != now.agent {
         Some("agent")
@@ -101,28 +97,6 @@ fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<
             dir.join(EXPERIMENT_FILE).display()
         ),
         None => Ok(()),
-    }
-}
-
-/// Greedy evaluation of the agent on the validation seeds; gives the agent back.
-fn validate(agent: Agent, exp: &Experiment) -> Result<(Agent, EvalReport, Vec<u64>)> {
-    let shared = SharedAgent::new(agent);
-    let report = {
-        let policies = [SharedAgent::spec(&shared, "dqn")];
-        evaluate(&exp.scenario, &policies, &exp.validation_seeds(), None)
-    };
-    let chosen = shared.chosen_nodes();
-    let agent = SharedAgent::into_agent(shared).ok_or_else(|| anyhow!("evaluation kept a reference to the agent"))?;
-    Ok((agent, report.map_err(|e| anyhow!("validation: {e}"))?, chosen))
-}
-
-fn log_eval(tb: &mut TensorBoard, report: &EvalReport, step: u64) {
-    for p in &report.policies {
-        for m in METRICS {
-            if let Some(s) = p.metric(m) {
-                tb.scalar(&format!("eval/{}/{m}", p.name), s.value.mean, step);
-            }
-        }
     }
 }
 
@@ -163,15 +137,25 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         print!("{resolved}");
         return Ok(ExitCode::SUCCESS);
     }
+    match &exp.env {
+        EnvSpec::Cluster { scenario, .. } => {
+            let baselines = exp.evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
+            drive(&ClusterTask::new(scenario, exp.validation_seeds(), &baselines)?, &exp, &resolved, args)
+        }
+        EnvSpec::CartPole => drive(&CartPoleTask { episodes: exp.training.eval_episodes }, &exp, &resolved, args),
+    }
+}
+
+/// Trains on `task` as `exp` says: the loop, checkpoints, validation and logging.
+fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) -> Result<ExitCode> {
     let name = &exp.experiment.name;
     let ckpts = Checkpoints::new(Path::new(&exp.logging.checkpoint_dir).join(name), exp.training.keep_checkpoints);
     ckpts.clean_temporaries();
-    let baselines = exp.evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
 
     // PLUMBING: the environments.
     let n = exp.training.num_envs;
-    let envs = (0..n).map(|_| ClusterEnv::new(&exp.scenario)).collect::<Result<Vec<_>, _>>();
-    let mut envs = VectorEnv::new(envs.map_err(|e| anyhow!("env: {e}"))?).map_err(|e| anyhow!("env: {e}"))?;
+    let envs = (0..n).map(|_| task.make_env()).collect::<Result<Vec<_>>>()?;
+    let mut envs = VectorEnv::new(envs).map_err(|e| anyhow!("env: {e}"))?;
 
     // PLUMBING: a fresh agent, or the latest checkpoint's.
     let (mut agent, mut state) = if args.resume {
@@ -179,7 +163,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             anyhow!("--resume: no checkpoint to resume from in {} (no latest pointer)", ckpts.root().display())
         })?;
         let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
-        check_compatible(&saved, &exp, &dir)?;
+        check_compatible(&saved, exp, &dir)?;
         let mut agent = Agent::load(&dir).map_err(|e| anyhow!("--resume: {e}"))?;
         let state = checkpoint::load_state(&dir)?;
         if state.global_step != agent.global_step() {
@@ -212,7 +196,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         (agent, TrainerState { global_step: 0, run_dir, best: None, train_seconds: Some(0.0) })
     };
     let experiment_copy = state.run_dir.join(EXPERIMENT_FILE);
-    std::fs::write(&experiment_copy, &resolved)
+    std::fs::write(&experiment_copy, resolved)
         .with_context(|| format!("{}: cannot write", experiment_copy.display()))?;
     let mut tb = TensorBoard::create(&state.run_dir)?;
     // The resolved experiment in the Text tab, so a curve can be traced to its settings.
@@ -226,11 +210,6 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
             eprintln!("cluster-rl: warning: cannot catch Ctrl-C: {e}");
         }
     }
-
-    // PLUMBING: the baselines on the validation seeds, once (they do not learn).
-    let specs = baselines.iter().map(|b| PolicySpec::baseline(b)).collect::<Result<Vec<_>, _>>();
-    let baseline_report = evaluate(&exp.scenario, &specs.map_err(|e| anyhow!("{e}"))?, &exp.validation_seeds(), None)
-        .map_err(|e| anyhow!("validation: {e}"))?;
 
     let total = exp.training.total_steps;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
@@ -271,12 +250,8 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
 
         // PLUMBING: episode metrics of the envs whose episode ended.
         for info in envs.infos() {
-            if let Some(m) = info.final_info.as_ref().and_then(|i| i.metrics.as_ref()) {
-                for name in METRICS {
-                    if let Some(v) = m.scalar(name) {
-                        tb.scalar(&format!("sim/{name}"), v, step);
-                    }
-                }
+            if let Some(final_info) = &info.final_info {
+                task.episode_metrics(final_info, &mut tb, step);
             }
             if let Some(ep) = info.episode {
                 if recent.len() == 20 {
@@ -304,18 +279,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
 
         // PLUMBING: validation, best checkpoint.
         if crossed(prev, step, interval(exp.training.eval_interval)) || step >= total {
-            let (a, report, chosen) = validate(agent, &exp)?;
+            let (a, v) = task.validate(agent, &mut tb, step)?;
             agent = a;
-            log_eval(&mut tb, &report, step);
-            log_eval(&mut tb, &baseline_report, step);
-            tb.categories("eval/dqn/chosen_node", &chosen, step);
-            let jct = report.policies[0].metric("mean_jct").map_or(f64::NAN, |m| m.value.mean);
-            let best = state.best.is_none_or(|(b, _)| jct < b);
-            say(&bar, &format!("step {step}: validation mean JCT {jct:.1}{}", if best { " (best)" } else { "" }));
-            if best && jct.is_finite() {
+            let best = state.best.is_none_or(|(b, _)| v.score < b);
+            say(&bar, &format!("step {step}: {}{}", v.line, if best { " (best)" } else { "" }));
+            if best && v.score.is_finite() {
                 finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
-                state.best = Some((jct, step));
-                ckpts.save_best(&agent, &state, &resolved)?;
+                state.best = Some((v.score, step));
+                ckpts.save_best(&agent, &state, resolved)?;
             }
             last_eval = Some(step);
         }
@@ -324,7 +295,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         let interrupted = stop.load(Ordering::SeqCst);
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
             finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
-            let dir = ckpts.save_step(&agent, &state, &resolved, exp.training.save_replay)?;
+            let dir = ckpts.save_step(&agent, &state, resolved, exp.training.save_replay)?;
             last_saved = Some(step);
             say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
         }
@@ -338,18 +309,22 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     // A resumed run that was already complete still ends with an evaluation and a checkpoint.
     let step = agent.global_step();
     if last_eval.is_none() {
-        let (a, report, _) = validate(agent, &exp)?;
+        let (a, v) = task.validate(agent, &mut tb, step)?;
         agent = a;
-        log_eval(&mut tb, &report, step);
+        say(&bar, &format!("step {step}: {}", v.line));
     }
     if last_saved.is_none() {
-        ckpts.save_step(&agent, &state, &resolved, exp.training.save_replay)?;
+        ckpts.save_step(&agent, &state, resolved, exp.training.save_replay)?;
     }
     bar.finish();
     tb.close();
-    let best = state.best.map_or("none".into(), |(j, s)| format!("{j:.1} at step {s}"));
+    let best = match (state.best, &exp.env) {
+        (None, _) => "none".into(),
+        (Some((score, s)), EnvSpec::CartPole) => format!("mean return {:.1} at step {s}", -score),
+        (Some((jct, s)), EnvSpec::Cluster { .. }) => format!("mean JCT {jct:.1} at step {s}"),
+    };
     eprintln!(
-        "done: {step} steps in {:.1} s; best validation mean JCT {best}; checkpoints in {}",
+        "done: {step} steps in {:.1} s; best validation {best}; checkpoints in {}",
         start.elapsed().as_secs_f64(),
         ckpts.root().display()
     );

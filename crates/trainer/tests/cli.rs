@@ -274,8 +274,10 @@ fn kill_9_then_resume_finishes_the_run() {
     let ckpts = dir.join("checkpoints/tiny");
     let mut child = Command::new(BIN).args(["train", "--config", c, "--quiet"]).stderr(Stdio::null()).spawn().unwrap();
     let t0 = Instant::now();
-    // Wait for the second checkpoint, so the kill lands while training is well under way.
-    while !ckpts.join("step-000000001000").exists() {
+    // Wait until `latest` names the second checkpoint (it is updated after the checkpoint's
+    // directory is in place), so the kill lands while training is well under way.
+    let latest_name = || std::fs::read_to_string(ckpts.join("latest")).unwrap_or_default();
+    while latest_name().trim() < "step-000000001000" {
         assert!(t0.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -348,22 +350,60 @@ fn shipped_park_lb_policy_evaluates_and_beats_least_loaded() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every shipped experiment file parses and validates (`cartpole.toml` is a bare `DqnConfig`
-/// for the gym CartPole test, not a cluster experiment).
+/// Every shipped experiment file parses and validates.
 #[test]
 fn every_shipped_experiment_resolves() {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments"));
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") || path.file_name().unwrap() == "cartpole.toml" {
+        if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
         let o = run(&["train", "--config", path.to_str().unwrap(), "--dry-run"]);
         assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
         checked += 1;
     }
-    assert!(checked >= 2, "found only {checked} experiment files in {}", dir.display());
+    assert!(checked >= 6, "found only {checked} experiment files in {}", dir.display());
+}
+
+/// CartPole trains through the same driver: validation by greedy return, best checkpoint,
+/// `eval` reports the mean return; `export` (cluster observations only) refuses it clearly.
+#[test]
+fn cartpole_trains_and_evaluates_through_the_binary() {
+    let dir = scratch("cartpole");
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/cartpole.toml");
+    let sets = [
+        "training.total_steps=3000".to_string(),
+        "training.eval_interval=1500".to_string(),
+        "training.eval_episodes=2".to_string(),
+        format!("logging.runs_dir=\"{}/runs\"", dir.display()),
+        format!("logging.checkpoint_dir=\"{}/checkpoints\"", dir.display()),
+    ];
+    let mut args = vec!["train", "--config", cfg, "--quiet"];
+    for s in &sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let o = run(&args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("step 1500: validation mean return") && err.contains("best validation mean return"), "{err}");
+    let best = dir.join("checkpoints/cartpole/best");
+    let o = run(&["eval", "--checkpoint", best.to_str().unwrap(), "--episodes", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("dqn greedy mean return") && out.contains("over 3 CartPole-v1 episodes from seed 12345"),
+        "{out}"
+    );
+    let o = run(&["export", "--checkpoint", best.to_str().unwrap(), "--out", dir.join("x").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("experiment cartpole trains on cartpole; export needs a cluster scenario"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The same experiment trained with 1 and with 3 rayon threads ends with bit-identical weights
