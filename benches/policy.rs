@@ -1,0 +1,106 @@
+//! Batch-1 latency of the burn-free runtime, as a production scheduler calls it: `act` on the
+//! default Q-network (11-128-128-10 relu, park-lb's shape) with normalisation, and on a
+//! full-layout network for 64 nodes × 3 resources (453-128-128-64), where `act_state` also
+//! encodes the cluster state; and the shipped park-lb export (trained weights) when present.
+//! Target: ≤ 2 µs for the default network.
+//!
+//! `cargo bench --bench policy`
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use policy::ndarray::{Array1, Array2};
+use policy::{
+    Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
+    Source, TaskRequest,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A relu network with PyTorch-style `U(−1/√fan_in, 1/√fan_in)` weights and normalisation.
+fn random_policy(layout: ObservationLayout, hidden: &[usize], rng: &mut ChaCha8Rng) -> Policy {
+    let (obs_dim, n_actions) = (layout.obs_dim(), layout.n_nodes());
+    let mut dense = |d_in: usize, d_out: usize| {
+        let bound = 1.0 / (d_in as f32).sqrt();
+        Dense::new(
+            Array2::from_shape_simple_fn((d_in, d_out), || rng.random_range(-bound..bound)),
+            Array1::from_shape_simple_fn(d_out, || rng.random_range(-bound..bound)),
+        )
+    };
+    let mut width = obs_dim;
+    let mut layers = Vec::new();
+    for &h in hidden {
+        layers.push(dense(width, h));
+        width = h;
+    }
+    let mlp = Mlp { hidden: layers, head: dense(width, n_actions), value: None, activation: Activation::Relu };
+    let norm = Normalization { mean: vec![0.5; obs_dim], var: vec![2.0; obs_dim], epsilon: 1e-8, clip: 10.0 };
+    let meta = PolicyMeta::new("bench", Source::default(), mlp.shape(), Some(norm), layout);
+    Policy::from_export(Export { meta, mlp }).unwrap()
+}
+
+fn park_lb() -> ObservationLayout {
+    ObservationLayout::Park { n_nodes: 10, resources: vec!["slot".into()], high: 500_000.0 }
+}
+
+fn full_64() -> ObservationLayout {
+    ObservationLayout::Full {
+        n_nodes: 64,
+        resources: vec!["cpu".into(), "mem".into(), "net".into()],
+        time_scale: 40.0,
+        max_speed: 2.0,
+        max_capacity: vec![32.0; 3],
+        mean_work: 40.0,
+        max_weight: 3.0,
+        tasks_scale: 10.0,
+    }
+}
+
+/// A 64-node cluster with random usage and queues.
+fn state_64(rng: &mut ChaCha8Rng) -> ClusterState {
+    ClusterState {
+        nodes: (0..64)
+            .map(|id| NodeState {
+                id,
+                capacity: vec![8.0, 16.0, 32.0],
+                usage: (0..3).map(|_| rng.random_range(0.0..8.0)).collect(),
+                speed: [0.75, 1.0, 2.0][id % 3],
+                up: true,
+                queued_tasks: rng.random_range(0..4),
+                queued_work: rng.random_range(0.0..200.0),
+                running_tasks: rng.random_range(0..3),
+                running_work: rng.random_range(0.0..100.0),
+            })
+            .collect(),
+        task: TaskRequest { id: 1, priority: 1.0, demands: vec![2.0, 4.0, 1.0], size: 30.0 },
+    }
+}
+
+fn act(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut group = c.benchmark_group("policy_act_batch1");
+
+    let mut p = random_policy(park_lb(), &[128, 128], &mut rng);
+    let obs: Vec<f32> = (0..11).map(|_| rng.random_range(0.0..2000.0)).collect();
+    let mask = vec![true; 10];
+    group.bench_function("11-128-128-10_relu_norm", |b| b.iter(|| p.act(std::hint::black_box(&obs), &mask).unwrap()));
+
+    // The shipped park-lb export: trained weights, so a realistic share of ReLU zeros.
+    if let Ok(mut shipped) = Policy::load("checkpoints/shipped-park-lb-export") {
+        let obs = [900.0, 350.0, 0.0, 120.0, 2400.0, 0.0, 15000.0, 800.0, 60.0, 0.0, 210.0];
+        group.bench_function("shipped-park-lb-export", |b| {
+            b.iter(|| shipped.act(std::hint::black_box(&obs), &mask).unwrap())
+        });
+    }
+
+    let mut p = random_policy(full_64(), &[128, 128], &mut rng);
+    let obs: Vec<f32> = (0..p.obs_dim()).map(|_| rng.random_range(0.0..1.0)).collect();
+    let mask = vec![true; 64];
+    group.bench_function("453-128-128-64_relu_norm", |b| b.iter(|| p.act(std::hint::black_box(&obs), &mask).unwrap()));
+    let state = state_64(&mut rng);
+    group.bench_function("453-128-128-64_act_state", |b| {
+        b.iter(|| p.act_state(std::hint::black_box(&state)).unwrap().0)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, act);
+criterion_main!(benches);
