@@ -16,7 +16,8 @@ use crate::state::ClusterState;
 /// thread that acts concurrently.
 ///
 /// The forward pass computes, per layer, `y = b + Σ_i x_i·W[i, :]` in `f32`, summing rows in
-/// order `i = 0, 1, …`; the activations and the dueling combination use burn's formulas, and
+/// order `i = 0, 1, …` (rows with `x_i = 0` skipped, which can only change the sign of an exact
+/// zero), on every CPU the same bits; the activations and the dueling combination use burn's formulas, and
 /// the normalisation is bit for bit the trainer's. Q-values agree with the trainer's to float
 /// rounding (burn's matrix product sums in another order), so a greedy choice can differ only
 /// between actions whose Q-values tie to within a few ulps.
