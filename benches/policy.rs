@@ -70,7 +70,7 @@ fn state_64(rng: &mut ChaCha8Rng) -> ClusterState {
                 running_work: rng.random_range(0.0..100.0),
             })
             .collect(),
-        task: TaskRequest { id: 1, priority: 1.0, demands: vec![2.0, 4.0, 1.0], size: 30.0 },
+        task: TaskRequest { id: 1, priority: 1.0, demands: vec![2.0, 4.0, 1.0], size: 30.0, allowed_nodes: None },
     }
 }
 

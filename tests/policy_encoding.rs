@@ -54,6 +54,10 @@ fn state_of(env: &ClusterEnv) -> ClusterState {
             priority: task.weight,
             demands: task.demand.to_vec(),
             size: task.work,
+            // The tenant's placement constraint, listed only when it excludes a node.
+            allowed_nodes: (0..view.n_nodes())
+                .any(|i| !view.tenant_allows(task.tenant, i))
+                .then(|| (0..view.n_nodes()).filter(|&i| view.tenant_allows(task.tenant, i)).collect()),
         },
     }
 }
@@ -166,4 +170,12 @@ fn faulty_encoding_matches_the_env_with_down_nodes() {
     // Failures re-submit tasks: more decisions than tasks, some with nodes down (masked).
     assert!(cov.decisions > 3000, "{cov:?}");
     assert!(cov.with_down_node > 50 && cov.with_masked_node >= cov.with_down_node, "{cov:?}");
+}
+
+#[test]
+fn seed_case_encoding_matches_the_env_with_tenant_constraints() {
+    let cov = check_scenario("seed-case", 500, 2);
+    assert_eq!(cov.decisions, 1000);
+    // Some tasks' tenants exclude nodes: the mask has false entries on every node up.
+    assert!(cov.with_masked_node > 50, "{cov:?}");
 }

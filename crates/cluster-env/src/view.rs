@@ -139,6 +139,14 @@ impl<'a> ClusterView<'a> {
         })
     }
 
+    /// Whether tenant `tenant` may place tasks on node `node` (the scenario's placement
+    /// constraint, whatever the node's state). Panics if either index is out of range.
+    pub fn tenant_allows(&self, tenant: u16, node: usize) -> bool {
+        let n = self.sim.c.n_nodes;
+        assert!(node < n, "node {node} out of range 0..{n}");
+        self.sim.c.allowed[usize::from(tenant) * n + node]
+    }
+
     /// Which nodes may take the current task.
     pub fn mask(&self) -> &'a [bool] {
         self.sim.mask()

@@ -48,7 +48,7 @@
 //! };
 //! let state = ClusterState {
 //!     nodes: vec![node(1, 40.0), node(0, 25.0)],
-//!     task: TaskRequest { id: 7, priority: 1.0, demands: vec![1.0], size: 12.0 },
+//!     task: TaskRequest { id: 7, priority: 1.0, demands: vec![1.0], size: 12.0, allowed_nodes: None },
 //! };
 //! let (chosen, q) = policy.act_state(&state)?;
 //! assert_eq!((chosen, q), (0, &[-25.0, -40.0][..]));

@@ -534,7 +534,7 @@ pub(crate) mod tests {
         // Loads 0 + 2/2 = 1 and 1 + 1 = 2, size 4: the observation X, so Q = [2.25, 4.5].
         let mut state = ClusterState {
             nodes: vec![node(0, 0.0, true), node(1, 1.0, true)],
-            task: TaskRequest { id: 5, priority: 1.0, demands: vec![1.0], size: 4.0 },
+            task: TaskRequest { id: 5, priority: 1.0, demands: vec![1.0], size: 4.0, allowed_nodes: None },
         };
         assert_eq!(p.act_state(&state).unwrap(), (1, &[2.25, 4.5][..]));
         // The better node is down: the other one, with every Q-value still reported.

@@ -57,6 +57,10 @@ pub struct TaskRequest {
     pub demands: Vec<f64>,
     /// Size in work units (runtime on a node is size / speed), ≥ 0.
     pub size: f64,
+    /// The ids of the nodes the task may run on (a tenant's placement constraint, as in the
+    /// `seed-case` scenario); absent: every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_nodes: Option<Vec<usize>>,
 }
 
 impl ObservationLayout {
@@ -158,6 +162,14 @@ impl ObservationLayout {
             }
             ObservationLayout::Park { high, .. } => obs[n] = task.size.min(*high) as f32,
         }
+        if let Some(allowed) = &task.allowed_nodes {
+            if let Some(&id) = allowed.iter().find(|&&id| id >= n) {
+                return Err(PolicyError::NodeIdOutOfRange { id, n_nodes: n });
+            }
+            for (id, m) in mask.iter_mut().enumerate() {
+                *m &= allowed.contains(&id);
+            }
+        }
         if !mask.contains(&true) {
             return Err(PolicyError::NoFeasibleNode { task: task.id });
         }
@@ -247,7 +259,7 @@ pub(crate) mod tests {
         };
         ClusterState {
             nodes: vec![node(0, [4.0, 8.0], [2.0, 3.0], 1.0, 10.0), node(1, [2.0, 16.0], [1.0, 4.0], 2.0, 6.0)],
-            task: TaskRequest { id: 2, priority: 4.0, demands: vec![2.0, 8.0], size: 2.0 },
+            task: TaskRequest { id: 2, priority: 4.0, demands: vec![2.0, 8.0], size: 2.0, allowed_nodes: None },
         }
     }
 
@@ -304,6 +316,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn allowed_nodes_restrict_the_mask() {
+        let mut s = full_state();
+        let (obs, _) = encode(&full_layout(), &s).unwrap();
+        s.task.allowed_nodes = Some(vec![1]);
+        let (restricted, mask) = encode(&full_layout(), &s).unwrap();
+        assert_eq!((restricted, mask), (obs, vec![false, true]), "only the mask changes");
+        s.task.allowed_nodes = Some(vec![0, 2]);
+        let e = encode(&full_layout(), &s).unwrap_err();
+        assert!(e.to_string().contains("2"), "{e}");
+        assert!(matches!(e, PolicyError::NodeIdOutOfRange { id: 2, n_nodes: 2 }));
+        s.task.allowed_nodes = Some(vec![]);
+        assert!(matches!(encode(&full_layout(), &s).unwrap_err(), PolicyError::NoFeasibleNode { task: 2 }));
+    }
+
+    #[test]
     fn park_layout_by_hand() {
         let layout = ObservationLayout::Park { n_nodes: 2, resources: vec!["slot".into()], high: 500.0 };
         let node = |id, speed, queued_work, running_work| NodeState {
@@ -321,7 +348,7 @@ pub(crate) mod tests {
         // = 500 is the clip; the size 900 clipped at 500.
         let state = ClusterState {
             nodes: vec![node(1, 1.5, 490.0, 30.0), node(0, 0.5, 50.0, 100.0)],
-            task: TaskRequest { id: 9, priority: 1.0, demands: vec![1.0], size: 900.0 },
+            task: TaskRequest { id: 9, priority: 1.0, demands: vec![1.0], size: 900.0, allowed_nodes: None },
         };
         let (obs, mask) = encode(&layout, &state).unwrap();
         assert_eq!(obs, [250.0, 500.0, 500.0]);

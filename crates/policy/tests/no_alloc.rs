@@ -92,7 +92,13 @@ fn state(step: usize) -> ClusterState {
                 running_work: 12.5,
             })
             .collect(),
-        task: TaskRequest { id: step as u64, priority: 1.0, demands: vec![2.0, 4.0, 1.0], size: 20.0 },
+        task: TaskRequest {
+            id: step as u64,
+            priority: 1.0,
+            demands: vec![2.0, 4.0, 1.0],
+            size: 20.0,
+            allowed_nodes: None,
+        },
     }
 }
 
