@@ -11,6 +11,9 @@ use gym::Env;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod common;
+use common::python;
+
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");
 const SHIPPED_EXPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb-export");
@@ -98,20 +101,6 @@ obs = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, int(sys.argv[3]))
 q = s.run(["q_values"], {"obs": obs})[0]
 print(json.dumps(q.astype(float).tolist()))
 "#;
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("CLUSTER_RL_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "onnx interop: no Python with onnxruntime: set CLUSTER_RL_PYTHON or create {} \
-         (python3 -m venv .venv && .venv/bin/pip install onnx onnxruntime)",
-        venv.display()
-    );
-    venv
-}
 
 /// The exported `policy.onnx` passes onnx's checker and, run by onnxruntime, gives the burn
 /// network's Q-values (1e-4) and the same argmax on the same 1000 observations.

@@ -6,8 +6,10 @@
 //! `.venv` (`python3 -m venv .venv && .venv/bin/pip install tensorboard`, as
 //! `scripts/test.sh` does). Without one this test fails, naming what to install.
 
-use std::path::PathBuf;
 use std::process::Command;
+
+mod common;
+use common::python;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 
@@ -24,20 +26,6 @@ out = {
 }
 print(json.dumps(out))
 "#;
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("CLUSTER_RL_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        venv.exists(),
-        "tensorboard interop: no Python with the tensorboard package: set CLUSTER_RL_PYTHON or create {} \
-         (python3 -m venv .venv && .venv/bin/pip install tensorboard)",
-        venv.display()
-    );
-    venv
-}
 
 #[test]
 fn event_files_load_in_tensorboard() {
