@@ -105,11 +105,20 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     let report = evaluate(scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
     let state = checkpoint::load_state(&dir).ok();
+    // The run the checkpoint came from, when it sits beside its `latest` pointer (`best/`).
+    let run = dir
+        .parent()
+        .map(|p| p.join(checkpoint::LATEST))
+        .filter(|p| p.is_file())
+        .and_then(|p| checkpoint::resolve(&p).ok())
+        .and_then(|d| checkpoint::load_state(&d).ok());
     let source = Source {
         experiment: exp.experiment.name.clone(),
         policy: dir.clone(),
         global_step: state.as_ref().map(|s| s.global_step),
         train_seconds: state.and_then(|s| s.train_seconds),
+        run_steps: run.as_ref().map(|s| s.global_step),
+        run_seconds: run.and_then(|s| s.train_seconds),
     };
     report::write_source(&source, &args.out)?;
     finish(&report, &args.out)
@@ -127,6 +136,12 @@ pub struct Source {
     pub global_step: Option<u64>,
     /// Wall-clock training seconds, when the checkpoint recorded them.
     pub train_seconds: Option<f64>,
+    /// Environment steps of the whole run, when its `latest` checkpoint is beside this one.
+    #[serde(default)]
+    pub run_steps: Option<u64>,
+    /// Wall-clock seconds of the whole run, likewise.
+    #[serde(default)]
+    pub run_seconds: Option<f64>,
 }
 
 /// A CartPole checkpoint: the greedy mean return over `episodes` (the first seeded with the

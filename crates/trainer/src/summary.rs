@@ -48,6 +48,22 @@ fn steps(n: u64) -> String {
     }
 }
 
+/// How long the evaluated policy trained: `3.0M steps, 150 s`, or for the best checkpoint of a
+/// longer run `3.0M steps in 162 s (best at 1.8M)`.
+fn training(src: &Source) -> String {
+    let seconds = |t: Option<f64>| t.map_or(String::new(), |t| format!(", {t:.0} s"));
+    match (src.global_step, src.run_steps) {
+        (Some(at), Some(run)) if run > at => {
+            let best = steps(at);
+            let best = best.trim_end_matches(" steps");
+            let time = src.run_seconds.map_or(String::new(), |t| format!(" in {t:.0} s"));
+            format!("{}{time} (best at {best})", steps(run))
+        }
+        (Some(at), _) => format!("{}{}", steps(at), seconds(src.train_seconds)),
+        (None, _) => "? steps".into(),
+    }
+}
+
 /// The table for `dirs`, in the order given.
 ///
 /// # Errors
@@ -117,9 +133,7 @@ pub fn table(dirs: &[PathBuf]) -> Result<String> {
     for c in &columns {
         match &c.source {
             Some(src) => {
-                let steps = src.global_step.map_or("? steps".into(), steps);
-                let time = src.train_seconds.map_or(String::new(), |t| format!(", {t:.0} s"));
-                let _ = write!(s, " {steps}{time} |");
+                let _ = write!(s, " {} |", training(src));
             }
             None => s.push_str(" — |"),
         }
@@ -151,6 +165,10 @@ mod tests {
     use super::*;
     use cluster_env::{PolicySpec, evaluate, scenarios};
 
+    fn source_of(dir: &Path) -> Source {
+        serde_json::from_slice(&std::fs::read(dir.join("source.json")).unwrap()).unwrap()
+    }
+
     #[test]
     fn one_column_per_report_with_the_best_in_bold() {
         let dir = std::env::temp_dir().join(format!("cluster-rl-summary-{}", std::process::id()));
@@ -165,8 +183,10 @@ mod tests {
                 let source = Source {
                     experiment: "x".into(),
                     policy: "ckpt".into(),
-                    global_step: Some(3_000_000),
-                    train_seconds: Some(171.4),
+                    global_step: Some(1_800_000),
+                    train_seconds: Some(101.2),
+                    run_steps: Some(3_000_000),
+                    run_seconds: Some(171.4),
                 };
                 crate::report::write_source(&source, &d).unwrap();
             }
@@ -178,7 +198,9 @@ mod tests {
         assert!(lines[2].starts_with("| least-loaded | **") && lines[2].matches("**").count() == 4, "{t}");
         assert!(lines[3].starts_with("| random | ") && !lines[3].contains("**"), "{t}");
         assert!(lines[4].starts_with("| least-loaded − reference (paired) | — | — |"), "{t}");
-        assert_eq!(lines[5], "| training | 3.0M steps, 171 s | — |");
+        assert_eq!(lines[5], "| training | 3.0M steps in 171 s (best at 1.8M) | — |");
+        let alone = Source { run_steps: None, run_seconds: None, global_step: Some(20_000), ..source_of(&dirs[0]) };
+        assert_eq!(training(&alone), "20k steps, 101 s");
         assert_eq!(lines[6], "| held-out seeds | 3 from 1 | 3 from 1 |");
         assert!(table(&[dir.join("missing")]).unwrap_err().to_string().contains("report.json"));
         let _ = std::fs::remove_dir_all(&dir);
