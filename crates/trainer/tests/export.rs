@@ -132,41 +132,50 @@ fn onnx_export_runs_in_onnxruntime_like_the_burn_network() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `checkpoints/shipped-park-lb-export` is exactly what exporting the shipped checkpoint gives,
-/// and evaluates like the checkpoint.
+/// Each shipped export (`checkpoints/shipped-<scenario>-export`) is exactly what exporting the
+/// shipped checkpoint gives, and it beats least-loaded on held-out seeds.
 #[test]
-fn shipped_export_is_the_shipped_checkpoint() {
-    let dir = scratch("shipped");
-    let fresh = export_shipped(&dir);
-    for file in ["policy.safetensors", "policy.onnx", "experiment.toml"] {
-        let a = std::fs::read(fresh.join(file)).unwrap();
-        let b = std::fs::read(Path::new(SHIPPED_EXPORT).join(file)).unwrap();
-        assert!(a == b, "{file} differs from a fresh export of {SHIPPED}");
+fn shipped_exports_are_the_shipped_checkpoints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
+    for scenario in ["park-lb", "seed-case"] {
+        let dir = scratch(&format!("shipped-{scenario}"));
+        let (ckpt, shipped) =
+            (root.join(format!("shipped-{scenario}")), root.join(format!("shipped-{scenario}-export")));
+        let fresh = dir.join("export");
+        let o = run(&["export", "--checkpoint", ckpt.to_str().unwrap(), "--out", fresh.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for file in ["policy.safetensors", "policy.onnx", "experiment.toml"] {
+            let a = std::fs::read(fresh.join(file)).unwrap();
+            let b = std::fs::read(shipped.join(file)).unwrap();
+            assert!(a == b, "{scenario}: {file} differs from a fresh export of {}", ckpt.display());
+        }
+        let meta = |d: &Path| -> serde_json::Value {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(d.join("policy.json")).unwrap()).unwrap();
+            v["source"]["checkpoint"] = serde_json::Value::Null; // the path it was exported from
+            v
+        };
+        assert_eq!(meta(&fresh), meta(&shipped), "{scenario}: policy.json");
+        let out = dir.join("report");
+        let o = run(&[
+            "eval",
+            "--checkpoint",
+            shipped.to_str().unwrap(),
+            "--episodes",
+            "30",
+            "--baselines",
+            "least-loaded",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+        let mean = |k: usize| report["policies"][k]["metrics"][0]["value"]["mean"].as_f64().unwrap();
+        assert_eq!(report["policies"][0]["name"], "dqn");
+        assert!(mean(0) < mean(1), "{scenario}: the export should beat least-loaded: {} vs {}", mean(0), mean(1));
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    let meta = |d: &Path| -> serde_json::Value {
-        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("policy.json")).unwrap()).unwrap();
-        v["source"]["checkpoint"] = serde_json::Value::Null; // the path it was exported from
-        v
-    };
-    assert_eq!(meta(&fresh), meta(Path::new(SHIPPED_EXPORT)));
-    let out = dir.join("report");
-    let o = run(&[
-        "eval",
-        "--checkpoint",
-        SHIPPED_EXPORT,
-        "--episodes",
-        "30",
-        "--baselines",
-        "least-loaded",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    let mean = |k: usize| report["policies"][k]["metrics"][0]["value"]["mean"].as_f64().unwrap();
-    assert_eq!(report["policies"][0]["name"], "dqn");
-    assert!(mean(0) < mean(1), "the export should beat least-loaded: {} vs {}", mean(0), mean(1));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Sends `lines` to `cluster-rl infer --policy <shipped export>` and returns the replies.
