@@ -2,6 +2,8 @@
 //! (validated against the heuristic baselines, lower mean JCT is better) and CartPole (the
 //! learner's sanity check, higher greedy return is better).
 
+use std::cell::OnceCell;
+
 use anyhow::{Result, anyhow};
 use cluster_env::{ClusterEnv, ClusterInfo, EvalReport, PolicySpec, ScenarioConfig, evaluate};
 use dqn::{Agent, Logger};
@@ -46,21 +48,30 @@ pub trait Task {
 pub struct ClusterTask {
     scenario: ScenarioConfig,
     seeds: Vec<u64>,
-    /// The baselines on the validation seeds, run once (they do not learn) and logged at every
-    /// validation so their lines sit beside the agent's curve.
-    baselines: EvalReport,
+    baselines: Vec<PolicySpec>,
+    /// The baselines on the validation seeds, run at the first validation only (they do not
+    /// learn) and logged at every one, so their lines sit beside the agent's curve.
+    baseline_report: OnceCell<EvalReport>,
 }
 
 impl ClusterTask {
-    /// The task for `scenario`, running `baselines` on `seeds` once.
+    /// The task for `scenario`, validating on `seeds` beside `baselines`.
     ///
     /// # Errors
-    /// An unknown baseline or a failed evaluation.
+    /// An unknown baseline.
     pub fn new(scenario: &ScenarioConfig, seeds: Vec<u64>, baselines: &[String]) -> Result<Self> {
         let specs = baselines.iter().map(|b| PolicySpec::baseline(b)).collect::<Result<Vec<_>, _>>();
-        let report = evaluate(scenario, &specs.map_err(|e| anyhow!("{e}"))?, &seeds, None)
-            .map_err(|e| anyhow!("validation: {e}"))?;
-        Ok(Self { scenario: scenario.clone(), seeds, baselines: report })
+        let baselines = specs.map_err(|e| anyhow!("{e}"))?;
+        Ok(Self { scenario: scenario.clone(), seeds, baselines, baseline_report: OnceCell::new() })
+    }
+
+    fn baseline_report(&self) -> Result<&EvalReport> {
+        if self.baseline_report.get().is_none() {
+            let report =
+                evaluate(&self.scenario, &self.baselines, &self.seeds, None).map_err(|e| anyhow!("validation: {e}"))?;
+            let _ = self.baseline_report.set(report);
+        }
+        self.baseline_report.get().ok_or_else(|| anyhow!("validation: the baselines' report is missing"))
     }
 }
 
@@ -99,7 +110,7 @@ impl Task for ClusterTask {
             SharedAgent::into_agent(shared).ok_or_else(|| anyhow!("evaluation kept a reference to the agent"))?;
         let report = report.map_err(|e| anyhow!("validation: {e}"))?;
         log_eval(tb, &report, step);
-        log_eval(tb, &self.baselines, step);
+        log_eval(tb, self.baseline_report()?, step);
         tb.categories("eval/dqn/chosen_node", &chosen, step);
         let jct = report.policies[0].metric("mean_jct").map_or(f64::NAN, |m| m.value.mean);
         Ok((agent, Validation { score: jct, line: format!("validation mean JCT {jct:.1}") }))
