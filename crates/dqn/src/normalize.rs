@@ -142,6 +142,23 @@ mod tests {
         assert!(out.iter().all(|z| z.abs() <= 5.0));
     }
 
+    /// Checkpoints keep the statistics as JSON: they must read back bit for bit (serde_json's
+    /// `float_roundtrip`, enabled for the workspace; its default parser can be an ulp off).
+    #[test]
+    fn statistics_round_trip_through_json_bit_for_bit() {
+        let mut rms = RunningMeanStd::new(3);
+        let rows: Vec<f32> = (0..300).map(|i| ((i * 7919) % 1013) as f32 * 97.3 + 0.1).collect();
+        rms.update(&rows);
+        let text = serde_json::to_string(&rms).unwrap();
+        let back: RunningMeanStd = serde_json::from_str(&text).unwrap();
+        for (a, b) in rms.mean.iter().chain(&rms.var).zip(back.mean.iter().chain(&back.var)) {
+            assert_eq!(a.to_bits(), b.to_bits(), "{a} read back as {b}");
+        }
+        // A mean of the shipped park-lb checkpoint that the default parser reads an ulp off.
+        let x: f64 = serde_json::from_str("433.09535553150755").unwrap();
+        assert_eq!(x.to_bits(), 433.09535553150755f64.to_bits());
+    }
+
     #[test]
     fn reward_scaler_divides_by_return_std() {
         let mut s = RewardScaler::new(2.0, false, 0.99, 1);
