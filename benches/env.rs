@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use cluster_env::baselines::LeastLoaded;
-use cluster_env::{ClusterEnv, Policy, Simulator, scenarios};
+use cluster_env::{ClusterEnv, Scheduler, Simulator, scenarios};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gym::{Env, VectorEnv};
 
@@ -16,7 +16,7 @@ fn episode(sim: &mut Simulator, seed: u64) -> u64 {
     let mut policy = LeastLoaded;
     sim.reset(seed);
     while !sim.is_done() {
-        let node = policy.act(&sim.view());
+        let node = policy.act(&sim.view()).unwrap();
         sim.place(node).expect("least-loaded picks a valid node");
     }
     sim.decisions()
@@ -54,7 +54,7 @@ fn cluster_env_step(c: &mut Criterion) {
             env.reset(Some(seed));
             let mut policy = LeastLoaded;
             loop {
-                let a = policy.act(&env.simulator().view());
+                let a = policy.act(&env.simulator().view()).unwrap();
                 let s = env.step(a).unwrap();
                 black_box(s.obs);
                 if s.terminated || s.truncated {
@@ -83,7 +83,7 @@ fn vector_env(c: &mut Criterion) {
                 pool.install(|| {
                     for _ in 0..STEPS {
                         for (a, env) in actions.iter_mut().zip(venv.envs()) {
-                            *a = LeastLoaded.act(&env.simulator().view());
+                            *a = LeastLoaded.act(&env.simulator().view()).unwrap();
                         }
                         venv.step(&actions).unwrap();
                     }

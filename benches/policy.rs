@@ -2,15 +2,21 @@
 //! default Q-network (11-128-128-10 relu, park-lb's shape) with normalisation, and on a
 //! full-layout network for 64 nodes × 3 resources (453-128-128-64), where `act_state` also
 //! encodes the cluster state; and the shipped park-lb export (trained weights) when present.
-//! Target: ≤ 2 µs for the default network.
+//! Target: ≤ 2 µs for the default network. And a validation as the trainer runs it (50 park-lb
+//! episodes of the shipped export) on 1 and 2 threads.
 //!
 //! `cargo bench --bench policy`
 
+use std::sync::Arc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use policy::ndarray::{Array1, Array2};
 use policy::{
     Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
     Source, TaskRequest,
+};
+
+use cluster_env::{
+    ClusterError, ClusterView, CompiledScenario, RewardKind, Scheduler, SchedulerSpec, evaluate_compiled, scenarios,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,10 +26,9 @@ fn random_policy(layout: ObservationLayout, hidden: &[usize], rng: &mut ChaCha8R
     let (obs_dim, n_actions) = (layout.obs_dim(), layout.n_nodes());
     let mut dense = |d_in: usize, d_out: usize| {
         let bound = 1.0 / (d_in as f32).sqrt();
-        Dense::new(
-            Array2::from_shape_simple_fn((d_in, d_out), || rng.random_range(-bound..bound)),
-            Array1::from_shape_simple_fn(d_out, || rng.random_range(-bound..bound)),
-        )
+        let weight = (0..d_in * d_out).map(|_| rng.random_range(-bound..bound)).collect();
+        let bias = (0..d_out).map(|_| rng.random_range(-bound..bound)).collect();
+        Dense::new(d_in, d_out, weight, bias).unwrap()
     };
     let mut width = obs_dim;
     let mut layers = Vec::new();
@@ -102,5 +107,52 @@ fn act(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, act);
+/// The shipped park-lb export as a scheduler: one clone of the runtime per episode, as the
+/// trainer's validation and `cluster-rl eval` run it.
+struct Learned {
+    runtime: Policy,
+    obs: Vec<f32>,
+}
+
+impl Scheduler for Learned {
+    fn name(&self) -> &str {
+        "dqn"
+    }
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        view.observation(&mut self.obs);
+        self.runtime.act(&self.obs, view.mask()).map_err(|e| ClusterError::PolicyFailed {
+            policy: "dqn".into(),
+            task: 0,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A validation as `cluster-rl train` runs it: 50 park-lb episodes of the greedy policy, in
+/// parallel over rayon's workers, with 1 and 2 threads (the speed-up is the ratio).
+fn validation(c: &mut Criterion) {
+    let Ok(shipped) = Policy::load("checkpoints/shipped-park-lb-export") else { return };
+    let mut cfg = scenarios::park_lb();
+    cfg.reward = RewardKind::AttributedJct;
+    let compiled = CompiledScenario::new(&cfg).unwrap();
+    let spec = SchedulerSpec {
+        name: "dqn".into(),
+        make: Arc::new(move || {
+            let obs = vec![0.0; shipped.obs_dim()];
+            Box::new(Learned { runtime: shipped.clone(), obs }) as Box<dyn Scheduler>
+        }),
+    };
+    let seeds: Vec<u64> = (2_000_000..2_000_050).collect();
+    let mut group = c.benchmark_group("validation_50_park_lb");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        group.bench_function(format!("{threads}_threads"), |b| {
+            b.iter(|| pool.install(|| evaluate_compiled(&compiled, std::slice::from_ref(&spec), &seeds, None).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, act, validation);
 criterion_main!(benches);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the GPU smoke-test bundle in gpu-smoke/ (git-ignored), to carry to a GPU machine that
-# has no cargo and no network: the dqn crate's ignored GPU tests (crates/dqn/tests/gpu_smoke.rs)
+# has no cargo and no network: the dqn crate's ignored GPU tests (crates/dqn/tests/dqn/gpu_smoke.rs)
 # built with the `wgpu` feature, stripped and gzipped; the Vulkan loader and libglvnd from
 # Debian (the lent machines have NVIDIA's driver but not these); and run.sh. Then, on the GPU
 # machine, from the repository root: `bash gpu-smoke/run.sh` (log in $OUT or gpu-smoke/out).
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=gpu-smoke
 mkdir -p "$out/lib"
-exe="$(cargo test -p dqn --features wgpu --test gpu_smoke --no-run --message-format=json \
+exe="$(cargo test -p dqn --features wgpu --test dqn --no-run --message-format=json \
   | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')"
 strip -o "$out/gpu_smoke-wgpu" "$exe"
 gzip -f "$out/gpu_smoke-wgpu"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU smoke test of the dqn crate's `wgpu` and `cuda` features (crates/dqn/tests/gpu_smoke.rs),
+# GPU smoke test of the dqn crate's `wgpu` and `cuda` features (crates/dqn/tests/dqn/gpu_smoke.rs),
 # from prebuilt test binaries next to this script. No cargo, no network needed.
 #
 #   bash gpu-smoke/run.sh            # from the repository root (or any directory)
@@ -104,7 +104,7 @@ run_test() { # binary test timeout
     local bin="$1" name="$2" limit="$3" rc
     section "$name (timeout ${limit}s)"
     local start=$SECONDS
-    timeout -k 10 "$limit" "$bin" --ignored --nocapture --test-threads=1 --exact "$name"
+    timeout -k 10 "$limit" "$bin" --ignored --nocapture --test-threads=1 --exact "gpu_smoke::$name"
     rc=$?
     [ "$rc" = 124 ] || [ "$rc" = 137 ] && echo "!!! $name TIMED OUT after ${limit}s"
     RESULTS+=("$name: rc=$rc ($((SECONDS - start)) s)")
@@ -125,7 +125,7 @@ main() {
             # Asking for a 100th discrete GPU fails at once with the list of adapters on the graphics
             # API wgpu settles on (Vulkan if it has a real GPU, else GL, else a software rasterizer).
             section "wgpu adapters (probe)"
-            probe="$(CUBECL_WGPU_DEFAULT_DEVICE='DiscreteGpu(99)' timeout -k 5 30 "$bin" --ignored --exact wgpu_smoke 2>&1)"
+            probe="$(CUBECL_WGPU_DEFAULT_DEVICE='DiscreteGpu(99)' timeout -k 5 30 "$bin" --ignored --exact gpu_smoke::wgpu_smoke 2>&1)"
             adapters="$(printf '%s\n' "$probe" | grep -o 'adapters \[.*' | head -1)"
             if [ -n "$adapters" ]; then
                 printf '%s\n' "$adapters" | sed 's/\\"/"/g; s/AdapterInfo {/\n  AdapterInfo {/g'

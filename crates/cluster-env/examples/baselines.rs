@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use cluster_env::{BASELINES, PolicySpec, evaluate, scenarios};
+use cluster_env::{BASELINES, SchedulerSpec, evaluate, scenarios};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -25,8 +25,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let policies: Vec<PolicySpec> =
-        BASELINES.iter().map(|n| PolicySpec::baseline(n).expect("known baseline")).collect();
+    let policies: Vec<SchedulerSpec> =
+        BASELINES.iter().map(|n| SchedulerSpec::baseline(n).expect("known baseline")).collect();
     // Evaluation seeds start at 1,000,000, away from the small seeds training runs use.
     let seeds: Vec<u64> = (1_000_000..1_000_000 + seeds).collect();
     let start = std::time::Instant::now();

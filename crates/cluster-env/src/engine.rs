@@ -1,100 +1,40 @@
 //! The discrete-event engine. The agent decides at each task arrival (and at each re-submission
 //! after a node failure): a semi-MDP whose steps are decisions, not clock ticks.
 //!
-//! Events are ordered by `(time, class, seq)`: at equal times arrivals come before completions
-//! (as in Park, where all arrivals are queued before any completion), and otherwise events fire
-//! in the order they were scheduled, so ties are deterministic. Buffers are reused across
-//! episodes: in steady state no event allocates.
+//! # Event order
+//! The next event is the one with the smallest [`EventKey`] `(time, class, seq)`:
+//! - earlier `time` first;
+//! - at equal times, by [`EventClass`]: an **arrival** before any scheduled event (completions,
+//!   failures, recoveries). This is Park's rule (its timeline queues every arrival before any
+//!   completion), kept so that `park-lb` reproduces Park's dynamics: a task arriving when another
+//!   finishes sees that one still on its node, with no remaining work.
+//! - then by `seq`, the order in which events were scheduled (arrivals are drawn one at a time,
+//!   so there is never more than one pending).
+//!
+//! Buffers are reused across episodes: in steady state no event allocates. All state is private:
+//! the rest of the crate reads the cluster through [`crate::ClusterView`].
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
+use policy_core::FIT_EPS;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 
-use crate::config::{RewardKind, ScenarioConfig};
+use crate::compiled::CompiledScenario;
+use crate::config::ScenarioConfig;
 use crate::error::ClusterError;
-use crate::metrics::{EpisodeMetrics, MetricsAcc};
-use crate::view::ClusterView;
-use crate::workload::{Workload, WorkloadGen};
-
-/// Tolerance for "demand fits": demands summed in floating point may overshoot by rounding.
-const FIT_EPS: f64 = 1e-9;
+use crate::metrics::{EpisodeMetrics, MetricsAcc, RunTotals};
+use crate::reward::RewardAcc;
+use crate::workload::WorkloadGen;
 
 /// Random streams of an episode, derived from its seed (ChaCha stream ids).
 const STREAM_WORKLOAD: u64 = 1;
 const STREAM_FAILURES: u64 = 2;
 
-/// The compiled, immutable part of a scenario, shared by every simulator built from it.
-#[derive(Debug)]
-pub(crate) struct Compiled {
-    pub cfg: ScenarioConfig,
-    pub n_nodes: usize,
-    pub n_res: usize,
-    /// `[n_nodes * n_res]` capacities.
-    pub capacity: Vec<f64>,
-    pub speed: Vec<f64>,
-    pub max_speed: f64,
-    /// Largest capacity of each resource over nodes (demand normalisation).
-    pub max_capacity: Vec<f64>,
-    /// `[n_tenants * n_nodes]`: may tenant t use node n.
-    pub allowed: Vec<bool>,
-    pub weights: Vec<f64>,
-    pub workload: Workload,
-    /// Typical runtime (mean work / mean speed): the time unit of normalised observations.
-    pub time_scale: f64,
-    /// Mean task size, work units (size normalisation).
-    pub mean_work: f64,
-    /// Largest priority weight (priority normalisation).
-    pub max_weight: f64,
-}
-
-impl Compiled {
-    pub fn new(cfg: &ScenarioConfig) -> Result<Self, ClusterError> {
-        cfg.validate()?;
-        let n_nodes = cfg.n_nodes();
-        let n_res = cfg.resources.len();
-        let capacity: Vec<f64> = cfg.node_capacities().concat();
-        let speed = cfg.node_speeds();
-        let max_speed = speed.iter().copied().fold(0.0, f64::max);
-        let max_capacity =
-            (0..n_res).map(|r| (0..n_nodes).map(|n| capacity[n * n_res + r]).fold(0.0, f64::max)).collect();
-        let n_tenants = cfg.workload.tenants.len().max(1);
-        let mut allowed = vec![true; n_tenants * n_nodes];
-        for (t, ten) in cfg.workload.tenants.iter().enumerate() {
-            if let Some(nodes) = &ten.nodes {
-                let row = &mut allowed[t * n_nodes..(t + 1) * n_nodes];
-                row.fill(false);
-                for &n in nodes {
-                    row[n] = true;
-                }
-            }
-        }
-        let workload = Workload::new(cfg)?;
-        let mean_speed = speed.iter().sum::<f64>() / n_nodes as f64;
-        let mean_work = workload.mean_work();
-        let time_scale = if mean_work.is_finite() && mean_work > 0.0 { mean_work / mean_speed } else { 1.0 };
-        Ok(Self {
-            cfg: cfg.clone(),
-            n_nodes,
-            n_res,
-            capacity,
-            speed,
-            max_speed,
-            max_capacity,
-            allowed,
-            weights: cfg.workload.priorities.iter().map(|p| p.weight).collect(),
-            workload,
-            time_scale,
-            mean_work: if mean_work.is_finite() && mean_work > 0.0 { mean_work } else { 1.0 },
-            max_weight: cfg.workload.priorities.iter().map(|p| p.weight).fold(0.0, f64::max),
-        })
-    }
-}
-
-/// What happens at an event.
+/// What happens at a scheduled event.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum EventKind {
     Completion {
@@ -113,10 +53,30 @@ enum EventKind {
     },
 }
 
+/// Which events go first at equal times (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum EventClass {
+    Arrival,
+    Scheduled,
+}
+
+/// The order of events: `(time, class, seq)`, compared lexicographically.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct EventKey {
+    time: f64,
+    class: EventClass,
+    seq: u64,
+}
+
+impl EventKey {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.time.total_cmp(&o.time).then(self.class.cmp(&o.class)).then(self.seq.cmp(&o.seq))
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Event {
-    time: f64,
-    seq: u64,
+    key: EventKey,
     kind: EventKind,
 }
 
@@ -132,26 +92,26 @@ impl PartialOrd for Event {
     }
 }
 impl Ord for Event {
-    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest event first.
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the smallest key first.
     fn cmp(&self, o: &Self) -> Ordering {
-        o.time.total_cmp(&self.time).then(o.seq.cmp(&self.seq))
+        o.key.cmp(&self.key)
     }
 }
 
 /// Per-node dynamic state.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct NodeState {
-    pub up: bool,
+struct SimNode {
+    up: bool,
     /// Outages in progress (scheduled and random outages may overlap).
     down_depth: u32,
     /// Incremented at each failure, so completions scheduled before it are recognised as stale.
     epoch: u32,
-    pub queue: VecDeque<u32>,
-    pub running: Vec<u32>,
+    queue: VecDeque<u32>,
+    running: Vec<u32>,
     /// Σ work of queued tasks.
-    pub queued_work: f64,
+    queued_work: f64,
     /// Σ finish time of running tasks (outstanding time = Σ finish − n·now, in O(1)).
-    pub finish_sum: f64,
+    finish_sum: f64,
     /// ∫ utilisation dt up to `last_t` (mean over resources of used / capacity).
     util_integral: f64,
     last_t: f64,
@@ -159,7 +119,7 @@ pub(crate) struct NodeState {
 
 /// Per-task dynamic state; tasks are numbered in arrival order.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TaskState {
+pub(crate) struct SimTask {
     pub arrival: f64,
     pub work: f64,
     pub class: u16,
@@ -168,7 +128,18 @@ pub(crate) struct TaskState {
     pub retries: u32,
     /// Weighted completion time charged at placement (attributed-jct reward), refunded if a
     /// failure re-submits the task.
-    pub attributed: f64,
+    attributed: f64,
+}
+
+/// A node's queues and load, as [`crate::ClusterView`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NodeLoad {
+    pub up: bool,
+    pub queued: usize,
+    pub running: usize,
+    pub queued_work: f64,
+    pub outstanding_work: f64,
+    pub remaining_time: f64,
 }
 
 /// A predicted completion, ordered earliest first in a max-heap.
@@ -212,16 +183,16 @@ impl Ord for Finish {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Simulator {
-    pub(crate) c: Arc<Compiled>,
-    pub(crate) now: f64,
+    c: Arc<CompiledScenario>,
+    now: f64,
     workload_gen: WorkloadGen,
     fail_rng: Vec<ChaCha8Rng>,
-    pub(crate) nodes: Vec<NodeState>,
+    nodes: Vec<SimNode>,
     /// `[n_nodes * n_res]` resources in use.
-    pub(crate) used: Vec<f64>,
-    pub(crate) tasks: Vec<TaskState>,
+    used: Vec<f64>,
+    tasks: Vec<SimTask>,
     /// `[n_tasks * n_res]` demands.
-    pub(crate) demand: Vec<f64>,
+    demand: Vec<f64>,
     events: BinaryHeap<Event>,
     seq: u64,
     next_arrival: Option<u32>,
@@ -229,15 +200,11 @@ pub struct Simulator {
     waiting: Vec<u32>,
     mask: Vec<bool>,
     current: Option<u32>,
-    reward_acc: f64,
-    /// Σ priority weight / Σ 1/ideal runtime of tasks in system, for the reward.
-    weight_in_system: f64,
-    inv_ideal_in_system: f64,
+    reward: RewardAcc,
     /// Σ over nodes of resources in use.
     total_used: Vec<f64>,
-    total_capacity: Vec<f64>,
-    pub(crate) acc: MetricsAcc,
-    pub(crate) decisions: u64,
+    acc: MetricsAcc,
+    decisions: u64,
     /// Scratch for `predict_finish`.
     scratch_used: Vec<f64>,
     scratch_heap: BinaryHeap<Finish>,
@@ -246,19 +213,22 @@ pub struct Simulator {
 
 impl Simulator {
     /// Builds a simulator for a scenario (validating it and reading its trace).
+    ///
+    /// # Errors
+    /// As [`CompiledScenario::new`].
     pub fn new(cfg: &ScenarioConfig) -> Result<Self, ClusterError> {
-        Ok(Self::from_compiled(Arc::new(Compiled::new(cfg)?)))
+        Ok(Self::from_compiled(CompiledScenario::new(cfg)?))
     }
 
-    pub(crate) fn from_compiled(c: Arc<Compiled>) -> Self {
+    /// A simulator of an already compiled scenario (shared, not copied).
+    pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
         let n_res = c.n_res;
-        let total_capacity = (0..n_res).map(|r| (0..c.n_nodes).map(|n| c.capacity[n * n_res + r]).sum()).collect();
         let workload_gen = c.workload.start(ChaCha8Rng::seed_from_u64(0));
         Self {
             now: 0.0,
             workload_gen,
             fail_rng: Vec::new(),
-            nodes: vec![NodeState::default(); c.n_nodes],
+            nodes: vec![SimNode::default(); c.n_nodes],
             used: vec![0.0; c.n_nodes * n_res],
             tasks: Vec::new(),
             demand: Vec::new(),
@@ -269,11 +239,8 @@ impl Simulator {
             waiting: Vec::new(),
             mask: vec![false; c.n_nodes],
             current: None,
-            reward_acc: 0.0,
-            weight_in_system: 0.0,
-            inv_ideal_in_system: 0.0,
+            reward: RewardAcc::new(c.cfg.reward),
             total_used: vec![0.0; n_res],
-            total_capacity,
             acc: MetricsAcc::default(),
             decisions: 0,
             scratch_used: Vec::with_capacity(n_res),
@@ -286,6 +253,11 @@ impl Simulator {
     /// The scenario this simulator runs.
     pub fn scenario(&self) -> &ScenarioConfig {
         &self.c.cfg
+    }
+
+    /// The compiled scenario this simulator runs.
+    pub fn compiled(&self) -> &Arc<CompiledScenario> {
+        &self.c
     }
 
     /// Starts the episode of `seed` and runs to its first decision. The workload and the
@@ -304,9 +276,7 @@ impl Simulator {
         self.pending.clear();
         self.waiting.clear();
         self.current = None;
-        self.reward_acc = 0.0;
-        self.weight_in_system = 0.0;
-        self.inv_ideal_in_system = 0.0;
+        self.reward.reset();
         self.total_used.fill(0.0);
         self.used.fill(0.0);
         self.acc.reset(c.workload.n_tasks, c.n_res);
@@ -372,11 +342,6 @@ impl Simulator {
         &self.mask
     }
 
-    /// The structured state heuristics read.
-    pub fn view(&self) -> ClusterView<'_> {
-        ClusterView::new(self)
-    }
-
     /// Index of the task being decided, if any.
     pub fn current_task(&self) -> Option<u32> {
         self.current
@@ -402,25 +367,30 @@ impl Simulator {
         n.queue.push_back(task);
         n.queued_work += self.tasks[task as usize].work;
         self.try_start(node);
-        if self.c.cfg.reward == RewardKind::AttributedJct {
+        if self.reward.charges_placements() {
             let t = self.tasks[task as usize];
             let charge = self.c.weights[t.class as usize] * (self.predict_finish(node, task) - t.arrival);
             self.tasks[task as usize].attributed = charge;
-            self.reward_acc -= charge;
+            self.reward.charge(charge);
         }
         self.advance()?;
-        Ok(std::mem::take(&mut self.reward_acc))
+        Ok(self.reward.take())
     }
 
     /// Metrics of the episode so far (complete once [`Simulator::is_done`]).
     pub fn metrics(&self) -> EpisodeMetrics {
-        let nodes_util: Vec<f64> = self
+        let node_util: Vec<f64> = self
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| n.util_integral + self.node_util(i) * (self.now - n.last_t))
             .collect();
-        self.acc.finish(self, &nodes_util)
+        self.acc.finish(&RunTotals {
+            now: self.now,
+            decisions: self.decisions,
+            total_capacity: &self.c.total_capacity,
+            node_util: &node_util,
+        })
     }
 
     /// Runs events until a task awaits a decision with a non-empty mask, or all tasks completed.
@@ -440,24 +410,23 @@ impl Simulator {
                 self.done = true;
                 return Ok(());
             }
-            let arrival = self.next_arrival.map(|t| self.tasks[t as usize].arrival);
-            let event = self.events.peek().map(|e| e.time);
-            let arrival_first = match (arrival, event) {
-                (Some(a), Some(e)) => a <= e,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            match (arrival, event) {
-                (Some(a), _) if arrival_first => {
-                    self.advance_time(a);
+            let arrival = self.next_arrival.map(|t| EventKey {
+                time: self.tasks[t as usize].arrival,
+                class: EventClass::Arrival,
+                seq: 0,
+            });
+            let scheduled = self.events.peek().map(|e| e.key);
+            match (arrival, scheduled) {
+                (Some(a), s) if s.is_none_or(|s| a.cmp(&s) == Ordering::Less) => {
+                    self.advance_time(a.time);
                     self.arrive();
                 }
                 (_, Some(_)) => {
                     let ev = self.events.pop().expect("peeked");
-                    self.advance_time(ev.time);
+                    self.advance_time(ev.key.time);
                     self.handle(ev.kind);
                 }
-                _ => {
+                (_, None) => {
                     self.done = true;
                     let message = format!(
                         "no events left with {} tasks waiting and {} of {} completed",
@@ -477,15 +446,7 @@ impl Simulator {
         let dt = t - self.now;
         debug_assert!(dt >= 0.0, "time went backwards: {} -> {t}", self.now);
         if dt > 0.0 {
-            self.reward_acc += match self.c.cfg.reward {
-                RewardKind::WeightedJct => -self.weight_in_system * dt,
-                RewardKind::Slowdown => -self.inv_ideal_in_system * dt,
-                RewardKind::AttributedJct => 0.0,
-                RewardKind::Utilisation => {
-                    let r = self.total_used.len() as f64;
-                    dt * self.total_used.iter().zip(&self.total_capacity).map(|(u, c)| u.max(0.0) / c).sum::<f64>() / r
-                }
-            };
+            self.reward.accrue(dt, &self.total_used, &self.c.total_capacity);
             // `total_used` is a running sum: after completions it may sit a rounding error below
             // zero, which must not make utilisation negative.
             for (i, u) in self.acc.util_integral.iter_mut().zip(&self.total_used) {
@@ -497,7 +458,7 @@ impl Simulator {
 
     fn push(&mut self, time: f64, kind: EventKind) {
         self.seq += 1;
-        self.events.push(Event { time, seq: self.seq, kind });
+        self.events.push(Event { key: EventKey { time, class: EventClass::Scheduled, seq: self.seq }, kind });
     }
 
     fn draw_next_arrival(&mut self) {
@@ -506,7 +467,7 @@ impl Simulator {
         self.demand.resize(start + r, 0.0);
         match self.c.workload.next(&mut self.workload_gen, &mut self.demand[start..]) {
             Some(d) => {
-                self.tasks.push(TaskState {
+                self.tasks.push(SimTask {
                     arrival: d.arrival,
                     work: d.work,
                     class: d.class,
@@ -526,15 +487,9 @@ impl Simulator {
         let t = self.next_arrival.take().expect("arrival scheduled");
         let task = self.tasks[t as usize];
         self.acc.on_arrival(task.arrival);
-        self.weight_in_system += self.c.weights[task.class as usize];
-        self.inv_ideal_in_system += 1.0 / self.ideal_runtime(task.work);
+        self.reward.arrive(self.c.weights[task.class as usize], self.c.ideal_runtime(task.work));
         self.pending.push_back(t);
         self.draw_next_arrival();
-    }
-
-    /// Runtime on the fastest node: the denominator of slowdown.
-    pub(crate) fn ideal_runtime(&self, work: f64) -> f64 {
-        (work / self.c.max_speed).max(1e-9)
     }
 
     fn handle(&mut self, kind: EventKind) {
@@ -568,15 +523,14 @@ impl Simulator {
             self.used[node * r..(node + 1) * r].fill(0.0);
         }
         let w = self.c.weights[t.class as usize];
-        self.weight_in_system -= w;
-        self.inv_ideal_in_system -= 1.0 / self.ideal_runtime(t.work);
+        let ideal = self.c.ideal_runtime(t.work);
         let jct = self.now - t.arrival;
-        self.acc.on_completion(self.now, jct, w, jct / self.ideal_runtime(t.work));
-        if self.acc.completed == self.acc.submitted {
-            // Likewise an empty system: no reward accrues and nothing is in use until the next
-            // arrival (the running sums would otherwise keep a rounding residual).
-            self.weight_in_system = 0.0;
-            self.inv_ideal_in_system = 0.0;
+        self.acc.on_completion(self.now, jct, w, jct / ideal);
+        let empty = self.acc.completed == self.acc.submitted;
+        self.reward.complete(w, ideal, empty);
+        if empty {
+            // Likewise an empty system: nothing is in use until the next arrival (the running
+            // sums would otherwise keep a rounding residual).
             self.total_used.fill(0.0);
         }
         self.try_start(node);
@@ -631,7 +585,7 @@ impl Simulator {
         for &t in &self.nodes[node].running {
             self.scratch_heap.push(Finish { time: self.tasks[t as usize].finish, task: t });
         }
-        let cap = &self.c.capacity[node * r..(node + 1) * r];
+        let cap = self.c.node_capacity(node);
         let mut t_now = self.now;
         for &q in &self.nodes[node].queue {
             let d = &self.demand[q as usize * r..(q as usize + 1) * r];
@@ -676,7 +630,7 @@ impl Simulator {
         for &t in n.running.iter().chain(n.queue.iter()) {
             // The completion charged at placement will not happen: refund it; the task is
             // charged again when it is placed anew.
-            self.reward_acc += std::mem::take(&mut self.tasks[t as usize].attributed);
+            self.reward.refund(std::mem::take(&mut self.tasks[t as usize].attributed));
             self.tasks[t as usize].retries += 1;
             self.acc.retries += 1;
             self.pending.push_back(t);
@@ -716,7 +670,7 @@ impl Simulator {
     }
 
     /// Current utilisation of node `i`: mean over resources of used / capacity.
-    pub(crate) fn node_util(&self, i: usize) -> f64 {
+    fn node_util(&self, i: usize) -> f64 {
         let r = self.c.n_res;
         (0..r).map(|k| self.used[i * r + k] / self.c.capacity[i * r + k]).sum::<f64>() / r as f64
     }
@@ -727,26 +681,39 @@ impl Simulator {
         let r = c.n_res;
         let t = self.tasks[task as usize];
         let d = &self.demand[task as usize * r..(task as usize + 1) * r];
-        let allowed = &c.allowed[t.tenant as usize * c.n_nodes..(t.tenant as usize + 1) * c.n_nodes];
         let mut any = false;
         for (n, m) in self.mask.iter_mut().enumerate() {
-            let cap = &c.capacity[n * r..(n + 1) * r];
-            *m = self.nodes[n].up && allowed[n] && d.iter().zip(cap).all(|(d, c)| *d <= *c + FIT_EPS);
+            *m = self.nodes[n].up && c.tenant_allows(t.tenant, n) && policy_core::fits(d, c.node_capacity(n));
             any |= *m;
         }
         any
     }
 
-    /// Outstanding work on node `i`: queued work plus the remaining work of running tasks
-    /// (remaining time × speed), Park's "load".
-    pub(crate) fn outstanding_work(&self, i: usize) -> f64 {
-        self.nodes[i].queued_work + self.remaining_time(i) * self.c.speed[i]
-    }
-
     /// Σ over node `i`'s running tasks of the time until they finish.
-    pub(crate) fn remaining_time(&self, i: usize) -> f64 {
+    fn remaining_time(&self, i: usize) -> f64 {
         let n = &self.nodes[i];
         (n.finish_sum - n.running.len() as f64 * self.now).max(0.0)
+    }
+
+    /// Node `i`'s queues and load (for [`crate::ClusterView`]).
+    pub(crate) fn node_load(&self, i: usize) -> NodeLoad {
+        let n = &self.nodes[i];
+        let remaining_time = self.remaining_time(i);
+        NodeLoad {
+            up: n.up,
+            queued: n.queue.len(),
+            running: n.running.len(),
+            queued_work: n.queued_work,
+            // Park's "load": queued work plus the remaining work of running tasks.
+            outstanding_work: n.queued_work + remaining_time * self.c.speed[i],
+            remaining_time,
+        }
+    }
+
+    /// Task `id`'s record and its demand (for [`crate::ClusterView`]).
+    pub(crate) fn task_record(&self, id: u32) -> (&SimTask, &[f64]) {
+        let r = self.c.n_res;
+        (&self.tasks[id as usize], &self.demand[id as usize * r..(id as usize + 1) * r])
     }
 
     /// Tasks submitted and not yet completed (pending, waiting, queued or running).
@@ -771,7 +738,7 @@ impl Simulator {
 
     /// Capacity of node `i` (one value per resource).
     pub fn node_capacity(&self, i: usize) -> &[f64] {
-        &self.c.capacity[i * self.c.n_res..(i + 1) * self.c.n_res]
+        self.c.node_capacity(i)
     }
 }
 
@@ -1172,10 +1139,10 @@ pub(crate) mod tests {
         assert_eq!(in_system.len(), sim.tasks_in_system(), "tasks lost or duplicated");
         for k in 0..r {
             assert!((sim.total_used[k] - total_used[k]).abs() <= 1e-6, "total used {k}");
-            assert_eq!(sim.total_capacity[k], total_capacity[k]);
+            assert_eq!(sim.c.total_capacity[k], total_capacity[k]);
         }
         let weight: f64 = in_system.iter().map(|&t| c.weights[sim.tasks[t].class as usize]).sum();
-        assert!((sim.weight_in_system - weight).abs() <= 1e-6 * weight.max(1.0), "weight in system");
+        assert!((sim.reward.weight_in_system() - weight).abs() <= 1e-6 * weight.max(1.0), "weight in system");
         for &t in &sim.waiting {
             let tenant = sim.tasks[t as usize].tenant as usize;
             let d = &sim.demand[t as usize * r..(t as usize + 1) * r];

@@ -6,11 +6,13 @@ use gym::{BoxSpace, Discrete, Env, EnvError, Step};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use policy_core::ObservationLayout;
+
+use crate::compiled::CompiledScenario;
 use crate::config::ScenarioConfig;
-use crate::engine::{Compiled, Simulator};
+use crate::engine::Simulator;
 use crate::error::ClusterError;
 use crate::metrics::EpisodeMetrics;
-use crate::obs::ObservationConstants;
 
 /// Episode seeds drawn by `reset(None)` have this bit set; seeds a user passes for evaluation
 /// should stay below it, which keeps evaluation episodes disjoint from autoreset training ones.
@@ -40,17 +42,20 @@ pub struct ClusterEnv {
 
 impl ClusterEnv {
     /// Builds the environment for a scenario (validated; errors name the bad field).
+    ///
+    /// # Errors
+    /// As [`CompiledScenario::new`].
     pub fn new(cfg: &ScenarioConfig) -> Result<Self, ClusterError> {
-        let c = Arc::new(Compiled::new(cfg)?);
-        let space = crate::obs::space(&c);
+        Ok(Self::from_compiled(CompiledScenario::new(cfg)?))
+    }
+
+    /// The environment of an already compiled scenario: N training envs share one compilation
+    /// (and one read of a trace file).
+    pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
+        let (low, high) = c.observation_layout().bounds();
+        let space = BoxSpace::new(low, high);
         let obs = vec![0.0; space.dim()];
-        Ok(Self {
-            sim: Simulator::from_compiled(c),
-            obs,
-            space,
-            seeds: ChaCha8Rng::seed_from_u64(0),
-            needs_reset: true,
-        })
+        Self { sim: Simulator::from_compiled(c), obs, space, seeds: ChaCha8Rng::seed_from_u64(0), needs_reset: true }
     }
 
     /// The simulator (for heuristics' structured view, metrics and invariant checks).
@@ -60,8 +65,12 @@ impl ClusterEnv {
 
     /// The layout and scenario constants of this env's observation, so that code outside the
     /// simulator (an exported policy in production) can encode a cluster state identically.
-    pub fn observation_constants(&self) -> ObservationConstants {
-        crate::obs::constants(&self.sim.c)
+    pub fn observation_layout(&self) -> &ObservationLayout {
+        self.sim.compiled().observation_layout()
+    }
+
+    fn encode(&mut self) {
+        self.sim.compiled().observation_layout().encode(&self.sim.view(), &mut self.obs);
     }
 
     fn info(&self, end: bool) -> ClusterInfo {
@@ -90,7 +99,7 @@ impl Env for ClusterEnv {
         };
         self.sim.reset(episode_seed);
         self.needs_reset = self.sim.is_done();
-        crate::obs::encode(&self.sim, &mut self.obs);
+        self.encode();
         let info = self.info(false);
         (&self.obs, info)
     }
@@ -106,7 +115,7 @@ impl Env for ClusterEnv {
         let terminated = self.sim.is_done();
         let truncated = !terminated && self.sim.scenario().max_decisions.is_some_and(|m| self.sim.decisions() >= m);
         self.needs_reset = terminated || truncated;
-        crate::obs::encode(&self.sim, &mut self.obs);
+        self.encode();
         let info = self.info(self.needs_reset);
         Ok(Step { obs: &self.obs, reward, terminated, truncated, info })
     }
@@ -209,5 +218,146 @@ mod tests {
             }
             assert_eq!(s.info.metrics, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod observation_tests {
+    //! Hand-computed observations in both layouts, through the env.
+
+    use gym::Env;
+
+    use crate::ClusterEnv;
+    use crate::config::{ObservationKind, PriorityClass};
+    use crate::engine::tests::trace_scenario;
+    use policy_core::ObservationLayout;
+
+    /// Park's layout: load = queued work + (finish − now) of the running job, clipped at
+    /// 500000; the job size last; service time int(size / rate).
+    #[test]
+    fn park_observation_by_hand() {
+        let mut cfg = trace_scenario(
+            "park_obs.csv",
+            &["slot"],
+            &[(&[1.0], 0.5), (&[1.0], 2.0)],
+            "arrival,work,slot,priority\n0,100,1,0\n0,7,1,0\n0,50,1,0\n1,1000000,1,0\n2,30,1,0\n4,1,1,0\n",
+        );
+        cfg.integer_time = true;
+        cfg.observation = ObservationKind::Park { high: 500_000.0 };
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        assert_eq!(
+            *env.observation_layout(),
+            ObservationLayout::Park { n_nodes: 2, resources: vec!["slot".into()], high: 500_000.0 }
+        );
+        assert_eq!(env.observation_space().low, [0.0; 3]);
+        assert_eq!(env.observation_space().high, [500_000.0; 3]);
+        let (obs, _) = env.reset(Some(0));
+        assert_eq!(obs, [0.0, 0.0, 100.0]);
+        // J0 on node 0: int(100 / 0.5) = 200, finishes at 200; remaining time 200.
+        assert_eq!(env.step(0).unwrap().obs, [200.0, 0.0, 7.0]);
+        // J1 on node 1: int(7 / 2) = 3, finishes at 3; remaining time 3 (its size is 7).
+        assert_eq!(env.step(1).unwrap().obs, [200.0, 3.0, 50.0]);
+        // J2 queues on node 0. At t = 1: 50 + (200 − 1) and (3 − 1); J3's size clipped.
+        let s = env.step(0).unwrap();
+        assert_eq!((s.obs, s.info.time), (&[249.0, 2.0, 500_000.0][..], 1.0));
+        // J3 queues on node 1 at t = 2: 1000000 queued + (3 − 2) is clipped.
+        assert_eq!(env.step(1).unwrap().obs, [248.0, 500_000.0, 30.0]);
+        // J4 queues on node 0. At t = 4, J1 finished at 3 and J3 runs until 3 + 500000:
+        // 500003 − 4 = 499999 (under the clip); node 0: 50 + 30 + (200 − 4).
+        let s = env.step(0).unwrap();
+        assert_eq!(s.obs, [276.0, 499_999.0, 1.0]);
+        assert_eq!(env.simulator().tasks_completed(), 1);
+        let s = env.step(0).unwrap();
+        assert!(s.terminated && !s.truncated);
+        assert_eq!(s.obs, [0.0, 0.0, 0.0]);
+        assert_eq!(s.info.time, 500_003.0);
+        let m = s.info.metrics.clone().unwrap();
+        // JCTs: J0 200, J1 3, J2 300, J3 500002, J4 358 (300 + int(30 / 0.5) − 2), J5 358.
+        assert_eq!(m.mean_jct, (200.0 + 3.0 + 300.0 + 500_002.0 + 358.0 + 358.0) / 6.0);
+        assert_eq!(m.makespan, 500_003.0);
+        assert!(matches!(env.step(0), Err(gym::EnvError::NeedsReset)));
+    }
+
+    /// The full layout, `N·(R+4) + R + 2` values, for a hand-built state.
+    #[test]
+    fn full_observation_by_hand() {
+        let mut cfg = trace_scenario(
+            "full_obs.csv",
+            &["cpu", "mem"],
+            &[(&[4.0, 8.0], 1.0), (&[2.0, 16.0], 2.0)],
+            "arrival,work,cpu,mem,priority\n0,10,2,3,0\n0,6,1,4,1\n0,2,2,8,1\n",
+        );
+        cfg.workload.priorities = vec![
+            PriorityClass { name: "low".into(), weight: 1.0, prob: 0.5 },
+            PriorityClass { name: "high".into(), weight: 4.0, prob: 0.5 },
+        ];
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        assert_eq!(env.observation_space().dim(), 2 * (2 + 4) + 2 + 2);
+        // The constants the expected values below divide by.
+        assert_eq!(
+            *env.observation_layout(),
+            ObservationLayout::Full {
+                n_nodes: 2,
+                resources: vec!["cpu".into(), "mem".into()],
+                time_scale: 4.0,
+                max_speed: 2.0,
+                max_capacity: vec![4.0, 16.0],
+                mean_work: 6.0,
+                max_weight: 4.0,
+                tasks_scale: 10.0,
+            }
+        );
+        let inf = f32::INFINITY;
+        assert_eq!(
+            env.observation_space().high,
+            [1.0, 1.0, inf, inf, 1.0, 1.0, 1.0, 1.0, inf, inf, 1.0, 1.0, 1.0, 1.0, inf, 1.0]
+        );
+        env.reset(Some(0));
+        env.step(0).unwrap();
+        let obs = env.step(1).unwrap().obs.to_vec();
+        // mean work 6, mean speed 1.5 → time scale 4; fastest speed 2; largest capacities
+        // [4, 16]; largest weight 4.
+        #[rustfmt::skip]
+        let expected: [f32; 16] = [
+            // node 0: free (4−2)/4, (8−3)/8; outstanding 10 / 1 / 4; 1 task; speed 1/2; up
+            0.5, 0.625, 2.5, 0.1, 0.5, 1.0,
+            // node 1: free (2−1)/2, (16−4)/16; outstanding 6 / 2 / 4; 1 task; speed 2/2; up
+            0.5, 0.75, 0.75, 0.1, 1.0, 1.0,
+            // task: demand 2/4, 8/16; size 2/6; weight 4/4
+            0.5, 0.5, (2.0f64 / 6.0) as f32, 1.0,
+        ];
+        assert_eq!(obs, expected);
+        // The view writes the same vector.
+        let view = env.simulator().view();
+        let mut out = vec![0.0; view.obs_dim()];
+        view.observation(&mut out);
+        assert_eq!(out, expected);
+        let s = env.step(0).unwrap();
+        assert!(s.terminated);
+        assert_eq!(s.obs[12..], [0.0; 4], "no task at the end");
+    }
+
+    /// A down node shows up = 0, zero usage and no outstanding work.
+    #[test]
+    fn full_observation_marks_down_nodes() {
+        let mut cfg = trace_scenario(
+            "down_obs.csv",
+            &["slot"],
+            &[(&[1.0], 1.0), (&[1.0], 1.0)],
+            "arrival,work,slot,priority\n0,4,1,0\n3,1,1,0\n",
+        );
+        cfg.failures.scheduled = vec![crate::ScheduledFailure { node: 1, at: 1.0, duration: 10.0 }];
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        env.reset(Some(0));
+        // J0 on node 1 fails at t = 1 and is re-offered with node 1 masked.
+        let s = env.step(1).unwrap();
+        // Blocks [free, outstanding, tasks, speed, up]; the down node holds nothing. Task: demand
+        // 1, size 4 / mean work 2.5, weight 1.
+        assert_eq!(s.obs, [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.6, 1.0]);
+        assert_eq!(s.info.time, 1.0);
+        assert_eq!(env.action_mask(), &[true, false]);
+        let err = env.step(1).unwrap_err();
+        assert_eq!(err, gym::EnvError::ActionMasked { action: 1, valid: vec![0] });
+        assert!(matches!(env.step(2), Err(gym::EnvError::ActionOutOfRange { action: 2, n: 2 })));
     }
 }

@@ -57,6 +57,16 @@ pub enum ClusterError {
         /// The task being placed.
         task: u32,
     },
+    /// A scheduler could not decide (a learned policy's runtime failed); evaluation stops.
+    #[error("policy {policy:?} failed at task {task}: {message}")]
+    PolicyFailed {
+        /// The policy's name.
+        policy: String,
+        /// The task being placed.
+        task: u32,
+        /// What went wrong.
+        message: String,
+    },
     /// The simulation reached a state it cannot leave (should be impossible; reported, not hidden).
     #[error("simulation stuck at time {time}: {message}")]
     Stuck {

@@ -7,32 +7,33 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::baselines::{Policy, baseline};
+use crate::baselines::{Scheduler, baseline};
+use crate::compiled::CompiledScenario;
 use crate::config::ScenarioConfig;
-use crate::engine::{Compiled, Simulator};
+use crate::engine::Simulator;
 use crate::error::ClusterError;
 use crate::metrics::EpisodeMetrics;
 use crate::stats::Estimate;
 
 /// Factory of fresh policy instances (one per episode, possibly on different threads).
-pub type PolicyFactory = Arc<dyn Fn() -> Box<dyn Policy> + Send + Sync>;
+pub type SchedulerFactory = Arc<dyn Fn() -> Box<dyn Scheduler> + Send + Sync>;
 
 /// A named policy to evaluate.
 #[derive(Clone)]
-pub struct PolicySpec {
+pub struct SchedulerSpec {
     /// Name in the report.
     pub name: String,
     /// Builds an instance.
-    pub make: PolicyFactory,
+    pub make: SchedulerFactory,
 }
 
-impl std::fmt::Debug for PolicySpec {
+impl std::fmt::Debug for SchedulerSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicySpec").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("SchedulerSpec").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
-impl PolicySpec {
+impl SchedulerSpec {
     /// The baseline called `name`.
     pub fn baseline(name: &str) -> Result<Self, ClusterError> {
         baseline(name)?;
@@ -45,11 +46,11 @@ impl PolicySpec {
 ///
 /// # Errors
 /// [`ClusterError::PolicyChoseInvalid`] if the policy picks a masked node; a stuck simulation.
-pub fn run_episode(sim: &mut Simulator, policy: &mut dyn Policy, seed: u64) -> Result<EpisodeMetrics, ClusterError> {
+pub fn run_episode(sim: &mut Simulator, policy: &mut dyn Scheduler, seed: u64) -> Result<EpisodeMetrics, ClusterError> {
     sim.reset(seed);
     policy.reset(seed);
     while !sim.is_done() {
-        let node = policy.act(&sim.view());
+        let node = policy.act(&sim.view())?;
         if let Err(e) = sim.place(node) {
             return Err(match e {
                 ClusterError::Action(_) => ClusterError::PolicyChoseInvalid {
@@ -119,10 +120,24 @@ pub struct EvalReport {
 /// an episode that failed.
 pub fn evaluate(
     scenario: &ScenarioConfig,
-    policies: &[PolicySpec],
+    policies: &[SchedulerSpec],
     seeds: &[u64],
     reference: Option<&str>,
 ) -> Result<EvalReport, ClusterError> {
+    evaluate_compiled(&CompiledScenario::new(scenario)?, policies, seeds, reference)
+}
+
+/// [`evaluate`] on an already compiled scenario (no recompilation, no second read of a trace).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_compiled(
+    compiled: &Arc<CompiledScenario>,
+    policies: &[SchedulerSpec],
+    seeds: &[u64],
+    reference: Option<&str>,
+) -> Result<EvalReport, ClusterError> {
+    let scenario = compiled.scenario();
     if seeds.is_empty() {
         return Err(ClusterError::Eval("no seeds to evaluate on".into()));
     }
@@ -144,12 +159,11 @@ pub fn evaluate(
         })?),
         None => None,
     };
-    let compiled = Arc::new(Compiled::new(scenario)?);
     let jobs: Vec<(usize, u64)> = (0..policies.len()).flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
     let results: Vec<Result<EpisodeMetrics, ClusterError>> = jobs
         .par_iter()
         .map_init(
-            || Simulator::from_compiled(Arc::clone(&compiled)),
+            || Simulator::from_compiled(Arc::clone(compiled)),
             |sim, &(p, seed)| {
                 let mut policy = (policies[p].make)();
                 run_episode(sim, policy.as_mut(), seed)
@@ -250,8 +264,8 @@ mod tests {
     use crate::scenarios;
     use crate::view::ClusterView;
 
-    fn specs(names: &[&str]) -> Vec<PolicySpec> {
-        names.iter().map(|n| PolicySpec::baseline(n).unwrap()).collect()
+    fn specs(names: &[&str]) -> Vec<SchedulerSpec> {
+        names.iter().map(|n| SchedulerSpec::baseline(n).unwrap()).collect()
     }
 
     fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
@@ -351,19 +365,19 @@ mod tests {
     /// Always node 0, whatever the mask says.
     struct Stubborn;
 
-    impl Policy for Stubborn {
+    impl Scheduler for Stubborn {
         fn name(&self) -> &str {
             "stubborn"
         }
-        fn act(&mut self, _view: &ClusterView<'_>) -> usize {
-            0
+        fn act(&mut self, _view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+            Ok(0)
         }
     }
 
     #[test]
     fn invalid_choices_and_invalid_scenarios_are_reported() {
         let mut cfg = scenarios::seed_case();
-        let stubborn = PolicySpec { name: "stubborn".into(), make: Arc::new(|| Box::new(Stubborn)) };
+        let stubborn = SchedulerSpec { name: "stubborn".into(), make: Arc::new(|| Box::new(Stubborn)) };
         // seed-case's secure tenant may not use node 0: some task is refused.
         let err = evaluate(&cfg, &[stubborn], &[0], None).unwrap_err();
         let ClusterError::PolicyChoseInvalid { policy, node, task } = err else { panic!("got {err:?}") };
@@ -379,6 +393,6 @@ mod tests {
             evaluate(&cfg, &specs(&["random"]), &[0], None),
             Err(ClusterError::InvalidConfig { field, .. }) if field == "workload.n_tasks"
         ));
-        assert!(PolicySpec::baseline("nope").is_err());
+        assert!(SchedulerSpec::baseline("nope").is_err());
     }
 }

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Simulator;
-
 /// Metrics of one episode (returned in the env's info at episode end and by evaluation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeMetrics {
@@ -73,6 +71,19 @@ impl EpisodeMetrics {
     }
 }
 
+/// What [`MetricsAcc::finish`] needs from the simulator besides its own sums.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunTotals<'a> {
+    /// Simulated time now.
+    pub now: f64,
+    /// Decisions taken.
+    pub decisions: u64,
+    /// Σ over nodes of each resource's capacity.
+    pub total_capacity: &'a [f64],
+    /// Each node's ∫ utilisation dt up to now.
+    pub node_util: &'a [f64],
+}
+
 /// Running sums the engine updates as events happen.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricsAcc {
@@ -123,10 +134,10 @@ impl MetricsAcc {
         self.last_completion = now;
     }
 
-    /// Final metrics; `node_util` is each node's ∫ utilisation dt up to now.
-    pub fn finish(&self, sim: &Simulator, node_util: &[f64]) -> EpisodeMetrics {
+    /// Final metrics of the episode so far.
+    pub fn finish(&self, run: &RunTotals<'_>) -> EpisodeMetrics {
         let start = self.first_arrival.unwrap_or(0.0);
-        let end = if self.completed == self.tasks { self.last_completion } else { sim.now };
+        let end = if self.completed == self.tasks { self.last_completion } else { run.now };
         let makespan = (end - start).max(0.0);
         let n = self.completed.max(1) as f64;
         let mut sorted = self.jcts.clone();
@@ -134,19 +145,14 @@ impl MetricsAcc {
         // Averaged over the makespan: the integrals start at time 0, but nothing runs before the
         // first arrival, so ∫ over [0, end] = ∫ over [start, end].
         let horizon = if makespan > 0.0 { makespan } else { 1.0 };
-        let c = &sim.c;
-        let utilisation = (0..c.n_res)
-            .map(|r| {
-                let cap: f64 = (0..c.n_nodes).map(|i| c.capacity[i * c.n_res + r]).sum();
-                self.util_integral[r] / (cap * horizon)
-            })
-            .collect();
-        let per_node: Vec<f64> = node_util.iter().map(|u| u / horizon).collect();
+        let utilisation =
+            self.util_integral.iter().zip(run.total_capacity).map(|(u, cap)| u / (cap * horizon)).collect();
+        let per_node: Vec<f64> = run.node_util.iter().map(|u| u / horizon).collect();
         EpisodeMetrics {
             tasks: self.tasks,
             completed: self.completed,
             retried: self.retries,
-            decisions: sim.decisions,
+            decisions: run.decisions,
             mean_jct: self.jcts.iter().sum::<f64>() / n,
             p50_jct: percentile(&sorted, 50.0),
             p95_jct: percentile(&sorted, 95.0),

@@ -1,4 +1,9 @@
-//! The structured view of the simulator that heuristics read (instead of the flat observation).
+//! [`ClusterView`]: the read-only state of the simulator at a decision, the one way the rest of
+//! the crate and every scheduler (heuristic or learned) reads the cluster. It also feeds the
+//! observation encoder ([`policy_core::ClusterRead`]), so the learned policies' input is built
+//! from exactly what the heuristics see.
+
+use policy_core::{ClusterRead, NodeFeatures, TaskFeatures};
 
 use crate::engine::Simulator;
 
@@ -30,6 +35,9 @@ pub struct NodeView<'a> {
     pub queued_work: f64,
     /// Queued work plus remaining work of running tasks (Park's "load"), work units.
     pub outstanding_work: f64,
+    /// Σ over running tasks of the time until they finish (Park's observation adds this to the
+    /// queued work).
+    pub remaining_time: f64,
 }
 
 impl NodeView<'_> {
@@ -46,7 +54,8 @@ impl NodeView<'_> {
     /// Whether `demand` fits in the node's free capacity right now (and nothing is queued ahead
     /// of it, since queues are FIFO).
     pub fn fits_now(&self, demand: &[f64]) -> bool {
-        self.queued == 0 && self.capacity.iter().zip(self.used).zip(demand).all(|((c, u), d)| u + d <= c + 1e-9)
+        self.queued == 0
+            && self.capacity.iter().zip(self.used).zip(demand).all(|((c, u), d)| u + d <= c + policy_core::FIT_EPS)
     }
 
     /// Mean over resources of used / capacity.
@@ -76,39 +85,43 @@ pub struct TaskView<'a> {
     pub retries: u32,
 }
 
-impl<'a> ClusterView<'a> {
-    pub(crate) fn new(sim: &'a Simulator) -> Self {
-        Self { sim }
+impl Simulator {
+    /// The structured state schedulers read.
+    pub fn view(&self) -> ClusterView<'_> {
+        ClusterView { sim: self }
     }
+}
 
+impl<'a> ClusterView<'a> {
     /// Current simulated time.
     pub fn now(&self) -> f64 {
-        self.sim.now
+        self.sim.now()
     }
 
     /// Number of nodes (= number of actions).
     pub fn n_nodes(&self) -> usize {
-        self.sim.c.n_nodes
+        self.sim.compiled().n_nodes()
     }
 
     /// Number of resources.
     pub fn n_resources(&self) -> usize {
-        self.sim.c.n_res
+        self.sim.compiled().n_resources()
     }
 
     /// Node `i`. Panics if `i >= n_nodes()` (an indexing bug in the caller).
     pub fn node(&self, i: usize) -> NodeView<'a> {
-        let n = &self.sim.nodes[i];
+        let load = self.sim.node_load(i);
         NodeView {
             index: i,
             capacity: self.sim.node_capacity(i),
             used: self.sim.node_used(i),
-            speed: self.sim.c.speed[i],
-            up: n.up,
-            queued: n.queue.len(),
-            running: n.running.len(),
-            queued_work: n.queued_work,
-            outstanding_work: self.sim.outstanding_work(i),
+            speed: self.sim.compiled().speed[i],
+            up: load.up,
+            queued: load.queued,
+            running: load.running,
+            queued_work: load.queued_work,
+            outstanding_work: load.outstanding_work,
+            remaining_time: load.remaining_time,
         }
     }
 
@@ -125,15 +138,14 @@ impl<'a> ClusterView<'a> {
     /// The task to place (None once the episode is done).
     pub fn task(&self) -> Option<TaskView<'a>> {
         let id = self.sim.current_task()?;
-        let t = &self.sim.tasks[id as usize];
-        let r = self.sim.c.n_res;
+        let (t, demand) = self.sim.task_record(id);
         Some(TaskView {
             id,
             arrival: t.arrival,
             work: t.work,
-            demand: &self.sim.demand[id as usize * r..(id as usize + 1) * r],
+            demand,
             class: t.class,
-            weight: self.sim.c.weights[t.class as usize],
+            weight: self.sim.compiled().weights[t.class as usize],
             tenant: t.tenant,
             retries: t.retries,
         })
@@ -142,9 +154,9 @@ impl<'a> ClusterView<'a> {
     /// Whether tenant `tenant` may place tasks on node `node` (the scenario's placement
     /// constraint, whatever the node's state). Panics if either index is out of range.
     pub fn tenant_allows(&self, tenant: u16, node: usize) -> bool {
-        let n = self.sim.c.n_nodes;
+        let n = self.n_nodes();
         assert!(node < n, "node {node} out of range 0..{n}");
-        self.sim.c.allowed[usize::from(tenant) * n + node]
+        self.sim.compiled().tenant_allows(tenant, node)
     }
 
     /// Which nodes may take the current task.
@@ -153,18 +165,42 @@ impl<'a> ClusterView<'a> {
     }
 
     /// Writes the flat observation of this state (the learned policy's input) into `out`, which
-    /// must have length [`crate::obs::obs_dim`] for the scenario.
+    /// must have length [`ClusterView::obs_dim`].
     pub fn observation(&self, out: &mut [f32]) {
-        crate::obs::encode(self.sim, out);
+        self.sim.compiled().observation_layout().encode(self, out);
     }
 
     /// Length of the flat observation.
     pub fn obs_dim(&self) -> usize {
-        crate::obs::obs_dim(&self.sim.c)
+        self.sim.compiled().observation_layout().obs_dim()
     }
 
     /// The simulator behind the view.
     pub fn simulator(&self) -> &'a Simulator {
         self.sim
+    }
+}
+
+impl ClusterRead for ClusterView<'_> {
+    fn n_nodes(&self) -> usize {
+        ClusterView::n_nodes(self)
+    }
+
+    fn node(&self, i: usize) -> NodeFeatures<'_> {
+        let n = ClusterView::node(self, i);
+        NodeFeatures {
+            capacity: n.capacity,
+            used: n.used,
+            speed: n.speed,
+            up: n.up,
+            tasks: n.tasks_in_system(),
+            outstanding_work: n.outstanding_work,
+            queued_work: n.queued_work,
+            remaining_time: n.remaining_time,
+        }
+    }
+
+    fn task(&self) -> Option<TaskFeatures<'_>> {
+        ClusterView::task(self).map(|t| TaskFeatures { demand: t.demand, work: t.work, weight: t.weight })
     }
 }

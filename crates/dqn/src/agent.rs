@@ -10,11 +10,12 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::DqnError;
 use crate::config::{DeviceSetting, DqnConfig, LossKind};
-use crate::model::{QNetwork, QNetworkConfig};
+use crate::model::QNetwork;
 use crate::normalize::{RewardScaler, RunningMeanStd};
 use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer};
 use crate::schedule::{epsilon, learning_rate, per_beta};
-use crate::td::{TdInputs, masked_argmax, td_targets};
+use crate::td::{TdInputs, td_targets};
+use policy_core::{NetworkShape, masked_argmax};
 
 /// One step of `N` environments, as the agent learns from it. Rows are envs; `[N, k]` arrays are
 /// row-major.
@@ -72,7 +73,7 @@ impl UpdateStats {
 /// everything [`Agent::save`] writes.
 pub struct Agent {
     pub(crate) cfg: DqnConfig,
-    pub(crate) net_cfg: QNetworkConfig,
+    pub(crate) net_cfg: NetworkShape,
     /// Autodiff device the online network trains on.
     pub(crate) device: Device,
     pub(crate) online: QNetwork,
@@ -169,7 +170,7 @@ impl Agent {
                 format!("{} transitions of {obs_dim} observations would need more than 1 TiB", cfg.buffer_size),
             ));
         }
-        let net_cfg = QNetworkConfig {
+        let net_cfg = NetworkShape {
             obs_dim,
             n_actions,
             hidden_sizes: cfg.hidden_sizes.clone(),
@@ -178,7 +179,7 @@ impl Agent {
         };
         let device = make_device(cfg.device)?.autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let online = net_cfg.init(&device, &mut rng);
+        let online = QNetwork::init(&net_cfg, &device, &mut rng);
         // ALGO: the target network starts as a copy of the online network.
         let target = online.valid();
         let n_envs = cfg.num_envs;
@@ -229,7 +230,7 @@ impl Agent {
     }
 
     /// The Q-network's shape.
-    pub fn network_config(&self) -> &QNetworkConfig {
+    pub fn network_config(&self) -> &NetworkShape {
         &self.net_cfg
     }
 

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DqnError;
-use crate::model::Activation;
+use policy_core::Activation;
 
 /// Where the networks live and run.
 ///

@@ -85,7 +85,8 @@ pub enum DqnError {
     /// from an earlier checkpoint rather than saving this agent.
     #[error("non-finite {what} at global step {global_step} (update step {update_step})")]
     NonFinite {
-        /// The quantity, by its logger tag: `losses/td_loss` or `losses/q_values`.
+        /// The quantity: `losses/td_loss` or `losses/q_values` (by logger tag) for a gradient
+        /// step, `weights` when [`crate::Agent::save`] finds a non-finite parameter.
         what: &'static str,
         /// The agent's global step (environment steps) when it happened.
         global_step: u64,

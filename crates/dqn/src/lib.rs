@@ -9,13 +9,17 @@
 //!   observes ([`Agent::observe`]; [`Agent::truncate_pending`] when the envs restart from
 //!   outside) and learns ([`Agent::update`] at the scheduled [`Agent::learning_rate`],
 //!   [`Agent::update_target`]).
-//! - [`train`] / [`train_until`]: the training loop over a [`gym::VectorEnv`], shaped like
-//!   CleanRL's `dqn.py`, reporting through a [`Logger`] and stopping with
-//!   [`DqnError::NonFinite`] at the first diverged gradient step; [`evaluate`] runs greedy
-//!   episodes.
+//! - [`Loop`] (`train.rs`): the training loop over a [`gym::VectorEnv`], one vector step per
+//!   [`Loop::step`], shaped like CleanRL's `dqn.py`, reporting through a [`Logger`] and
+//!   stopping with [`DqnError::NonFinite`] at the first diverged gradient step; [`train`] /
+//!   [`train_until`] loop over it; [`evaluate`] runs greedy episodes.
 //! - [`Agent::save`] / [`Agent::load`]: the complete state, so training resumes bit for bit
-//!   (see [`state`] for the file layout and [`FORMAT_VERSION`]).
-//! - [`td_targets`]: the TD target as a pure function, Double DQN, n-step and masks included.
+//!   (see [`save`] for the file layout and [`FORMAT_VERSION`]).
+//! - [`QNetwork`] (`model.rs`): the burn network, shaped by `policy_core::NetworkShape`;
+//!   [`QNetwork::to_host`] copies it out as a plain `policy_core::Mlp` for exporters.
+//! - [`td_targets`] (`td.rs`): the TD target as a pure function, Double DQN, n-step and masks
+//!   included; the replay buffer (`replay.rs`, `sumtree.rs`), the schedules (`schedule.rs`) and
+//!   the normalisation statistics (`normalize.rs`) beside it.
 //!
 //! Networks run on burn's flex CPU backend by default (deterministic: a fixed seed gives the
 //! same weights bit for bit); the `cuda` and `wgpu` features add GPU backends, picked at run
@@ -42,13 +46,12 @@ mod agent;
 mod bin;
 mod config;
 mod error;
-mod host;
 mod logger;
 mod model;
 mod normalize;
 mod replay;
+pub mod save;
 mod schedule;
-pub mod state;
 mod sumtree;
 mod td;
 mod train;
@@ -56,13 +59,13 @@ mod train;
 pub use agent::{Agent, Transitions, UpdateStats, make_device};
 pub use config::{DeviceSetting, DqnConfig, EpsilonSchedule, LossKind, LrSchedule};
 pub use error::DqnError;
-pub use host::{HostLinear, HostNetwork};
 pub use logger::{Logger, MemoryLogger, NullLogger, Scalar};
-pub use model::{Activation, QNetwork, QNetworkConfig};
-pub use normalize::{RewardScaler, RunningMeanStd};
+pub use model::QNetwork;
+pub use normalize::{NORM_EPSILON, RewardScaler, RunningMeanStd};
+pub use policy_core::{Activation, NetworkShape, masked_argmax};
 pub use replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, Transition};
-pub use schedule::{crossed, epsilon, learning_rate, per_beta};
-pub use state::{FORMAT_VERSION, SaveOptions};
+pub use save::{FORMAT_VERSION, SaveOptions};
+pub use schedule::{crossed, crossings, epsilon, learning_rate, per_beta};
 pub use sumtree::SumTree;
-pub use td::{TdInputs, masked_argmax, td_targets};
-pub use train::{EvalReport, TrainSummary, evaluate, train, train_until};
+pub use td::{TdInputs, td_targets};
+pub use train::{EvalReport, Loop, StepReport, TrainSummary, evaluate, train, train_until};

@@ -63,13 +63,14 @@ impl RunningMeanStd {
     pub fn normalize_into(&self, rows: &[f32], clip: f64, out: &mut [f32]) {
         let dim = self.dim();
         for (row_in, row_out) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-            for j in 0..dim {
-                let z = (f64::from(row_in[j]) - self.mean[j]) / (self.var[j] + 1e-8).sqrt();
-                row_out[j] = z.clamp(-clip, clip) as f32;
-            }
+            // The arithmetic the exported runtime repeats, bit for bit.
+            policy_core::normalize_into(row_in, &self.mean, &self.var, NORM_EPSILON, clip, row_out);
         }
     }
 }
+
+/// Added to the variance before the square root when normalising (exports record it).
+pub const NORM_EPSILON: f64 = 1e-8;
 
 /// Reward scaling: a constant factor, optionally divided by the running standard deviation of
 /// each env's discounted return (Stable-Baselines3's `VecNormalize` reward scheme, which keeps

@@ -66,7 +66,20 @@ pub fn per_beta(cfg: &DqnConfig, global_step: u64) -> f64 {
 /// Whether a counter going from `prev` to `cur` (exclusive, inclusive) passed a multiple of
 /// `every`; with one env this is CleanRL's `global_step % every == 0`.
 pub fn crossed(prev: u64, cur: u64, every: u64) -> bool {
-    every > 0 && cur / every > prev / every
+    crossings(prev, cur, every) > 0
+}
+
+/// How many multiples of `every` a counter going from `prev` to `cur` (exclusive, inclusive)
+/// passed: 8 envs stepping from 16 to 24 cross two multiples of 4, so a `train_frequency` of 4
+/// schedules two rounds of updates. 0 when `every` is 0 or `cur <= prev`.
+///
+/// ```
+/// assert_eq!(dqn::crossings(16, 24, 4), 2);
+/// assert_eq!(dqn::crossings(16, 24, 8), 1);
+/// assert_eq!(dqn::crossings(17, 23, 8), 0);
+/// ```
+pub fn crossings(prev: u64, cur: u64, every: u64) -> u64 {
+    if every == 0 { 0 } else { (cur / every).saturating_sub(prev / every) }
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@
 //! terminal, so its transition is stored with `terminated = 0` and bootstraps from the last
 //! observation. There is deliberately no `done` here.
 
+use policy_core::masked_argmax;
+
 /// One batch of k-step transitions seen from the TD target's side. Row `i` of every array is
 /// transition `i`; `[B, A]` arrays are row-major with `A` actions per row.
 #[derive(Debug, Clone, Copy)]
@@ -29,18 +31,6 @@ pub struct TdInputs<'a> {
     pub next_q_online: Option<&'a [f32]>,
     /// `[B, A]`: which actions are valid at the next observation.
     pub next_masks: &'a [bool],
-}
-
-/// Index of the largest `q[a]` among actions with `mask[a]` true (the first on ties), or `None`
-/// if every action is masked. NaN values are never chosen over a number.
-pub fn masked_argmax(q: &[f32], mask: &[bool]) -> Option<usize> {
-    let mut best: Option<(usize, f32)> = None;
-    for (a, (&v, &valid)) in q.iter().zip(mask).enumerate() {
-        if valid && best.is_none_or(|(_, b)| v > b || b.is_nan()) {
-            best = Some((a, v));
-        }
-    }
-    best.map(|(a, _)| a)
 }
 
 /// Writes the TD target of every transition into `out` (`[B]`).
@@ -165,13 +155,5 @@ mod tests {
         let mut out = [0.0];
         td_targets(&inputs, 2, &mut out);
         assert_eq!(out, [4.0]);
-    }
-
-    #[test]
-    fn masked_argmax_breaks_ties_low_and_skips_nan() {
-        assert_eq!(masked_argmax(&[1.0, 3.0, 3.0], &[true; 3]), Some(1));
-        assert_eq!(masked_argmax(&[f32::NAN, 0.5], &[true; 2]), Some(1));
-        assert_eq!(masked_argmax(&[1.0, 2.0], &[false, false]), None);
-        assert_eq!(masked_argmax(&[5.0, 2.0], &[false, true]), Some(1));
     }
 }

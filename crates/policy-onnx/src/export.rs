@@ -19,12 +19,9 @@
 //! takes them as they are.
 
 use std::collections::HashSet;
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
-use policy::{Activation, Dense, Mlp, Normalization};
+use policy_core::{Activation, Dense, Mlp, Normalization};
 use prost::Message;
 
 use crate::OnnxError;
@@ -61,7 +58,7 @@ pub const BATCH_DIM: &str = "batch";
 /// Name of the graph inside the model.
 const GRAPH_NAME: &str = "q_network";
 
-/// Negative slope of `LeakyRelu`, as in `policy::Activation::LeakyRelu` and the trainer.
+/// Negative slope of `LeakyRelu`, as in `policy_core::Activation::LeakyRelu` and the trainer.
 const LEAKY_RELU_SLOPE: f32 = 0.01;
 
 /// Scalar float initializers shared by every GELU layer: `0.5·x·(1 + erf(x / √2))`.
@@ -200,67 +197,51 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OnnxError + '_ {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
-    // Distinct per process and per call, so concurrent writers never share a temporary file.
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let Some(file_name) = path.file_name() else {
+    if path.file_name().is_none() {
         return Err(io(path)(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")));
-    };
-    let tmp = path.with_file_name(format!(
-        ".{}.{}-{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = fs::File::create(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written.map_err(io(&tmp)).and_then(|()| fs::rename(&tmp, path).map_err(io(path))) {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
     }
-    // The rename is durable only once the directory entry is on disk too. Directories cannot be
-    // opened for syncing everywhere (Windows), and the model is complete either way: best effort.
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+    durable::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// Checks that the layers chain; returns `(obs_dim, n_actions)`.
 fn check_mlp(mlp: &Mlp) -> Result<(usize, usize), OnnxError> {
-    let obs_dim = mlp.hidden.first().unwrap_or(&mlp.head).d_in();
+    let obs_dim = mlp.hidden.first().unwrap_or(&mlp.head).d_in;
     let mut width = obs_dim;
     for (i, layer) in mlp.hidden.iter().enumerate() {
         check_dense(&format!("hidden.{i}"), layer, width)?;
-        width = layer.d_out();
+        width = layer.d_out;
     }
     check_dense("head", &mlp.head, width)?;
     if let Some(value) = &mlp.value {
         check_dense("value", value, width)?;
-        if value.d_out() != 1 {
-            return Err(shape("value.weight", format!("has {} outputs but a value head has 1", value.d_out())));
+        if value.d_out != 1 {
+            return Err(shape("value.weight", format!("has {} outputs but a value head has 1", value.d_out)));
         }
     }
-    Ok((obs_dim, mlp.head.d_out()))
+    Ok((obs_dim, mlp.head.d_out))
 }
 
 fn check_dense(name: &str, dense: &Dense, d_in: usize) -> Result<(), OnnxError> {
     let weight = format!("{name}.weight");
     let bias = format!("{name}.bias");
-    let (rows, cols) = dense.weight.dim();
+    let (rows, cols) = (dense.d_in, dense.d_out);
     if rows == 0 || cols == 0 {
         return Err(shape(&weight, format!("has shape [{rows}, {cols}]; a layer needs inputs and outputs")));
     }
     if rows != d_in {
         return Err(shape(&weight, format!("has {rows} input rows but the layer before it has {d_in} outputs")));
     }
+    if dense.weight.len() != rows * cols {
+        return Err(shape(
+            &weight,
+            format!("has {} values but its shape [{rows}, {cols}] needs {}", dense.weight.len(), rows * cols),
+        ));
+    }
     if dense.bias.len() != cols {
         return Err(shape(&bias, format!("has {} entries but {weight} has {cols} outputs", dense.bias.len())));
     }
-    finite(&weight, dense.weight.indexed_iter().map(|((r, c), &v)| (vec![r, c], v.into())))?;
-    finite(&bias, dense.bias.indexed_iter().map(|(i, &v)| (vec![i], v.into())))
+    finite(&weight, dense.weight.iter().enumerate().map(|(k, &v)| (vec![k / cols, k % cols], v.into())))?;
+    finite(&bias, dense.bias.iter().enumerate().map(|(i, &v)| (vec![i], v.into())))
 }
 
 /// Checks `norm` against the input width; returns the per-feature divisor `sqrt(var + epsilon)`,
@@ -381,12 +362,9 @@ impl GraphBuilder {
     /// `x·weight + bias` as `MatMul` + `Add` (the weight is `[in, out]` already); the `Add`
     /// writes `output` when given.
     fn linear(&mut self, name: &str, dense: &Dense, x: &str, output: Option<&str>) -> String {
-        let weight = self.f32_initializer(
-            &format!("{name}.weight"),
-            &[dense.d_in(), dense.d_out()],
-            dense.weight.iter().copied(),
-        );
-        let bias = self.f32_initializer(&format!("{name}.bias"), &[dense.d_out()], dense.bias.iter().copied());
+        let weight =
+            self.f32_initializer(&format!("{name}.weight"), &[dense.d_in, dense.d_out], dense.weight.iter().copied());
+        let bias = self.f32_initializer(&format!("{name}.bias"), &[dense.d_out], dense.bias.iter().copied());
         let xw = self.node("MatMul", &format!("{name}.matmul"), &[x, &weight], vec![]);
         let add = format!("{name}.add");
         self.node_into("Add", &add, &[&xw, &bias], output.unwrap_or(&add), vec![])
@@ -458,9 +436,9 @@ fn float_matrix(name: &str, width: usize, doc: &str) -> ValueInfoProto {
 /// E.g. `cluster-rl Q-network 11-16-16-10 relu dueling, normalised input`: what Netron and
 /// `onnx.helper.printable_graph` show first.
 fn graph_doc(mlp: &Mlp, normalised: bool) -> String {
-    let mut widths = vec![mlp.hidden.first().unwrap_or(&mlp.head).d_in()];
-    widths.extend(mlp.hidden.iter().map(Dense::d_out));
-    widths.push(mlp.head.d_out());
+    let mut widths = vec![mlp.hidden.first().unwrap_or(&mlp.head).d_in];
+    widths.extend(mlp.hidden.iter().map(|d| d.d_out));
+    widths.push(mlp.head.d_out);
     let widths: Vec<String> = widths.iter().map(usize::to_string).collect();
     let activation = match mlp.activation {
         Activation::Relu => "relu",
@@ -480,16 +458,16 @@ fn graph_doc(mlp: &Mlp, normalised: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::path::PathBuf;
+
     use crate::proto::type_proto::Value as TypeValue;
-    use ndarray::{Array1, Array2};
 
     /// A layer whose parameters are distinct and easy to recognise: `weight[i][j] = base + i +
     /// j/10`, `bias[j] = −base − j`.
     fn dense(d_in: usize, d_out: usize, base: f32) -> Dense {
-        Dense {
-            weight: Array2::from_shape_fn((d_in, d_out), |(i, j)| base + i as f32 + j as f32 / 10.0),
-            bias: Array1::from_shape_fn(d_out, |j| -base - j as f32),
-        }
+        let weight = (0..d_in * d_out).map(|k| base + (k / d_out) as f32 + (k % d_out) as f32 / 10.0);
+        Dense { d_in, d_out, weight: weight.collect(), bias: (0..d_out).map(|j| -base - j as f32).collect() }
     }
 
     /// 3 → 4 → 5 → 2 (value head when dueling).
@@ -638,10 +616,10 @@ mod tests {
         for (layer, dense) in [("hidden.0", &net.hidden[0]), ("hidden.1", &net.hidden[1]), ("head", &net.head)] {
             let w = initializer(&model, &format!("{layer}.weight"));
             let b = initializer(&model, &format!("{layer}.bias"));
-            assert_eq!(w.dims, [dense.d_in() as i64, dense.d_out() as i64]);
-            assert_eq!(b.dims, [dense.d_out() as i64]);
+            assert_eq!(w.dims, [dense.d_in as i64, dense.d_out as i64]);
+            assert_eq!(b.dims, [dense.d_out as i64]);
             // Row-major [in, out], as stored: no transpose.
-            assert_eq!(f32s(w), dense.weight.iter().copied().collect::<Vec<_>>());
+            assert_eq!(f32s(w), dense.weight);
             assert_eq!(f32s(b), dense.bias.to_vec());
         }
         assert_eq!(f32s(initializer(&model, "hidden.0.weight"))[..3], [1.0, 1.1, 1.2]);
@@ -857,8 +835,12 @@ mod tests {
         assert_eq!(err(&net, None), "onnx export: head.weight: has 4 input rows but the layer before it has 5 outputs");
 
         let mut net = mlp(Activation::Relu, false);
-        net.hidden[0].bias = Array1::zeros(3);
+        net.hidden[0].bias = vec![0.0; 3];
         assert_eq!(err(&net, None), "onnx export: hidden.0.bias: has 3 entries but hidden.0.weight has 4 outputs");
+
+        let mut net = mlp(Activation::Relu, false);
+        net.hidden[1].weight.pop();
+        assert_eq!(err(&net, None), "onnx export: hidden.1.weight: has 19 values but its shape [4, 5] needs 20");
 
         let mut net = mlp(Activation::Relu, true);
         net.value = Some(dense(5, 2, 4.0));
@@ -881,7 +863,7 @@ mod tests {
     #[test]
     fn non_finite_parameters_are_refused() {
         let mut net = mlp(Activation::Relu, false);
-        net.hidden[1].weight[[2, 3]] = f32::NAN;
+        net.hidden[1].weight[2 * 5 + 3] = f32::NAN;
         assert_eq!(err(&net, None), "onnx export: hidden.1.weight[2, 3] is NaN, not a finite number");
 
         let mut net = mlp(Activation::Relu, true);

@@ -1,9 +1,9 @@
-//! Writes a [`policy::Mlp`] (with its observation normalisation) as an ONNX model.
+//! Writes a [`policy_core::Mlp`] (with its observation normalisation) as an ONNX model.
 //!
 //! # Brief overview
 //!
 //! burn cannot export ONNX, so this crate writes the graph itself: [`model_bytes`] turns a
-//! network and its optional [`policy::Normalization`] into the bytes of an ONNX file, and
+//! network and its optional [`policy_core::Normalization`] into the bytes of an ONNX file, and
 //! [`write()`] puts them on disk atomically. [`ModelInfo`] carries the header fields (producer
 //! version, description, metadata). The model takes `obs` (`float[batch, obs_dim]`, raw
 //! observations) and returns `q_values` (`float[batch, n_actions]`); the greedy action is the
@@ -16,13 +16,12 @@
 //! dueling and normalisation combination against onnxruntime.
 //!
 //! ```
-//! use ndarray::{Array1, Array2};
-//! use policy::{Activation, Dense, Mlp};
+//! use policy_core::{Activation, Dense, Mlp};
 //! use policy_onnx::{ModelInfo, model_bytes, proto::ModelProto};
 //! use prost::Message;
 //!
 //! // 3 features → 4 hidden units → 2 actions.
-//! let dense = |d_in, d_out| Dense { weight: Array2::from_elem((d_in, d_out), 0.1), bias: Array1::zeros(d_out) };
+//! let dense = |d_in, d_out| Dense { d_in, d_out, weight: vec![0.1; d_in * d_out], bias: vec![0.0; d_out] };
 //! let mlp = Mlp { hidden: vec![dense(3, 4)], head: dense(4, 2), value: None, activation: Activation::Relu };
 //! let info = ModelInfo { producer_version: "0.1.0".into(), ..ModelInfo::default() };
 //! let bytes = model_bytes(&mlp, None, &info)?;

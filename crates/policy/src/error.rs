@@ -155,6 +155,20 @@ pub enum PolicyError {
         value: f32,
     },
 
+    /// The network's layers do not fit together (a layer's width, or a vector's length).
+    #[error("network: {0}")]
+    Network(#[from] policy_core::ShapeError),
+
+    /// The normalisation does not fit the network or cannot be applied (a length other than
+    /// the network's input width, a NaN or negative clip, a non-finite statistic).
+    #[error("normalization: {field}: {message}")]
+    Normalization {
+        /// The field, as a JSON path inside the normalisation (`var[3]`).
+        field: String,
+        /// What is wrong and what is valid.
+        message: String,
+    },
+
     /// The observation passed to `act` / `q_values` has the wrong length.
     #[error("observation has {got} values, expected {expected} (the policy's obs_dim)")]
     ObsLength {
@@ -171,6 +185,20 @@ pub enum PolicyError {
         got: usize,
         /// The policy's `n_actions`.
         expected: usize,
+    },
+
+    /// The batch passed to `q_values_batch` does not hold `batch · obs_dim` values.
+    #[error(
+        "batch has {got} values, expected {batch}·{obs_dim} = {} ({batch} observations of obs_dim values)",
+        batch * obs_dim
+    )]
+    BatchLength {
+        /// Length given.
+        got: usize,
+        /// Number of observations asked for.
+        batch: usize,
+        /// The policy's `obs_dim`.
+        obs_dim: usize,
     },
 
     /// An observation value is NaN or infinite.

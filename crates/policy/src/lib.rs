@@ -4,17 +4,23 @@
 //! - [`Policy`]: loads an export directory ([`Policy::load`]) and answers
 //!   [`Policy::act`]`(observation, mask) -> node` without allocating, or
 //!   [`Policy::act_state`] straight from a [`ClusterState`].
+//! - [`Runtime`]: the network alone (normalisation, layers, greedy action), for a network
+//!   without an observation layout; [`Policy`] runs one.
 //! - [`Export`]: the directory's contents — [`PolicyMeta`] (`policy.json`: network shape,
 //!   normalisation, observation layout, provenance) and the [`Mlp`]'s weights
-//!   (`policy.safetensors`); [`Export::write`] and [`Export::read`] (see [`mod@format`] for the
-//!   tensors). An export may also hold `policy.onnx`, the same network for other runtimes.
+//!   (`policy.safetensors`, tensors listed on [`Export`]); [`Export::write`] and
+//!   [`Export::read`]. An export may also hold `policy.onnx`, the same network for other
+//!   runtimes.
 //! - [`ClusterState`]: the task-submission interface — nodes with capacity, usage, speed,
-//!   queues, and the task — which [`ObservationLayout::encode`] turns into exactly the
-//!   observation and action mask the simulator gave the policy in training.
+//!   queues, and the task — which [`ClusterState::encode`] turns into exactly the observation
+//!   and action mask the simulator gave the policy in training (with the simulator's own
+//!   encoder, [`ObservationLayout::encode_node`]).
 //! - [`PolicyError`]: every error, naming the file, tensor, field or value.
 //!
+//! The network, the layout, normalisation and the argmax are `policy-core`'s types, re-exported
+//! here.
+//!
 //! ```
-//! use policy::ndarray::array;
 //! use policy::{
 //!     Activation, ClusterState, Dense, Export, Mlp, NodeState, ObservationLayout, Policy, PolicyMeta, Source,
 //!     TaskRequest,
@@ -23,8 +29,8 @@
 //! // Park's layout on two nodes: [load 0, load 1, task size]. A hand-made network whose
 //! // Q-values are minus each node's load: it picks the least-loaded node.
 //! let mlp = Mlp {
-//!     hidden: vec![Dense::new(array![[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], array![0.0, 0.0])],
-//!     head: Dense::new(array![[-1.0, 0.0], [0.0, -1.0]], array![0.0, 0.0]),
+//!     hidden: vec![Dense::new(3, 2, vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0], vec![0.0, 0.0])?],
+//!     head: Dense::new(2, 2, vec![-1.0, 0.0, 0.0, -1.0], vec![0.0, 0.0])?,
 //!     value: None,
 //!     activation: Activation::Relu,
 //! };
@@ -52,25 +58,23 @@
 //! };
 //! let (chosen, q) = policy.act_state(&state)?;
 //! assert_eq!((chosen, q), (0, &[-25.0, -40.0][..]));
-//! # Ok::<(), policy::PolicyError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
-mod erf;
-mod error;
-pub mod format;
-pub mod network;
-mod runtime;
-mod state;
-
-/// The array crate of [`Dense`]'s fields and [`Policy::q_values_batch`], re-exported so callers
-/// use the same version.
-pub use ndarray;
-
 pub use error::{PolicyError, Result};
-pub use format::{
-    ActionMeaning, Export, FORMAT, FORMAT_VERSION, NetworkShape, ObservationLayout, PolicyMeta, Source, WEIGHT_LAYOUT,
+pub use files::{Export, META_FILE, WEIGHTS_FILE};
+pub use meta::{ACTION_MEANING, ActionMeaning, FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, Source, WEIGHT_LAYOUT};
+pub use policy::Policy;
+pub use policy_core::{
+    Activation, Dense, FIT_EPS, Mlp, NetworkShape, Normalization, ObservationLayout, ShapeError, masked_argmax,
 };
-pub use network::{Activation, Dense, Mlp, Normalization};
-pub use runtime::{Policy, masked_argmax};
-pub use state::{ClusterState, FIT_EPS, NodeState, TaskRequest};
+pub use request::{ClusterState, NodeState, TaskRequest};
+pub use runtime::Runtime;
+
+mod error;
+mod files;
+mod meta;
+mod policy;
+mod request;
+mod runtime;

@@ -1,91 +1,79 @@
-//! [`Policy`]: the loaded network, answering `act(observation, mask) -> node` without allocating.
+//! [`Runtime`]: the network alone — normalisation, layers, Q-values, the greedy action —
+//! computed without allocating and without any metadata.
 
-use std::path::Path;
-
-use ndarray::{Array2, ArrayView2};
+use policy_core::{Activation, Dense, Mlp, Normalization, masked_argmax};
 
 use crate::error::{PolicyError, Result};
-use crate::format::{Export, PolicyMeta};
-use crate::network::{Activation, Dense};
-use crate::state::ClusterState;
+use crate::meta::check_normalization;
 
-/// An exported policy, ready to act.
+/// A Q-network ready to act: what [`crate::Policy`] runs, usable alone for a network that has no
+/// observation layout (a CartPole agent, a network under training).
 ///
-/// It owns scratch buffers for one forward pass, so [`Policy::act`], [`Policy::q_values`] and
-/// [`Policy::act_state`] never allocate (they take `&mut self`); clone the policy for each
-/// thread that acts concurrently.
+/// It owns scratch buffers for one forward pass, so [`Runtime::act`] and [`Runtime::q_values`]
+/// never allocate (they take `&mut self`); clone the runtime for each thread that acts
+/// concurrently.
 ///
 /// The forward pass computes, per layer, `y = b + Σ_i x_i·W[i, :]` in `f32`, summing rows in
-/// order `i = 0, 1, …` (rows with `x_i = 0` skipped, which can only change the sign of an exact
-/// zero), on every CPU the same bits; the activations and the dueling combination use burn's formulas, and
-/// the normalisation is bit for bit the trainer's. Q-values agree with the trainer's to float
+/// order `i = 0, 1, …` ([`Dense::forward_into`]'s order; rows with `x_i = 0` are skipped, which
+/// can only change the sign of an exact zero), on every CPU the same bits; the activations and
+/// the dueling combination use burn's formulas, and the normalisation is bit for bit the
+/// trainer's ([`policy_core::normalize_into`]). Q-values agree with the trainer's to float
 /// rounding (burn's matrix product sums in another order), so a greedy choice can differ only
 /// between actions whose Q-values tie to within a few ulps.
 #[derive(Debug, Clone)]
-pub struct Policy {
-    meta: PolicyMeta,
+pub struct Runtime {
     net: Net,
     scratch: Scratch,
-    /// Observation and mask of the last [`Policy::act_state`].
-    state_obs: Vec<f32>,
-    state_mask: Vec<bool>,
 }
 
-impl Policy {
-    /// Loads the export in `dir` ([`Export::read`]).
+impl Runtime {
+    /// A runtime for `mlp`, normalising raw observations with `normalization` first (none: the
+    /// network reads observations as they are).
     ///
     /// # Errors
-    /// See [`Export::read`].
-    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::from_export(Export::read(dir)?)
-    }
-
-    /// A policy from an export in memory.
-    ///
-    /// # Errors
-    /// An inconsistent export ([`Export::validate`]).
-    pub fn from_export(export: Export) -> Result<Self> {
-        export.validate()?;
-        let Export { meta, mlp } = export;
+    /// [`PolicyError::Network`] if the layers do not fit together ([`Mlp::validate`]);
+    /// [`PolicyError::Normalization`] if the normalisation is not one value per input or cannot
+    /// be applied (a NaN or non-positive clip, non-finite statistics, a zero `var + epsilon`).
+    pub fn new(mlp: &Mlp, normalization: Option<&Normalization>) -> Result<Self> {
+        mlp.validate()?;
+        let obs_dim = mlp.shape().obs_dim;
+        let norm = match normalization {
+            None => None,
+            Some(n) => {
+                check_normalization(n, obs_dim)
+                    .map_err(|(field, message)| PolicyError::Normalization { field, message })?;
+                Some(Norm {
+                    mean: n.mean.clone(),
+                    // Dividing by the same f64 square root the trainer computes each time gives
+                    // the same bits; it is cached, not turned into a reciprocal (which would not).
+                    denom: n.var.iter().map(|v| (v + n.epsilon).sqrt()).collect(),
+                    clip: n.clip,
+                })
+            }
+        };
         let net = Net {
-            norm: meta.normalization.as_ref().map(|n| Norm {
-                mean: n.mean.clone(),
-                // Dividing by the same f64 square root the trainer computes each time gives
-                // the same bits; it is cached, not turned into a reciprocal (which would not).
-                denom: n.var.iter().map(|v| (v + n.epsilon).sqrt()).collect(),
-                clip: n.clip,
-            }),
+            norm,
             hidden: mlp.hidden.iter().map(Layer::new).collect(),
             head: Layer::new(&mlp.head),
             value: mlp.value.as_ref().map(Layer::new),
             activation: mlp.activation,
-            obs_dim: meta.network.obs_dim,
+            obs_dim,
+            n_actions: mlp.head.d_out,
         };
-        Ok(Self {
-            scratch: Scratch::new(&net, meta.network.n_actions),
-            state_obs: vec![0.0; meta.observation.obs_dim()],
-            state_mask: vec![false; meta.observation.n_nodes()],
-            net,
-            meta,
-        })
+        Ok(Self { scratch: Scratch::new(&net), net })
     }
 
-    /// The export's metadata.
-    pub fn meta(&self) -> &PolicyMeta {
-        &self.meta
-    }
-
-    /// Length of an observation.
+    /// Length of an observation (the network's input width).
     pub fn obs_dim(&self) -> usize {
-        self.meta.network.obs_dim
+        self.net.obs_dim
     }
 
-    /// Number of actions (nodes).
+    /// Number of actions (the network's output width).
     pub fn n_actions(&self) -> usize {
-        self.meta.network.n_actions
+        self.net.n_actions
     }
 
-    /// Q-values of one raw observation (normalised here when the export has normalisation).
+    /// Q-values of one raw observation (normalised here when the runtime has normalisation).
     ///
     /// # Errors
     /// [`PolicyError::ObsLength`], [`PolicyError::NonFiniteObs`].
@@ -113,52 +101,34 @@ impl Policy {
         masked_argmax(&self.scratch.q, mask).ok_or(PolicyError::NoValidAction)
     }
 
-    /// Encodes `state` ([`crate::ObservationLayout::encode`]) and acts on it: the node to place
-    /// the task on, and every node's Q-value (masked nodes included).
-    ///
-    /// # Errors
-    /// The encoding's errors (naming the node and field), or [`PolicyError::NonFiniteObs`] if
-    /// the state's numbers are so extreme that a feature overflows.
-    pub fn act_state(&mut self, state: &ClusterState) -> Result<(usize, &[f32])> {
-        self.meta.observation.encode(state, &mut self.state_obs, &mut self.state_mask)?;
-        check_obs(&self.state_obs, self.net.obs_dim, 0)?;
-        self.net.forward(&self.state_obs, &mut self.scratch);
-        let node = masked_argmax(&self.scratch.q, &self.state_mask)
-            .ok_or(PolicyError::NoFeasibleNode { task: state.task.id })?;
-        Ok((node, &self.scratch.q))
-    }
-
     /// Q-values of a batch of raw observations, for evaluation (allocates; the same arithmetic
-    /// as [`Policy::q_values`], row by row, so the results are identical).
+    /// as [`Runtime::q_values`], row by row, so the results are identical).
     ///
     /// # Shapes
-    /// - `obs`: `[batch, obs_dim]`
-    /// - output: `[batch, n_actions]`
+    /// - `obs`: `[batch, obs_dim]`, row-major
+    /// - output: `[batch, n_actions]`, row-major
     ///
     /// # Errors
-    /// [`PolicyError::ObsLength`] (the number of columns), [`PolicyError::NonFiniteObs`] (with
-    /// the row-major index into the batch).
-    pub fn q_values_batch(&self, obs: ArrayView2<f32>) -> Result<Array2<f32>> {
+    /// [`PolicyError::BatchLength`], [`PolicyError::NonFiniteObs`] (with the row-major index
+    /// into the batch).
+    pub fn q_values_batch(&self, obs: &[f32], batch: usize) -> Result<Vec<f32>> {
         let dim = self.obs_dim();
-        if obs.ncols() != dim {
-            return Err(PolicyError::ObsLength { got: obs.ncols(), expected: dim });
+        if batch.checked_mul(dim) != Some(obs.len()) {
+            return Err(PolicyError::BatchLength { got: obs.len(), batch, obs_dim: dim });
         }
         let mut scratch = self.scratch.clone();
-        let mut row_buf = vec![0.0; dim];
-        let mut out = Array2::zeros((obs.nrows(), self.n_actions()));
-        for (i, (row, mut q)) in obs.rows().into_iter().zip(out.rows_mut()).enumerate() {
-            // Rows of a view may be strided: copy into a contiguous buffer.
-            row_buf.iter_mut().zip(row).for_each(|(b, &x)| *b = x);
-            check_obs(&row_buf, dim, i * dim)?;
-            self.net.forward(&row_buf, &mut scratch);
-            q.iter_mut().zip(&scratch.q).for_each(|(o, &v)| *o = v);
+        let mut out = Vec::with_capacity(batch * self.n_actions());
+        for (i, row) in obs.chunks_exact(dim).enumerate() {
+            check_obs(row, dim, i * dim)?;
+            self.net.forward(row, &mut scratch);
+            out.extend_from_slice(&scratch.q);
         }
         Ok(out)
     }
 }
 
 /// Length and finiteness of one observation; `offset` is added to the index in errors.
-fn check_obs(obs: &[f32], dim: usize, offset: usize) -> Result<()> {
+pub(crate) fn check_obs(obs: &[f32], dim: usize, offset: usize) -> Result<()> {
     if obs.len() != dim {
         return Err(PolicyError::ObsLength { got: obs.len(), expected: dim });
     }
@@ -166,18 +136,6 @@ fn check_obs(obs: &[f32], dim: usize, offset: usize) -> Result<()> {
         Some(i) => Err(PolicyError::NonFiniteObs { index: offset + i, value: obs[i] }),
         None => Ok(()),
     }
-}
-
-/// The valid action with the largest value, lowest index on ties; a NaN never beats a number.
-/// (The same rule as `dqn::masked_argmax`, so the runtime acts as the trainer evaluated.)
-pub fn masked_argmax(q: &[f32], mask: &[bool]) -> Option<usize> {
-    let mut best: Option<(usize, f32)> = None;
-    for (a, (&v, &valid)) in q.iter().zip(mask).enumerate() {
-        if valid && best.is_none_or(|(_, b)| v > b || b.is_nan()) {
-            best = Some((a, v));
-        }
-    }
-    best.map(|(a, _)| a)
 }
 
 /// Buffers of one forward pass, sized at load time.
@@ -198,7 +156,7 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(net: &Net, n_actions: usize) -> Self {
+    fn new(net: &Net) -> Self {
         let layers = net.hidden.iter().chain([&net.head]).chain(&net.value);
         let width = layers.map(|l| l.stride.max(l.d_in)).max().unwrap_or(0).max(net.obs_dim);
         Self {
@@ -206,7 +164,7 @@ impl Scratch {
             b: vec![0.0; width],
             head: vec![0.0; net.head.stride],
             value: vec![0.0; net.value.as_ref().map_or(0, |v| v.stride)],
-            q: vec![0.0; n_actions],
+            q: vec![0.0; net.n_actions],
             active_x: vec![0.0; width],
             active_row: vec![0; width],
         }
@@ -231,6 +189,7 @@ struct Net {
     value: Option<Layer>,
     activation: Activation,
     obs_dim: usize,
+    n_actions: usize,
 }
 
 impl Net {
@@ -289,16 +248,16 @@ struct Layer {
 }
 
 impl Layer {
+    /// The layer `d` (validated: `d_out ≥ 1`, vectors of the right lengths), rows padded.
     fn new(d: &Dense) -> Self {
-        let (d_in, d_out) = (d.d_in(), d.d_out());
+        let (d_in, d_out) = (d.d_in, d.d_out);
         let stride = d_out.next_multiple_of(LANES);
         let mut weight = vec![0.0; d_in * stride];
-        // `outer_iter()` yields rows in logical order whatever the array's memory layout.
-        for (row, w) in weight.chunks_exact_mut(stride).zip(d.weight.outer_iter()) {
-            row.iter_mut().zip(w).for_each(|(o, &v)| *o = v);
+        for (row, w) in weight.chunks_exact_mut(stride).zip(d.weight.chunks_exact(d_out)) {
+            row[..d_out].copy_from_slice(w);
         }
         let mut bias = vec![0.0; stride];
-        bias.iter_mut().zip(&d.bias).for_each(|(o, &v)| *o = v);
+        bias[..d_out].copy_from_slice(&d.bias);
         Self { d_in, d_out, stride, weight, bias }
     }
 
@@ -352,22 +311,22 @@ pub(crate) mod tests {
     //! A 3-3-2 network with hand-picked weights (Park's layout on two nodes: the observation is
     //! `[load 0, load 1, size]`), whose Q-values are computed by hand.
 
-    use ndarray::{Array2, array};
+    use policy_core::ObservationLayout;
 
     use super::*;
-    use crate::format::{ObservationLayout, Source};
-    use crate::network::{Mlp, Normalization};
+    use crate::files::Export;
+    use crate::meta::{PolicyMeta, Source};
 
     /// hidden `[[1, −1, 0.5], [0.5, 1, 0.25], [0, 0.25, −1]]`, bias `[0, 0.5, 1]`; head
     /// `[[1, 0], [0, 2], [3, −1]]`, bias `[0.25, −0.5]`; value `[1, 1, 1]ᵀ`, bias 0.5.
     pub(crate) fn tiny_mlp(activation: Activation, dueling: bool) -> Mlp {
+        let dense = |d_in, d_out, weight: &[f32], bias: &[f32]| {
+            Dense::new(d_in, d_out, weight.to_vec(), bias.to_vec()).unwrap()
+        };
         Mlp {
-            hidden: vec![Dense::new(
-                array![[1.0, -1.0, 0.5], [0.5, 1.0, 0.25], [0.0, 0.25, -1.0]],
-                array![0.0, 0.5, 1.0],
-            )],
-            head: Dense::new(array![[1.0, 0.0], [0.0, 2.0], [3.0, -1.0]], array![0.25, -0.5]),
-            value: dueling.then(|| Dense::new(array![[1.0], [1.0], [1.0]], array![0.5])),
+            hidden: vec![dense(3, 3, &[1.0, -1.0, 0.5, 0.5, 1.0, 0.25, 0.0, 0.25, -1.0], &[0.0, 0.5, 1.0])],
+            head: dense(3, 2, &[1.0, 0.0, 0.0, 2.0, 3.0, -1.0], &[0.25, -0.5]),
+            value: dueling.then(|| dense(3, 1, &[1.0, 1.0, 1.0], &[0.5])),
             activation,
         }
     }
@@ -381,95 +340,72 @@ pub(crate) mod tests {
         Export { meta: PolicyMeta::new("tiny", Source::default(), mlp.shape(), None, park2()), mlp }
     }
 
-    fn tiny(activation: Activation, dueling: bool) -> Policy {
-        Policy::from_export(tiny_export(activation, dueling)).unwrap()
+    fn tiny(activation: Activation, dueling: bool) -> Runtime {
+        Runtime::new(&tiny_mlp(activation, dueling), None).unwrap()
     }
 
     /// x = [1, 2, 4]: pre-activations b + x·W = [0 + 1 + 1 + 0, 0.5 − 1 + 2 + 1, 1 + 0.5 + 0.5 − 4]
     /// = [2, 2.5, −2].
-    const X: [f32; 3] = [1.0, 2.0, 4.0];
+    pub(crate) const X: [f32; 3] = [1.0, 2.0, 4.0];
 
     #[test]
     fn q_values_by_hand() {
-        let mut p = tiny(Activation::Relu, false);
+        let mut r = tiny(Activation::Relu, false);
         // relu → h = [2, 2.5, 0]; q = [0.25 + 2, −0.5 + 5] = [2.25, 4.5].
-        assert_eq!(p.q_values(&X).unwrap(), [2.25, 4.5]);
-        assert_eq!(p.act(&X, &[true, true]).unwrap(), 1);
-        assert_eq!(p.act(&X, &[true, false]).unwrap(), 0);
-        assert_eq!((p.obs_dim(), p.n_actions()), (3, 2));
+        assert_eq!(r.q_values(&X).unwrap(), [2.25, 4.5]);
+        assert_eq!(r.act(&X, &[true, true]).unwrap(), 1);
+        assert_eq!(r.act(&X, &[true, false]).unwrap(), 0);
+        assert_eq!((r.obs_dim(), r.n_actions()), (3, 2));
     }
 
     #[test]
     fn dueling_by_hand() {
-        let mut p = tiny(Activation::Relu, true);
+        let mut r = tiny(Activation::Relu, true);
         // A = [2.25, 4.5], mean 3.375; V = 0.5 + 2 + 2.5 + 0 = 5; Q = A − 3.375 + 5.
-        assert_eq!(p.q_values(&X).unwrap(), [3.875, 6.125]);
+        assert_eq!(r.q_values(&X).unwrap(), [3.875, 6.125]);
     }
 
     #[test]
-    fn each_activation_matches_an_f64_forward_pass() {
-        let reference = |act: fn(f64) -> f64| {
-            let pre = [2.0, 2.5, -2.0].map(act);
-            [0.25 + pre[0] + 3.0 * pre[2], -0.5 + 2.0 * pre[1] - pre[2]]
-        };
-        let gelu = |x: f64| 0.5 * x * (1.0 + crate::erf::erf(x / std::f64::consts::SQRT_2));
-        type Reference = fn(f64) -> f64;
-        let cases: [(Activation, Reference); 5] = [
-            (Activation::Relu, |x| x.max(0.0)),
-            (Activation::Tanh, f64::tanh),
-            (Activation::LeakyRelu, |x| if x >= 0.0 { x } else { 0.01 * x }),
-            (Activation::Gelu, gelu),
-            (Activation::Silu, |x| x / (1.0 + (-x).exp())),
-        ];
-        for (act, f) in cases {
-            let q = tiny(act, false).q_values(&X).unwrap().to_vec();
-            for (got, want) in q.iter().zip(reference(f)) {
-                assert!((f64::from(*got) - want).abs() < 1e-5, "{act:?}: {got} vs {want}");
+    fn the_kernel_computes_the_reference_forward_pass() {
+        // Every activation, dueling or not, widths around the register blocks (8, 32), zero
+        // inputs (skipped rows): the same bits as policy-core's reference `Mlp::forward`.
+        let acts = [Activation::Relu, Activation::Tanh, Activation::LeakyRelu, Activation::Gelu, Activation::Silu];
+        for (k, act) in acts.into_iter().enumerate() {
+            for dueling in [false, true] {
+                let widths = [13, 40, 7, 33, 5 + k];
+                let dense = |d_in: usize, d_out: usize, seed: usize| {
+                    let weight = (0..d_in * d_out).map(|i| ((i * 31 + seed * 17) as f32 * 0.61).sin() * 0.4);
+                    let bias = (0..d_out).map(|j| ((j + seed) as f32).cos() * 0.1);
+                    Dense::new(d_in, d_out, weight.collect(), bias.collect()).unwrap()
+                };
+                let mlp = Mlp {
+                    hidden: (0..3).map(|i| dense(widths[i], widths[i + 1], i)).collect(),
+                    head: dense(widths[3], widths[4], 3),
+                    value: dueling.then(|| dense(widths[3], 1, 4)),
+                    activation: act,
+                };
+                let mut r = Runtime::new(&mlp, None).unwrap();
+                for s in 0..20 {
+                    let obs: Vec<f32> = (0..13)
+                        .map(|j| if (j + s) % 3 == 0 { 0.0 } else { ((j * 7 + s) as f32).sin() * 3.0 })
+                        .collect();
+                    let want: Vec<u32> = mlp.forward(&obs).iter().map(|v| v.to_bits()).collect();
+                    let got: Vec<u32> = r.q_values(&obs).unwrap().iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, want, "{act:?} dueling {dueling} obs {s}");
+                }
             }
         }
-    }
-
-    #[test]
-    fn activations_match_f64_references_to_a_few_ulps() {
-        let erf_ref = |x: f64| crate::erf::erf(x);
-        for i in -2000..=2000 {
-            let x = i as f32 * 5e-3;
-            let xd = f64::from(x);
-            let refs = [
-                (Activation::Relu, xd.max(0.0)),
-                (Activation::LeakyRelu, if xd >= 0.0 { xd } else { f64::from(0.01f32) * xd }),
-                (Activation::Tanh, xd.tanh()),
-                (Activation::Silu, xd / (1.0 + (-xd).exp())),
-                (Activation::Gelu, 0.5 * xd * (1.0 + erf_ref(xd / std::f64::consts::SQRT_2))),
-            ];
-            for (act, want) in refs {
-                let got = f64::from(act.apply(x));
-                // A few f32 ulps of the larger of the value and the input's scale (gelu and
-                // silu cancel near their minimum).
-                let tol = 4.0 * f64::from(f32::EPSILON) * want.abs().max(xd.abs() * 0.1).max(1e-30);
-                assert!((got - want).abs() <= tol, "{act:?}({x}) = {got}, want {want}");
-            }
-        }
-        assert_eq!(Activation::Relu.apply(-0.0), 0.0);
-        assert!(Activation::Relu.apply(f32::NAN).is_nan(), "relu propagates NaN like burn");
-        assert_eq!(Activation::LeakyRelu.apply(-2.0), -0.02);
-        assert_eq!(Activation::Silu.apply(-200.0), -0.0, "no overflow far left");
-        assert_eq!(Activation::Gelu.apply(10.0), 10.0);
     }
 
     #[test]
     fn ties_go_to_the_lowest_valid_index() {
-        let mut export = tiny_export(Activation::Relu, false);
+        let mut mlp = tiny_mlp(Activation::Relu, false);
         // Two identical head columns: equal Q-values.
-        export.mlp.head = Dense::new(array![[1.0, 1.0], [2.0, 2.0], [0.0, 0.0]], array![0.5, 0.5]);
-        let mut p = Policy::from_export(export).unwrap();
-        assert_eq!(p.q_values(&X).unwrap(), [7.5, 7.5]);
-        assert_eq!(p.act(&X, &[true, true]).unwrap(), 0);
-        assert_eq!(p.act(&X, &[false, true]).unwrap(), 1);
-        assert_eq!(masked_argmax(&[1.0, 3.0, 3.0], &[true; 3]), Some(1));
-        assert_eq!(masked_argmax(&[f32::NAN, 0.5], &[true; 2]), Some(1));
-        assert_eq!(masked_argmax(&[5.0, 2.0], &[false, true]), Some(1));
-        assert_eq!(masked_argmax(&[1.0, 2.0], &[false, false]), None);
+        mlp.head = Dense::new(3, 2, vec![1.0, 1.0, 2.0, 2.0, 0.0, 0.0], vec![0.5, 0.5]).unwrap();
+        let mut r = Runtime::new(&mlp, None).unwrap();
+        assert_eq!(r.q_values(&X).unwrap(), [7.5, 7.5]);
+        assert_eq!(r.act(&X, &[true, true]).unwrap(), 0);
+        assert_eq!(r.act(&X, &[false, true]).unwrap(), 1);
     }
 
     #[test]
@@ -478,117 +414,81 @@ pub(crate) mod tests {
         // No hidden layer; head = identity on the first two features, so Q = z[0..2].
         let mlp = Mlp {
             hidden: vec![],
-            head: Dense::new(array![[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], array![0.0, 0.0]),
+            head: Dense::new(3, 2, vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0], vec![0.0, 0.0]).unwrap(),
             value: None,
             activation: Activation::Relu,
         };
-        let meta = PolicyMeta::new("tiny", Source::default(), mlp.shape(), Some(norm.clone()), park2());
-        let mut p = Policy::from_export(Export { meta, mlp }).unwrap();
+        let mut r = Runtime::new(&mlp, Some(&norm)).unwrap();
         for x in [[2.0, 1.0, 0.0], [-7.0, -0.1, 0.0], [1.1, 0.3, 0.0]] {
             // The trainer's formula, spelled out (dqn's `RunningMeanStd::normalize_into`).
             let z = |j: usize| ((f64::from(x[j]) - norm.mean[j]) / (norm.var[j] + 1e-8).sqrt()).clamp(-1.5, 1.5) as f32;
-            let q = p.q_values(&x).unwrap().to_vec();
+            let q = r.q_values(&x).unwrap().to_vec();
             assert_eq!(q.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), [z(0).to_bits(), z(1).to_bits()]);
             let mut out = [0.0; 3];
             norm.normalize_into(&x, &mut out);
             assert_eq!(out[..2], q[..]);
         }
         // (2 − 1)/2 = 0.5 (to f32 rounding of sqrt(4 + 1e-8)); 1/0.5 = 2 clipped to 1.5; −7 → −1.5.
-        assert_eq!(p.q_values(&[2.0, 1.0, 0.0]).unwrap()[1], 1.5);
-        assert_eq!(p.q_values(&[-7.0, -1.0, 0.0]).unwrap(), [-1.5, -1.5]);
+        assert_eq!(r.q_values(&[2.0, 1.0, 0.0]).unwrap()[1], 1.5);
+        assert_eq!(r.q_values(&[-7.0, -1.0, 0.0]).unwrap(), [-1.5, -1.5]);
     }
 
     #[test]
     fn bad_inputs_are_errors() {
-        let mut p = tiny(Activation::Relu, false);
-        let e = p.act(&[1.0, 2.0], &[true, true]).unwrap_err();
+        let mut r = tiny(Activation::Relu, false);
+        let e = r.act(&[1.0, 2.0], &[true, true]).unwrap_err();
         assert!(matches!(e, PolicyError::ObsLength { got: 2, expected: 3 }), "{e}");
         assert_eq!(e.to_string(), "observation has 2 values, expected 3 (the policy's obs_dim)");
-        let e = p.act(&X, &[true]).unwrap_err();
+        let e = r.act(&X, &[true]).unwrap_err();
         assert!(matches!(e, PolicyError::MaskLength { got: 1, expected: 2 }), "{e}");
-        let e = p.act(&[1.0, f32::NAN, 0.0], &[true, true]).unwrap_err();
+        let e = r.act(&[1.0, f32::NAN, 0.0], &[true, true]).unwrap_err();
         assert!(matches!(e, PolicyError::NonFiniteObs { index: 1, .. }), "{e}");
         assert_eq!(e.to_string(), "observation[1] is NaN, expected a finite number");
-        let e = p.q_values(&[1.0, 0.0, f32::INFINITY]).unwrap_err();
+        let e = r.q_values(&[1.0, 0.0, f32::INFINITY]).unwrap_err();
         assert!(matches!(e, PolicyError::NonFiniteObs { index: 2, .. }), "{e}");
-        let e = p.act(&X, &[false, false]).unwrap_err();
+        let e = r.act(&X, &[false, false]).unwrap_err();
         assert!(matches!(e, PolicyError::NoValidAction), "{e}");
         assert_eq!(e.to_string(), "mask is all false: no action is valid");
     }
 
     #[test]
-    fn act_state_encodes_then_acts() {
-        use crate::state::{NodeState, TaskRequest};
-        let mut p = tiny(Activation::Relu, false);
-        let node = |id, queued_work, up| NodeState {
-            id,
-            capacity: vec![1.0],
-            usage: vec![0.0],
-            speed: 2.0,
-            up,
-            queued_tasks: 1,
-            queued_work,
-            running_tasks: 1,
-            running_work: 2.0,
-        };
-        // Loads 0 + 2/2 = 1 and 1 + 1 = 2, size 4: the observation X, so Q = [2.25, 4.5].
-        let mut state = ClusterState {
-            nodes: vec![node(0, 0.0, true), node(1, 1.0, true)],
-            task: TaskRequest { id: 5, priority: 1.0, demands: vec![1.0], size: 4.0, allowed_nodes: None },
-        };
-        assert_eq!(p.act_state(&state).unwrap(), (1, &[2.25, 4.5][..]));
-        // The better node is down: the other one, with every Q-value still reported.
-        state.nodes[1].up = false;
-        assert_eq!(p.act_state(&state).unwrap(), (0, &[2.25, 4.5][..]));
-        state.nodes[0].up = false;
-        let e = p.act_state(&state).unwrap_err();
-        assert!(matches!(e, PolicyError::NoFeasibleNode { task: 5 }), "{e}");
-    }
-
-    #[test]
     fn batch_matches_single_rows() {
-        let mut p = tiny(Activation::Gelu, true);
-        let obs = array![[1.0f32, 2.0, 4.0], [0.0, -3.0, 0.5], [10.0, 1.0, -1.0]];
-        let batch = p.q_values_batch(obs.view()).unwrap();
-        assert_eq!(batch.dim(), (3, 2));
-        for (row, q) in obs.rows().into_iter().zip(batch.rows()) {
-            assert_eq!(p.q_values(row.as_slice().unwrap()).unwrap(), q.as_slice().unwrap());
+        let mut r = tiny(Activation::Gelu, true);
+        let obs = [1.0f32, 2.0, 4.0, 0.0, -3.0, 0.5, 10.0, 1.0, -1.0];
+        let batch = r.q_values_batch(&obs, 3).unwrap();
+        assert_eq!(batch.len(), 6);
+        for (row, q) in obs.chunks(3).zip(batch.chunks(2)) {
+            assert_eq!(r.q_values(row).unwrap(), q);
         }
-        // A strided view (columns reversed) is read correctly too.
-        let reversed = obs.slice(ndarray::s![.., ..;-1]);
-        let q = p.q_values_batch(reversed).unwrap();
-        assert_eq!(q.row(0).to_vec(), p.q_values(&[4.0, 2.0, 1.0]).unwrap());
-        let e = p.q_values_batch(Array2::zeros((2, 4)).view()).unwrap_err();
-        assert!(matches!(e, PolicyError::ObsLength { got: 4, expected: 3 }), "{e}");
-        let mut bad = obs.clone();
-        bad[[2, 1]] = f32::NAN;
-        let e = p.q_values_batch(bad.view()).unwrap_err();
+        assert!(r.q_values_batch(&[], 0).unwrap().is_empty());
+        let e = r.q_values_batch(&obs, 2).unwrap_err();
+        assert!(matches!(e, PolicyError::BatchLength { got: 9, batch: 2, obs_dim: 3 }), "{e}");
+        assert_eq!(e.to_string(), "batch has 9 values, expected 2·3 = 6 (2 observations of obs_dim values)");
+        let mut bad = obs;
+        bad[7] = f32::NAN;
+        let e = r.q_values_batch(&bad, 3).unwrap_err();
         assert!(matches!(e, PolicyError::NonFiniteObs { index: 7, .. }), "{e}");
     }
 
     #[test]
-    fn from_export_rejects_a_network_that_disagrees_with_its_metadata() {
-        let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.activation = Activation::Tanh;
-        let e = Policy::from_export(export).unwrap_err();
-        assert_eq!(e.to_string(), "<in-memory export>: network.activation: is relu, but the network applies tanh");
+    fn new_rejects_what_it_cannot_run() {
+        let mut mlp = tiny_mlp(Activation::Relu, true);
+        mlp.value = Some(Dense::new(3, 2, vec![0.0; 6], vec![0.0; 2]).unwrap());
+        let e = Runtime::new(&mlp, None).unwrap_err();
+        assert_eq!(e.to_string(), "network: value: has 2 outputs but a value head has 1");
+        let mlp = tiny_mlp(Activation::Relu, false);
+        let norm = |mean: Vec<f64>, clip: f64| Normalization { var: vec![1.0; mean.len()], mean, epsilon: 1e-8, clip };
+        let e = Runtime::new(&mlp, Some(&norm(vec![0.0; 4], 5.0))).unwrap_err();
+        assert_eq!(e.to_string(), "normalization: mean: has 4 values, expected 3 (network.obs_dim)");
+        let e = Runtime::new(&mlp, Some(&norm(vec![0.0; 3], f64::NAN))).unwrap_err();
+        assert_eq!(e.to_string(), "normalization: clip: is NaN, expected a number > 0");
+        let e = Runtime::new(&mlp, Some(&norm(vec![0.0, f64::INFINITY, 0.0], 5.0))).unwrap_err();
+        assert!(matches!(&e, PolicyError::Normalization { field, .. } if field == "mean[1]"), "{e}");
+    }
 
-        let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.head = Dense::new(Array2::zeros((3, 3)), ndarray::Array1::zeros(3));
-        let e = Policy::from_export(export).unwrap_err();
-        assert_eq!(e.to_string(), "<in-memory export>: tensor head.weight has shape [3, 3], expected [3, 2]");
-
-        let mut export = tiny_export(Activation::Relu, true);
-        export.meta.network.dueling = false;
-        let e = Policy::from_export(export).unwrap_err();
-        assert!(matches!(&e, PolicyError::UnexpectedTensor { name, .. } if name == "value.bias"), "{e}");
-
-        let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.hidden[0].weight[[1, 2]] = f32::INFINITY;
-        let e = Policy::from_export(export).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "<in-memory export>: tensor hidden.0.weight holds inf at flat index 5, expected finite weights"
-        );
+    #[test]
+    fn runtime_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Runtime>();
     }
 }

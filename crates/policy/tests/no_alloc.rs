@@ -1,15 +1,15 @@
-//! `Policy::act`, `q_values` and `act_state` must not touch the heap: a production scheduler
-//! calls them on its hot path. A counting global allocator checks it.
+//! `Policy::act`, `q_values` and `act_state`, and `Runtime::act` and `q_values`, must not touch
+//! the heap: a production scheduler (and the trainer's evaluation) calls them on its hot path. A
+//! counting global allocator checks it.
 //!
 //! The count is per thread, so the test harness's own threads cannot disturb it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use policy::ndarray::{Array1, Array2};
 use policy::{
     Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
-    Source, TaskRequest,
+    Runtime, Source, TaskRequest,
 };
 
 /// The system allocator, counting this thread's allocations and reallocations.
@@ -50,10 +50,9 @@ fn policy() -> Policy {
     let (n, r) = (12, 3);
     let obs_dim = n * (r + 4) + r + 2;
     let dense = |d_in: usize, d_out: usize| {
-        Dense::new(
-            Array2::from_shape_fn((d_in, d_out), |(i, j)| ((i * 31 + j * 17) as f32).sin() * 0.2),
-            Array1::from_shape_fn(d_out, |j| (j as f32).cos() * 0.1),
-        )
+        let weight = (0..d_in * d_out).map(|k| ((k / d_out * 31 + k % d_out * 17) as f32).sin() * 0.2);
+        let bias = (0..d_out).map(|j| (j as f32).cos() * 0.1);
+        Dense::new(d_in, d_out, weight.collect(), bias.collect()).unwrap()
     };
     let mlp = Mlp {
         hidden: vec![dense(obs_dim, 64), dense(64, 64)],
@@ -105,6 +104,7 @@ fn state(step: usize) -> ClusterState {
 #[test]
 fn acting_does_not_allocate() {
     let mut p = policy();
+    let mut runtime: Runtime = p.runtime().clone();
     let dim = p.obs_dim();
     let observations: Vec<Vec<f32>> =
         (0..1000).map(|k| (0..dim).map(|j| ((k * dim + j) as f32 * 0.013).sin().abs()).collect()).collect();
@@ -113,6 +113,7 @@ fn acting_does_not_allocate() {
     // Warm up (lazy statics in std, first-touch of anything).
     p.act(&observations[0], &masks[0]).unwrap();
     p.act_state(&states[0]).unwrap();
+    runtime.act(&observations[0], &masks[0]).unwrap();
 
     let before = allocations();
     let mut chosen = 0;
@@ -120,6 +121,16 @@ fn acting_does_not_allocate() {
         chosen += p.act(obs, mask).unwrap();
     }
     assert_eq!(allocations() - before, 0, "Policy::act allocated");
+
+    let before = allocations();
+    let mut runtime_chosen = 0;
+    for (obs, mask) in observations.iter().zip(&masks) {
+        runtime_chosen += runtime.act(obs, mask).unwrap();
+        runtime_chosen += runtime.q_values(obs).unwrap().len();
+    }
+    assert_eq!(allocations() - before, 0, "Runtime::act / q_values allocated");
+    // The same network: the same choices.
+    assert_eq!(runtime_chosen, chosen + observations.len() * 12);
 
     let before = allocations();
     for obs in &observations {

@@ -6,15 +6,17 @@
 //! | `best/` | the same, for the best validation evaluation so far |
 //! | `latest` | a one-line file naming the newest complete `step-…` directory |
 //!
-//! Every checkpoint is written into a temporary directory, each file fsynced, then renamed into
-//! place (and the parent directory fsynced), so a crash never leaves a half-written one;
-//! `latest` is replaced the same way, after the directory it names exists.
+//! Every checkpoint is written into a temporary directory, each file with
+//! [`durable::write_atomic`] (fsynced), then renamed into place and the parent directory fsynced,
+//! so a crash never leaves a half-written one; `latest` is replaced the same way, after the
+//! directory it names exists.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use dqn::{Agent, SaveOptions};
+use cluster_env::CompiledScenario;
+use dqn::{Agent, DeviceSetting, SaveOptions};
 use serde::{Deserialize, Serialize};
 
 /// The resolved experiment inside each checkpoint.
@@ -42,18 +44,8 @@ pub struct TrainerState {
     pub train_seconds: Option<f64>,
 }
 
-fn fsync(path: &Path) -> Result<()> {
-    fs::File::open(path).and_then(|f| f.sync_all()).with_context(|| format!("{}: cannot sync", path.display()))
-}
-
-fn fsync_tree(dir: &Path) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))? {
-        let path = entry?.path();
-        if path.is_file() {
-            fsync(&path)?;
-        }
-    }
-    fsync(dir)
+fn sync_dir(dir: &Path) -> Result<()> {
+    durable::sync_dir(dir).with_context(|| format!("{}: cannot sync", dir.display()))
 }
 
 /// The checkpoints of one experiment.
@@ -113,18 +105,17 @@ impl Checkpoints {
         agent
             .save(&tmp, SaveOptions { replay })
             .with_context(|| format!("{}: cannot save the agent", tmp.display()))?;
-        fs::write(tmp.join(STATE_FILE), serde_json::to_vec_pretty(state)?)
+        durable::write_atomic(&tmp.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
             .with_context(|| format!("{}: cannot write {STATE_FILE}", tmp.display()))?;
-        fs::write(tmp.join(EXPERIMENT_FILE), experiment)
+        durable::write_atomic(&tmp.join(EXPERIMENT_FILE), experiment.as_bytes())
             .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", tmp.display()))?;
-        fsync_tree(&tmp)?;
         let dest = self.root.join(name);
         let old = self.root.join(format!(".tmp-old-{name}-{}", std::process::id()));
         if dest.exists() {
             fs::rename(&dest, &old).with_context(|| format!("{}: cannot move aside", dest.display()))?;
         }
         fs::rename(&tmp, &dest).with_context(|| format!("{}: cannot rename into place", dest.display()))?;
-        fsync(&self.root)?;
+        sync_dir(&self.root)?;
         if old.exists() {
             let _ = fs::remove_dir_all(&old);
         }
@@ -139,11 +130,9 @@ impl Checkpoints {
     pub fn save_step(&self, agent: &Agent, state: &TrainerState, experiment: &str, replay: bool) -> Result<PathBuf> {
         let name = format!("step-{:012}", state.global_step);
         let dir = self.write_dir(&name, agent, state, experiment, replay)?;
-        let tmp = self.root.join(".tmp-latest");
-        fs::write(&tmp, format!("{name}\n")).with_context(|| format!("{}: cannot write", tmp.display()))?;
-        fsync(&tmp)?;
-        fs::rename(&tmp, self.root.join(LATEST)).with_context(|| format!("{}: cannot update", self.root.display()))?;
-        fsync(&self.root)?;
+        let pointer = self.root.join(LATEST);
+        durable::write_atomic(&pointer, format!("{name}\n").as_bytes())
+            .with_context(|| format!("{}: cannot update", pointer.display()))?;
         self.prune(&name)?;
         Ok(dir)
     }
@@ -219,4 +208,33 @@ pub fn load_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(STATE_FILE);
     let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{}: corrupt trainer state", path.display()))
+}
+
+/// Loads the agent of checkpoint `dir` on the CPU (whatever device it trained on).
+///
+/// # Errors
+/// A missing, corrupt or incompatible checkpoint.
+pub fn load_agent(dir: &Path) -> Result<Agent> {
+    Agent::load_on(dir, Some(DeviceSetting::Cpu)).with_context(|| format!("{}: checkpoint", dir.display()))
+}
+
+/// Loads the agent of checkpoint `dir` on the CPU and checks that it fits `scenario`'s
+/// observation and action spaces.
+///
+/// # Errors
+/// An unreadable checkpoint, or an agent for another observation or action shape.
+pub fn load_agent_for(dir: &Path, scenario: &CompiledScenario) -> Result<Agent> {
+    let agent = load_agent(dir)?;
+    let (d, a) = (scenario.observation_layout().obs_dim(), scenario.n_nodes());
+    let net = agent.network_config();
+    if (net.obs_dim, net.n_actions) != (d, a) {
+        bail!(
+            "{}: the agent expects {} observations and {} actions, scenario {} has {d} and {a}",
+            dir.display(),
+            net.obs_dim,
+            net.n_actions,
+            scenario.scenario().name
+        );
+    }
+    Ok(agent)
 }

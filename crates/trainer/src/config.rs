@@ -219,9 +219,8 @@ const AGENT_OWNED_ELSEWHERE: [(&str, &str); 3] =
 /// A message naming the file, the key and what is allowed.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let root: Table =
-        toml::from_str(&text).map_err(|e| anyhow!("{}: invalid toml: {}", path.display(), e.message()))?;
-    resolve(root, overrides).map_err(|e| anyhow!("{}: {e:#}", path.display()))
+    let root: Table = toml::from_str(&text).with_context(|| format!("{}: invalid toml", path.display()))?;
+    resolve(root, overrides).with_context(|| path.display().to_string())
 }
 
 /// Parses the experiment from TOML text.
@@ -230,7 +229,7 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
 /// # Errors
 /// As [`load`], without the file name.
 pub fn from_str(text: &str, overrides: &[String]) -> Result<Experiment> {
-    let root: Table = toml::from_str(text).map_err(|e| anyhow!("invalid toml: {}", e.message()))?;
+    let root: Table = toml::from_str(text).context("invalid toml")?;
     resolve(root, overrides)
 }
 
@@ -297,7 +296,7 @@ fn resolve_env(mut env: Table) -> Result<(String, ScenarioConfig)> {
         Some(other) => bail!("env.scenario: expected a string, found a {}", other.type_str()),
         None => bail!("env.scenario: missing; valid scenarios are {}", scenarios::NAMES.join(", ")),
     };
-    let preset = scenarios::preset(&scenario_name).map_err(|e| anyhow!("env.scenario: {e}"))?;
+    let preset = scenarios::preset(&scenario_name).context("env.scenario")?;
     let Value::Table(mut merged) = Value::try_from(&preset).context("env: cannot represent the preset as toml")? else {
         bail!("env: the preset is not a table")
     };
@@ -305,7 +304,7 @@ fn resolve_env(mut env: Table) -> Result<(String, ScenarioConfig)> {
     let scenario: ScenarioConfig = typed("env", Value::Table(merged))?;
     scenario.validate().map_err(|e| match e {
         ClusterError::InvalidConfig { field, value, allowed } => anyhow!("env.{field} = {value}: allowed: {allowed}"),
-        other => anyhow!("env: {other}"),
+        other => anyhow::Error::new(other).context("env"),
     })?;
     Ok((scenario_name, scenario))
 }
@@ -376,7 +375,7 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         DqnError::InvalidConfig { field: "num_envs", reason } => anyhow!("training.num_envs: {reason}"),
         DqnError::InvalidConfig { field: "total_timesteps", reason } => anyhow!("training.total_steps: {reason}"),
         DqnError::InvalidConfig { field, reason } => anyhow!("agent.{field}: {reason}"),
-        other => anyhow!("agent: {other}"),
+        other => anyhow::Error::new(other).context("agent"),
     })?;
     if training.num_envs > 4096 {
         bail!("training.num_envs: {} is above 4096", training.num_envs);
@@ -387,7 +386,7 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
     if training.keep_checkpoints == 0 {
         bail!("training.keep_checkpoints: must be at least 1");
     }
-    evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
+    evaluation.baselines.names().map_err(anyhow::Error::msg).context("evaluation.baselines")?;
     if evaluation.episodes == 0 {
         bail!("evaluation.episodes: must be at least 1");
     }

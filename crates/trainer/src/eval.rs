@@ -1,70 +1,53 @@
 //! `cluster-rl eval` and `cluster-rl baselines`: paired evaluation on held-out seeds, the
 //! printed table and the report files.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::{Result, anyhow, bail};
-use cluster_env::{EvalReport, PolicySpec, ScenarioConfig, evaluate};
-use dqn::{Agent, DeviceSetting};
+use anyhow::{Context, Result, bail};
+use cluster_env::{CompiledScenario, EvalReport, SchedulerSpec, evaluate_compiled};
 
 use crate::args::{BaselinesArgs, EvalArgs};
 use crate::config::{self, Baselines, EnvSpec, Experiment};
-use crate::policy::SharedAgent;
-use crate::{checkpoint, report};
+use crate::report::{self, Source};
+use crate::{checkpoint, export, scheduler, task};
 
-/// Loads the agent of checkpoint `dir` on the CPU and checks it fits `scenario`.
+/// The learned policy in `dir` — an export directory (`policy.json`) or a checkpoint — as the
+/// burn-free runtime, after checking it fits `scenario`.
 ///
 /// # Errors
-/// An unreadable checkpoint, or an agent for another observation or action shape.
-pub fn load_agent_for(dir: &std::path::Path, scenario: &ScenarioConfig) -> Result<Agent> {
-    let agent = Agent::load_on(dir, Some(DeviceSetting::Cpu)).map_err(|e| anyhow!("checkpoint: {e}"))?;
-    let env = cluster_env::ClusterEnv::new(scenario).map_err(|e| anyhow!("scenario: {e}"))?;
-    let (d, a) = (gym::Env::observation_space(&env).dim(), gym::Env::action_space(&env).n);
-    let net = agent.network_config();
-    if (net.obs_dim, net.n_actions) != (d, a) {
-        bail!(
-            "{}: the agent expects {} observations and {} actions, scenario {} has {d} and {a}",
-            dir.display(),
-            net.obs_dim,
-            net.n_actions,
-            scenario.name
-        );
+/// A missing or broken export or checkpoint, or one for another observation or action shape.
+fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Policy> {
+    if !dir.join(policy::META_FILE).is_file() {
+        let agent = checkpoint::load_agent_for(dir, scenario)?;
+        return export::runtime_of(&agent, &scenario.scenario().name, scenario.observation_layout());
     }
-    Ok(agent)
-}
-
-/// A [`PolicySpec`] named `name` acting with the exported policy in `dir` (each episode gets its
-/// own copy of the runtime), after checking it fits `scenario`.
-///
-/// # Errors
-/// A missing or broken export, or one for another observation or action shape.
-pub fn exported_spec(dir: &std::path::Path, scenario: &ScenarioConfig, name: &str) -> Result<PolicySpec> {
-    let runtime = policy::Policy::load(dir).map_err(|e| anyhow!("export: {e}"))?;
-    let env = cluster_env::ClusterEnv::new(scenario).map_err(|e| anyhow!("scenario: {e}"))?;
-    let (d, a) = (gym::Env::observation_space(&env).dim(), gym::Env::action_space(&env).n);
+    let runtime = policy::Policy::load(dir).with_context(|| format!("{}: export", dir.display()))?;
+    let (d, a) = (scenario.observation_layout().obs_dim(), scenario.n_nodes());
     if (runtime.obs_dim(), runtime.n_actions()) != (d, a) {
         bail!(
             "{}: the policy expects {} observations and {} actions, scenario {} has {d} and {a}",
             dir.display(),
             runtime.obs_dim(),
             runtime.n_actions(),
-            scenario.name
+            scenario.scenario().name
         );
     }
-    Ok(crate::policy::exported_spec(runtime, name))
+    Ok(runtime)
 }
 
 /// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
 fn baseline_names(arg: Option<&str>, default: &Baselines) -> Result<Vec<String>> {
     match arg {
         Some("none") => Ok(vec![]),
-        Some(s) => Baselines::parse(s).names().map_err(|e| anyhow!("--baselines: {e}")),
-        None => default.names().map_err(|e| anyhow!("evaluation.baselines: {e}")),
+        Some(s) => Baselines::parse(s).names().map_err(anyhow::Error::msg).context("--baselines"),
+        None => default.names().map_err(anyhow::Error::msg).context("evaluation.baselines"),
     }
 }
 
-fn specs(names: &[String]) -> Result<Vec<PolicySpec>> {
-    names.iter().map(|n| PolicySpec::baseline(n).map_err(|e| anyhow!("{e}"))).collect()
+fn specs(names: &[String]) -> Result<Vec<SchedulerSpec>> {
+    names.iter().map(|n| SchedulerSpec::baseline(n).context("baseline")).collect()
 }
 
 fn finish(report: &EvalReport, out: &std::path::Path) -> Result<ExitCode> {
@@ -89,13 +72,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         return eval_cartpole(&dir, &exp, episodes);
     }
     let scenario = exp.scenario("evaluation")?;
+    let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
-    // An export directory (policy.json) runs on the burn-free runtime; a checkpoint on burn.
-    let trained = if dir.join(crate::export::META_FILE).is_file() {
-        exported_spec(&dir, scenario, "dqn")?
-    } else {
-        SharedAgent::spec(&SharedAgent::new(load_agent_for(&dir, scenario)?), "dqn")
-    };
+    // A checkpoint or an export: both run on the burn-free runtime, what ships.
+    let (trained, _) = scheduler::learned_spec(learned_policy(&dir, &compiled)?, "dqn");
     let mut policies = vec![trained];
     policies.extend(specs(&names)?);
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
@@ -103,7 +83,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         .find(|r| *r != "dqn" && names.iter().any(|n| n == r));
     let seeds: Vec<u64> = (exp.evaluation.seed_offset..exp.evaluation.seed_offset + episodes).collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
-    let report = evaluate(scenario, &policies, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
     let state = checkpoint::load_state(&dir).ok();
     // The run the checkpoint came from, when it sits beside its `latest` pointer (`best/`).
     let run = dir
@@ -124,34 +104,13 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     finish(&report, &args.out)
 }
 
-/// What an evaluation evaluated: written beside the report as `source.json`, read back by
-/// `cluster-rl summary`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Source {
-    /// The experiment's name.
-    pub experiment: String,
-    /// The checkpoint or export directory evaluated.
-    pub policy: std::path::PathBuf,
-    /// Environment steps the policy was trained for, when known.
-    pub global_step: Option<u64>,
-    /// Wall-clock training seconds, when the checkpoint recorded them.
-    pub train_seconds: Option<f64>,
-    /// Environment steps of the whole run, when its `latest` checkpoint is beside this one.
-    #[serde(default)]
-    pub run_steps: Option<u64>,
-    /// Wall-clock seconds of the whole run, likewise.
-    #[serde(default)]
-    pub run_seconds: Option<f64>,
-}
-
 /// A CartPole checkpoint: the greedy mean return over `episodes` (the first seeded with the
 /// experiment's `evaluation.seed_offset`), with its 95% CI. There are no baselines.
-fn eval_cartpole(dir: &std::path::Path, exp: &Experiment, episodes: u64) -> Result<ExitCode> {
-    let mut agent = Agent::load_on(dir, Some(DeviceSetting::Cpu)).map_err(|e| anyhow!("checkpoint: {e}"))?;
+fn eval_cartpole(dir: &Path, exp: &Experiment, episodes: u64) -> Result<ExitCode> {
+    let agent = checkpoint::load_agent(dir)?;
     let seed = exp.evaluation.seed_offset;
-    let report = dqn::evaluate(&mut agent, &mut gym::CartPole::new(), episodes as usize, seed)
-        .map_err(|e| anyhow!("evaluation: {e}"))?;
-    let estimate = cluster_env::Estimate::of(&report.returns);
+    let returns = task::cartpole_returns(&agent, episodes, seed)?;
+    let estimate = cluster_env::Estimate::of(&returns);
     println!(
         "dqn greedy mean return {:.1} ± {:.1} (95% CI) over {episodes} CartPole-v1 episodes from seed {seed}",
         estimate.mean, estimate.ci95
@@ -165,7 +124,7 @@ fn eval_cartpole(dir: &std::path::Path, exp: &Experiment, episodes: u64) -> Resu
 /// An unknown scenario or baseline, a bad override, or a failed evaluation.
 pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
     let scenario =
-        config::scenario(&args.scenario, &args.sets).map_err(|e| anyhow!("--scenario {}: {e:#}", args.scenario))?;
+        config::scenario(&args.scenario, &args.sets).with_context(|| format!("--scenario {}", args.scenario))?;
     if args.baselines == "none" {
         bail!("--baselines: none leaves nothing to evaluate");
     }
@@ -178,6 +137,7 @@ pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
     }
     let reference = names.iter().any(|n| n == "least-loaded").then_some("least-loaded");
     let seeds: Vec<u64> = (args.seed_offset..args.seed_offset + args.episodes).collect();
-    let report = evaluate(&scenario, &specs(&names)?, &seeds, reference).map_err(|e| anyhow!("{e}"))?;
+    let compiled: Arc<CompiledScenario> = CompiledScenario::new(&scenario).context("scenario")?;
+    let report = evaluate_compiled(&compiled, &specs(&names)?, &seeds, reference).context("evaluation")?;
     finish(&report, &args.out)
 }

@@ -18,7 +18,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use policy::{ClusterState, Policy};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ fn serve(server: &mut Server, input: impl BufRead, mut output: impl Write) -> Re
 /// # Errors
 /// A missing or incomplete export directory (at start-up), or a closed stdout.
 pub fn run(args: &InferArgs) -> Result<ExitCode> {
-    let policy = Policy::load(&args.policy).map_err(|e| anyhow!("--policy: {e}"))?;
+    let policy = Policy::load(&args.policy).context("--policy")?;
     let meta = policy.meta();
     eprintln!(
         "cluster-rl infer: serving {} ({}, scenario {}, {} nodes); one JSON request per line on stdin",

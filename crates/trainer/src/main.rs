@@ -8,10 +8,14 @@
 //! - [`task`]: what the driver needs from cluster scenarios and from CartPole.
 //! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
 //! - [`tensorboard`]: a [`dqn::Logger`] writing TensorBoard event files.
-//! - [`eval`]: `eval` and `baselines`, and the report files.
+//! - [`eval`]: `eval` and `baselines`; [`report`]: the report files and `source.json`.
+//! - [`scheduler`]: a learned policy (on the burn-free runtime) as a `cluster_env::Scheduler`.
 //! - [`summary`]: one results table from several evaluations.
-//! - [`export`]: a checkpoint as safetensors + ONNX + policy.json.
+//! - [`export`]: a checkpoint as safetensors + ONNX + policy.json, and the runtime of an agent.
 //! - [`infer`]: JSON-lines decisions from an export.
+//!
+//! Modules depend one way: `train` → `task` → `export`, `scheduler`; `eval` → `export`,
+//! `report`, `checkpoint`; `summary` → `report`.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -24,8 +28,8 @@ mod config;
 mod eval;
 mod export;
 mod infer;
-mod policy;
 mod report;
+mod scheduler;
 mod summary;
 mod task;
 mod tensorboard;

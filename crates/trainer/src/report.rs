@@ -1,11 +1,39 @@
 //! Report files of an evaluation: `report.json` (everything, per episode), `report.csv` and
-//! `report.md` (one row per policy) and `report.svg` (mean JCT with 95% CIs as bars).
+//! `report.md` (one row per policy), `report.svg` (mean JCT with 95% CIs as bars), and
+//! `source.json` ([`Source`]: what was evaluated), which `cluster-rl summary` reads back.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use cluster_env::{EvalReport, PolicyReport};
+use serde::{Deserialize, Serialize};
+
+/// What an evaluation evaluated: written beside the report as `source.json`, read back by
+/// `cluster-rl summary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The checkpoint or export directory evaluated.
+    pub policy: std::path::PathBuf,
+    /// Environment steps the policy was trained for, when known.
+    pub global_step: Option<u64>,
+    /// Wall-clock training seconds, when the checkpoint recorded them.
+    pub train_seconds: Option<f64>,
+    /// Environment steps of the whole run, when its `latest` checkpoint is beside this one.
+    #[serde(default)]
+    pub run_steps: Option<u64>,
+    /// Wall-clock seconds of the whole run, likewise.
+    #[serde(default)]
+    pub run_seconds: Option<f64>,
+}
+
+/// Writes `text` to `out/name` crash-safely.
+fn write_file(out: &Path, name: &str, text: &str) -> Result<()> {
+    let path = out.join(name);
+    durable::write_atomic(&path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+}
 
 /// The columns of the summary table: metric name and header.
 const COLUMNS: [(&str, &str); 6] = [
@@ -34,26 +62,19 @@ fn diff(report: &EvalReport, p: &PolicyReport) -> Option<(f64, f64, f64, bool)> 
 /// If a file cannot be written.
 pub fn write_all(report: &EvalReport, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the report directory", out.display()))?;
-    let write = |name: &str, text: String| {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))
-    };
-    write("report.json", serde_json::to_string_pretty(report)?)?;
-    write("report.csv", csv(report))?;
-    write("report.md", markdown(report))?;
-    write("report.svg", svg(report))?;
-    Ok(())
+    write_file(out, "report.json", &serde_json::to_string_pretty(report)?)?;
+    write_file(out, "report.csv", &csv(report))?;
+    write_file(out, "report.md", &markdown(report))?;
+    write_file(out, "report.svg", &svg(report))
 }
 
 /// Writes `source.json` (what was evaluated) into `out` (created if needed).
 ///
 /// # Errors
 /// If the file cannot be written.
-pub fn write_source(source: &crate::eval::Source, out: &Path) -> Result<()> {
+pub fn write_source(source: &Source, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the report directory", out.display()))?;
-    let path = out.join("source.json");
-    std::fs::write(&path, serde_json::to_string_pretty(source)?)
-        .with_context(|| format!("{}: cannot write", path.display()))
+    write_file(out, "source.json", &serde_json::to_string_pretty(source)?)
 }
 
 /// One row per policy: mean JCT with its CI, the summary metrics, the paired difference.
@@ -175,13 +196,13 @@ pub fn svg(report: &EvalReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cluster_env::{PolicySpec, evaluate, scenarios};
+    use cluster_env::{SchedulerSpec, evaluate, scenarios};
 
     #[test]
     fn reports_have_one_row_per_policy() {
         let cfg = scenarios::seed_case();
-        let specs: Vec<PolicySpec> =
-            ["least-loaded", "random"].iter().map(|n| PolicySpec::baseline(n).unwrap()).collect();
+        let specs: Vec<SchedulerSpec> =
+            ["least-loaded", "random"].iter().map(|n| SchedulerSpec::baseline(n).unwrap()).collect();
         let report = evaluate(&cfg, &specs, &[1, 2, 3], Some("least-loaded")).unwrap();
         let csv = csv(&report);
         assert_eq!(csv.lines().count(), 3);

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use cluster_env::EvalReport;
 
 use crate::args::SummaryArgs;
-use crate::eval::Source;
+use crate::report::Source;
 
 /// One evaluation directory: its report and, for a trained policy, what was evaluated.
 struct Column {
@@ -163,7 +163,7 @@ pub fn run(args: &SummaryArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cluster_env::{PolicySpec, evaluate, scenarios};
+    use cluster_env::{SchedulerSpec, evaluate, scenarios};
 
     fn source_of(dir: &Path) -> Source {
         serde_json::from_slice(&std::fs::read(dir.join("source.json")).unwrap()).unwrap()
@@ -174,8 +174,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("cluster-rl-summary-{}", std::process::id()));
         let mut dirs = Vec::new();
         for (k, cfg) in [scenarios::seed_case(), scenarios::park_lb()].into_iter().enumerate() {
-            let specs: Vec<PolicySpec> =
-                ["least-loaded", "random"].iter().map(|n| PolicySpec::baseline(n).unwrap()).collect();
+            let specs: Vec<SchedulerSpec> =
+                ["least-loaded", "random"].iter().map(|n| SchedulerSpec::baseline(n).unwrap()).collect();
             let report = evaluate(&cfg, &specs, &[1, 2, 3], Some("least-loaded")).unwrap();
             let d = dir.join(format!("r{k}"));
             crate::report::write_all(&report, &d).unwrap();

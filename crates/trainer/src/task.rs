@@ -1,16 +1,19 @@
 //! What the training driver needs from an environment family ([`Task`]): cluster scenarios
 //! (validated against the heuristic baselines, lower mean JCT is better) and CartPole (the
 //! learner's sanity check, higher greedy return is better).
+//!
+//! Validation runs the agent's greedy network on the burn-free runtime (`policy`), cloned per
+//! worker, so the validation episodes run in parallel and measure what an export would do.
 
 use std::cell::OnceCell;
+use std::sync::Arc;
 
-use anyhow::{Result, anyhow};
-use cluster_env::{ClusterEnv, ClusterInfo, EvalReport, PolicySpec, ScenarioConfig, evaluate};
+use anyhow::{Context, Result};
+use cluster_env::{ClusterEnv, ClusterInfo, CompiledScenario, EvalReport, SchedulerSpec, evaluate_compiled};
 use dqn::{Agent, Logger};
 use gym::{CartPole, Env};
 
 use crate::config::VALIDATION_SEED;
-use crate::policy::SharedAgent;
 use crate::tensorboard::TensorBoard;
 
 /// Episode and evaluation metrics logged under `sim/` and `eval/<policy>/`.
@@ -37,18 +40,19 @@ pub trait Task {
     fn make_env(&self) -> Result<Self::Env>;
     /// Logs the metrics of an episode that just ended, from its final info.
     fn episode_metrics(&self, info: &<Self::Env as Env>::Info, tb: &mut TensorBoard, step: u64);
-    /// Greedy validation of `agent` (given back), logged under `eval/`.
+    /// Greedy validation of `agent`, logged under `eval/`.
     ///
     /// # Errors
     /// A failed evaluation.
-    fn validate(&self, agent: Agent, tb: &mut TensorBoard, step: u64) -> Result<(Agent, Validation)>;
+    fn validate(&self, agent: &Agent, tb: &mut TensorBoard, step: u64) -> Result<Validation>;
 }
 
-/// A cluster scenario, validated on the validation seeds beside the baselines.
+/// A cluster scenario, compiled once for every training env and validation, validated on the
+/// validation seeds beside the baselines.
 pub struct ClusterTask {
-    scenario: ScenarioConfig,
+    scenario: Arc<CompiledScenario>,
     seeds: Vec<u64>,
-    baselines: Vec<PolicySpec>,
+    baselines: Vec<SchedulerSpec>,
     /// The baselines on the validation seeds, run at the first validation only (they do not
     /// learn) and logged at every one, so their lines sit beside the agent's curve.
     baseline_report: OnceCell<EvalReport>,
@@ -59,19 +63,18 @@ impl ClusterTask {
     ///
     /// # Errors
     /// An unknown baseline.
-    pub fn new(scenario: &ScenarioConfig, seeds: Vec<u64>, baselines: &[String]) -> Result<Self> {
-        let specs = baselines.iter().map(|b| PolicySpec::baseline(b)).collect::<Result<Vec<_>, _>>();
-        let baselines = specs.map_err(|e| anyhow!("{e}"))?;
-        Ok(Self { scenario: scenario.clone(), seeds, baselines, baseline_report: OnceCell::new() })
+    pub fn new(scenario: Arc<CompiledScenario>, seeds: Vec<u64>, baselines: &[String]) -> Result<Self> {
+        let baselines =
+            baselines.iter().map(|b| SchedulerSpec::baseline(b)).collect::<Result<Vec<_>, _>>().context("baselines")?;
+        Ok(Self { scenario, seeds, baselines, baseline_report: OnceCell::new() })
     }
 
     fn baseline_report(&self) -> Result<&EvalReport> {
         if self.baseline_report.get().is_none() {
-            let report =
-                evaluate(&self.scenario, &self.baselines, &self.seeds, None).map_err(|e| anyhow!("validation: {e}"))?;
+            let report = evaluate_compiled(&self.scenario, &self.baselines, &self.seeds, None).context("validation")?;
             let _ = self.baseline_report.set(report);
         }
-        self.baseline_report.get().ok_or_else(|| anyhow!("validation: the baselines' report is missing"))
+        self.baseline_report.get().context("validation: the baselines' report is missing")
     }
 }
 
@@ -89,7 +92,7 @@ impl Task for ClusterTask {
     type Env = ClusterEnv;
 
     fn make_env(&self) -> Result<ClusterEnv> {
-        ClusterEnv::new(&self.scenario).map_err(|e| anyhow!("env: {e}"))
+        Ok(ClusterEnv::from_compiled(Arc::clone(&self.scenario)))
     }
 
     fn episode_metrics(&self, info: &ClusterInfo, tb: &mut TensorBoard, step: u64) {
@@ -102,18 +105,16 @@ impl Task for ClusterTask {
         }
     }
 
-    fn validate(&self, agent: Agent, tb: &mut TensorBoard, step: u64) -> Result<(Agent, Validation)> {
-        let shared = SharedAgent::new(agent);
-        let report = evaluate(&self.scenario, &[SharedAgent::spec(&shared, "dqn")], &self.seeds, None);
-        let chosen = shared.chosen_nodes();
-        let agent =
-            SharedAgent::into_agent(shared).ok_or_else(|| anyhow!("evaluation kept a reference to the agent"))?;
-        let report = report.map_err(|e| anyhow!("validation: {e}"))?;
+    fn validate(&self, agent: &Agent, tb: &mut TensorBoard, step: u64) -> Result<Validation> {
+        let name = &self.scenario.scenario().name;
+        let runtime = crate::export::runtime_of(agent, name, self.scenario.observation_layout())?;
+        let (spec, chosen) = crate::scheduler::learned_spec(runtime, "dqn");
+        let report = evaluate_compiled(&self.scenario, &[spec], &self.seeds, None).context("validation")?;
         log_eval(tb, &report, step);
         log_eval(tb, self.baseline_report()?, step);
-        tb.categories("eval/dqn/chosen_node", &chosen, step);
+        tb.categories("eval/dqn/chosen_node", &chosen.counts(), step);
         let jct = report.policies[0].metric("mean_jct").map_or(f64::NAN, |m| m.value.mean);
-        Ok((agent, Validation { score: jct, line: format!("validation mean JCT {jct:.1}") }))
+        Ok(Validation { score: jct, line: format!("validation mean JCT {jct:.1}") })
     }
 }
 
@@ -133,12 +134,43 @@ impl Task for CartPoleTask {
     /// The episodic return and length are logged by the training loop already.
     fn episode_metrics(&self, _info: &(), _tb: &mut TensorBoard, _step: u64) {}
 
-    fn validate(&self, mut agent: Agent, tb: &mut TensorBoard, step: u64) -> Result<(Agent, Validation)> {
-        let report = dqn::evaluate(&mut agent, &mut CartPole::new(), self.episodes as usize, VALIDATION_SEED)
-            .map_err(|e| anyhow!("validation: {e}"))?;
-        let mean = report.mean_return();
-        tb.scalar("eval/dqn/mean_return", mean, step);
-        tb.scalar("eval/dqn/std_return", report.std_return(), step);
-        Ok((agent, Validation { score: -mean, line: format!("validation mean return {mean:.1}") }))
+    fn validate(&self, agent: &Agent, tb: &mut TensorBoard, step: u64) -> Result<Validation> {
+        let returns = cartpole_returns(agent, self.episodes, VALIDATION_SEED)?;
+        let estimate = cluster_env::Estimate::of(&returns);
+        tb.scalar("eval/dqn/mean_return", estimate.mean, step);
+        let n = returns.len().max(1) as f64;
+        let std = (returns.iter().map(|r| (r - estimate.mean).powi(2)).sum::<f64>() / n).sqrt();
+        tb.scalar("eval/dqn/std_return", std, step);
+        Ok(Validation { score: -estimate.mean, line: format!("validation mean return {:.1}", estimate.mean) })
     }
+}
+
+/// Returns of `episodes` greedy CartPole-v1 episodes of `agent`, on the burn-free runtime. The
+/// env is seeded once with `seed` at the first reset, then continues its random stream
+/// (Gymnasium's convention), so the episodes differ and the whole evaluation is reproducible.
+///
+/// # Errors
+/// If the network cannot be read, or an episode fails.
+pub fn cartpole_returns(agent: &Agent, episodes: u64, seed: u64) -> Result<Vec<f64>> {
+    let (mlp, normalization) = crate::export::network_of(agent)?;
+    let mut runtime = policy::Runtime::new(&mlp, normalization.as_ref()).context("runtime")?;
+    let mut env = CartPole::new();
+    let mut obs = vec![0.0f32; env.observation_space().dim()];
+    let mut returns = Vec::with_capacity(episodes as usize);
+    for episode in 0..episodes {
+        let (first, _) = env.reset(if episode == 0 { Some(seed) } else { None });
+        obs.copy_from_slice(first);
+        let mut episode_return = 0.0;
+        loop {
+            let action = runtime.act(&obs, env.action_mask()).context("cartpole: acting")?;
+            let step = env.step(action).context("cartpole")?;
+            episode_return += step.reward;
+            if step.terminated || step.truncated {
+                break;
+            }
+            obs.copy_from_slice(step.obs);
+        }
+        returns.push(episode_return);
+    }
+    Ok(returns)
 }

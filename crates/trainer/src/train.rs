@@ -1,8 +1,8 @@
-//! `cluster-rl train`: the training driver around [`dqn::train_until`].
+//! `cluster-rl train`: the training driver around [`dqn::Loop`].
 //!
-//! The DQN algorithm itself lives in `dqn` (one vector step per call here); this file is the
-//! plumbing around it: the vector env, periodic validation against the baselines, checkpoints,
-//! TensorBoard, the progress bar, Ctrl-C and divergence checks.
+//! The DQN algorithm itself lives in `dqn` (one vector step per [`dqn::Loop::step`]); this file
+//! owns everything on a clock or a step count around it: periodic validation against the
+//! baselines, checkpoints, TensorBoard, the progress bar and Ctrl-C.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use cluster_env::DERIVED_SEED_BIT;
-use dqn::{Agent, DqnError, Logger, crossed, train_until};
+use cluster_env::{CompiledScenario, DERIVED_SEED_BIT};
+use dqn::{Agent, DqnError, Logger, Loop, crossed};
 use gym::VectorEnv;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,26 +23,18 @@ use crate::config::{self, EnvSpec, Experiment};
 use crate::task::{CartPoleTask, ClusterTask, Task};
 use crate::tensorboard::TensorBoard;
 
-/// Environment steps between speed and learning-rate scalars.
+/// Environment steps between the schedule scalars (ε, learning rate, SPS) and progress updates.
 const SCALAR_INTERVAL: u64 = 1000;
 
-/// Forwards the training loop's scalars to TensorBoard — except those the driver logs itself
-/// (`charts/SPS`, `charts/learning_rate`) — counts the nodes chosen while training, and
-/// remembers the first non-finite loss.
-struct Watch<'a> {
-    tb: &'a mut TensorBoard,
-    chosen: &'a mut [u64],
-    bad: Option<(String, f64)>,
+/// What the training loop reports: its scalars go to TensorBoard, and the nodes it chooses are
+/// counted for the `charts/chosen_node` histogram.
+struct Recorder {
+    tb: TensorBoard,
+    chosen: Vec<u64>,
 }
 
-impl Logger for Watch<'_> {
+impl Logger for Recorder {
     fn scalar(&mut self, tag: &str, value: f64, step: u64) {
-        if tag == "charts/SPS" || tag == "charts/learning_rate" {
-            return;
-        }
-        if tag.starts_with("losses/") && !value.is_finite() && self.bad.is_none() {
-            self.bad = Some((tag.to_string(), value));
-        }
         self.tb.scalar(tag, value, step);
     }
 
@@ -100,20 +92,27 @@ fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<
     }
 }
 
+/// Turns a non-finite loss or weights (from a gradient step, or refused by a save) into the
+/// divergence message; any other error passes through.
+fn check_divergence(e: anyhow::Error, ckpts: &Checkpoints) -> anyhow::Error {
+    match e.downcast_ref::<DqnError>() {
+        Some(&DqnError::NonFinite { what, global_step, update_step }) => {
+            let what = match what {
+                "weights" => format!("the weights are not finite (after gradient step {update_step})"),
+                tag => format!("{tag} is not finite (gradient step {update_step})"),
+            };
+            anyhow!("{}", diverged(global_step, &what, ckpts))
+        }
+        _ => e,
+    }
+}
+
 /// Prints a line above the progress bar, or to stderr when there is none.
 fn say(bar: &ProgressBar, msg: &str) {
     if bar.is_hidden() { eprintln!("{msg}") } else { bar.println(msg) }
 }
 
-/// Checks that the network gives finite Q-values on `obs`; returns them.
-fn finite_q(agent: &mut Agent, obs: &[f32], n: usize, step: u64, ckpts: &Checkpoints) -> Result<Vec<f32>> {
-    let q = agent.q_values(obs, n).map_err(|e| anyhow!("q-values: {e}"))?;
-    if let Some(bad) = q.iter().find(|x| !x.is_finite()) {
-        bail!("{}", diverged(step, &format!("a Q-value is {bad}"), ckpts));
-    }
-    Ok(q)
-}
-
+/// The message of a run stopped by divergence, naming the last good checkpoint.
 fn diverged(step: u64, what: &str, ckpts: &Checkpoints) -> String {
     let last = match ckpts.latest() {
         Ok(Some(dir)) => format!("the last good checkpoint is {}", dir.display()),
@@ -139,8 +138,10 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     }
     match &exp.env {
         EnvSpec::Cluster { scenario, .. } => {
-            let baselines = exp.evaluation.baselines.names().map_err(|e| anyhow!("evaluation.baselines: {e}"))?;
-            drive(&ClusterTask::new(scenario, exp.validation_seeds(), &baselines)?, &exp, &resolved, args)
+            let baselines =
+                exp.evaluation.baselines.names().map_err(anyhow::Error::msg).context("evaluation.baselines")?;
+            let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
+            drive(&ClusterTask::new(compiled, exp.validation_seeds(), &baselines)?, &exp, &resolved, args)
         }
         EnvSpec::CartPole => drive(&CartPoleTask { episodes: exp.training.eval_episodes }, &exp, &resolved, args),
     }
@@ -155,7 +156,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
     // PLUMBING: the environments.
     let n = exp.training.num_envs;
     let envs = (0..n).map(|_| task.make_env()).collect::<Result<Vec<_>>>()?;
-    let mut envs = VectorEnv::new(envs).map_err(|e| anyhow!("env: {e}"))?;
+    let mut envs = VectorEnv::new(envs).context("env")?;
 
     // PLUMBING: a fresh agent, or the latest checkpoint's.
     let (mut agent, mut state) = if args.resume {
@@ -164,7 +165,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         })?;
         let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
         check_compatible(&saved, exp, &dir)?;
-        let mut agent = Agent::load(&dir).map_err(|e| anyhow!("--resume: {e}"))?;
+        let mut agent = Agent::load(&dir).context("--resume")?;
         let state = checkpoint::load_state(&dir)?;
         if state.global_step != agent.global_step() {
             bail!(
@@ -190,17 +191,16 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
             );
         }
         envs.reset(exp.experiment.seed);
-        let agent =
-            Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).map_err(|e| anyhow!("agent: {e}"))?;
+        let agent = Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).context("agent")?;
         let run_dir = new_run_dir(&Path::new(&exp.logging.runs_dir).join(name))?;
         (agent, TrainerState { global_step: 0, run_dir, best: None, train_seconds: Some(0.0) })
     };
     let experiment_copy = state.run_dir.join(EXPERIMENT_FILE);
-    std::fs::write(&experiment_copy, resolved)
+    durable::write_atomic(&experiment_copy, resolved.as_bytes())
         .with_context(|| format!("{}: cannot write", experiment_copy.display()))?;
-    let mut tb = TensorBoard::create(&state.run_dir)?;
+    let mut rec = Recorder { tb: TensorBoard::create(&state.run_dir)?, chosen: vec![0; envs.n_actions()] };
     // The resolved experiment in the Text tab, so a curve can be traced to its settings.
-    tb.text("config/experiment", &format!("```toml\n{resolved}```"), agent.global_step());
+    rec.tb.text("config/experiment", &format!("```toml\n{resolved}```"), agent.global_step());
 
     // PLUMBING: Ctrl-C sets a flag; the loop checkpoints and stops.
     let stop = Arc::new(AtomicBool::new(false));
@@ -215,43 +215,31 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} steps {per_sec} ETA {eta} {msg}")
-            .map_err(|e| anyhow!("progress bar: {e}"))?,
+            .context("progress bar")?,
     );
     bar.set_position(agent.global_step());
     bar.reset_eta();
     say(&bar, &format!("training {name}: {total} steps, {n} envs, TensorBoard in {}", state.run_dir.display()));
 
     let start = Instant::now();
-    let start_step = agent.global_step();
     let seconds_before = state.train_seconds;
     let mut recent: VecDeque<f64> = VecDeque::with_capacity(20);
-    let mut chosen = vec![0u64; envs.n_actions()];
     let mut last_eval = None;
     let mut last_saved = None;
     let interval = |k: u64| if k == 0 { u64::MAX } else { k };
+    let mut lp = Loop::new(&mut agent, &mut envs).context("training")?;
 
-    while agent.global_step() < total {
+    while lp.agent().global_step() < total {
         // ALGO: one step of every env, one batched forward pass, training per the DQN config.
-        let prev = agent.global_step();
-        let mut watch = Watch { tb: &mut tb, chosen: &mut chosen, bad: None };
-        match train_until(&mut agent, &mut envs, prev + 1, &mut watch) {
-            Err(DqnError::NonFinite { what, global_step, update_step }) => {
-                let what = format!("{what} is not finite (gradient step {update_step})");
-                bail!("{}", diverged(global_step, &what, &ckpts));
-            }
-            result => result.map_err(|e| anyhow!("training: {e}"))?,
-        };
-        if let Some((tag, value)) = watch.bad {
-            bail!("{}", diverged(agent.global_step(), &format!("{tag} is {value}"), &ckpts));
-        }
-        let step = agent.global_step();
+        let report = lp.step(&mut rec).map_err(|e| check_divergence(e.into(), &ckpts))?;
+        let (prev, step) = (report.prev_step, report.global_step);
         state.global_step = step;
         state.train_seconds = seconds_before.map(|s| s + start.elapsed().as_secs_f64());
 
         // PLUMBING: episode metrics of the envs whose episode ended.
-        for info in envs.infos() {
+        for info in lp.envs().infos() {
             if let Some(final_info) = &info.final_info {
-                task.episode_metrics(final_info, &mut tb, step);
+                task.episode_metrics(final_info, &mut rec.tb, step);
             }
             if let Some(ep) = info.episode {
                 if recent.len() == 20 {
@@ -261,32 +249,27 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
             }
         }
         if crossed(prev, step, SCALAR_INTERVAL) || step >= total {
-            let sps = (step - start_step) as f64 / start.elapsed().as_secs_f64().max(1e-9);
-            tb.scalar("charts/SPS", sps, step);
-            tb.scalar("charts/learning_rate", agent.learning_rate(), step);
-            tb.scalar("charts/epsilon", agent.epsilon(), step);
+            lp.log_schedules(&mut rec);
             let mean_return = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
             bar.set_position(step);
-            bar.set_message(format!("ε {:.3} return {mean_return:.4e}", agent.epsilon()));
+            bar.set_message(format!("ε {:.3} return {mean_return:.4e}", lp.agent().epsilon()));
         }
         if crossed(prev, step, exp.logging.histogram_interval) {
-            let q = finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
-            tb.histogram("charts/q_values", &q.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), step);
+            let q = lp.q_values().context("q-values")?;
+            rec.tb.histogram("charts/q_values", &q.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(), step);
             // Nodes chosen (ε-greedy) by the training envs since the last histogram.
-            tb.categories("charts/chosen_node", &chosen, step);
-            chosen.fill(0);
+            rec.tb.categories("charts/chosen_node", &rec.chosen, step);
+            rec.chosen.fill(0);
         }
 
         // PLUMBING: validation, best checkpoint.
         if crossed(prev, step, interval(exp.training.eval_interval)) || step >= total {
-            let (a, v) = task.validate(agent, &mut tb, step)?;
-            agent = a;
+            let v = task.validate(lp.agent(), &mut rec.tb, step)?;
             let best = state.best.is_none_or(|(b, _)| v.score < b);
             say(&bar, &format!("step {step}: {}{}", v.line, if best { " (best)" } else { "" }));
             if best && v.score.is_finite() {
-                finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
                 state.best = Some((v.score, step));
-                ckpts.save_best(&agent, &state, resolved)?;
+                ckpts.save_best(lp.agent(), &state, resolved).map_err(|e| check_divergence(e, &ckpts))?;
             }
             last_eval = Some(step);
         }
@@ -294,30 +277,32 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         // PLUMBING: checkpoints; Ctrl-C.
         let interrupted = stop.load(Ordering::SeqCst);
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
-            finite_q(&mut agent, envs.obs(), n, step, &ckpts)?;
-            let dir = ckpts.save_step(&agent, &state, resolved, exp.training.save_replay)?;
+            let dir = ckpts
+                .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
+                .map_err(|e| check_divergence(e, &ckpts))?;
             last_saved = Some(step);
             say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
         }
         if interrupted {
             bar.abandon();
-            tb.close();
+            rec.tb.close();
             eprintln!("cluster-rl: interrupted at step {step}; continue with --resume");
             return Ok(ExitCode::from(130));
         }
     }
     // A resumed run that was already complete still ends with an evaluation and a checkpoint.
-    let step = agent.global_step();
+    let step = lp.agent().global_step();
     if last_eval.is_none() {
-        let (a, v) = task.validate(agent, &mut tb, step)?;
-        agent = a;
+        let v = task.validate(lp.agent(), &mut rec.tb, step)?;
         say(&bar, &format!("step {step}: {}", v.line));
     }
     if last_saved.is_none() {
-        ckpts.save_step(&agent, &state, resolved, exp.training.save_replay)?;
+        ckpts
+            .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
+            .map_err(|e| check_divergence(e, &ckpts))?;
     }
     bar.finish();
-    tb.close();
+    rec.tb.close();
     let best = match (state.best, &exp.env) {
         (None, _) => "none".into(),
         (Some((score, s)), EnvSpec::CartPole) => format!("mean return {:.1} at step {s}", -score),

@@ -1,4 +1,4 @@
-//! Heuristic scheduling policies and the [`Policy`] trait that learned agents implement too.
+//! Heuristic schedulers and the [`Scheduler`] trait that learned policies implement too.
 //!
 //! Every baseline reads the structured [`ClusterView`] and picks only nodes the mask allows.
 //! Ties are broken by the lowest node index, so baselines are deterministic given their seed.
@@ -13,7 +13,7 @@ use crate::error::ClusterError;
 use crate::view::{ClusterView, NodeView};
 
 /// A scheduling policy: given the cluster state at a decision, the node for the arriving task.
-pub trait Policy: Send {
+pub trait Scheduler: Send {
     /// Name used in reports.
     fn name(&self) -> &str;
 
@@ -22,8 +22,12 @@ pub trait Policy: Send {
     fn reset(&mut self, _seed: u64) {}
 
     /// The node for `view.task()`. Must be a node `view.mask()` allows; evaluation reports a
-    /// policy that breaks this as [`ClusterError::PolicyChoseInvalid`].
-    fn act(&mut self, view: &ClusterView<'_>) -> usize;
+    /// scheduler that breaks this as [`ClusterError::PolicyChoseInvalid`].
+    ///
+    /// # Errors
+    /// A scheduler that cannot decide (e.g. a learned policy whose network fails) says why with
+    /// [`ClusterError::PolicyFailed`]; the heuristics never fail.
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError>;
 }
 
 /// Names of the baselines, in report order.
@@ -44,7 +48,7 @@ pub const BASELINES: [&str; 10] = [
 ///
 /// # Errors
 /// [`ClusterError::UnknownBaseline`] listing the valid names.
-pub fn baseline(name: &str) -> Result<Box<dyn Policy>, ClusterError> {
+pub fn baseline(name: &str) -> Result<Box<dyn Scheduler>, ClusterError> {
     Ok(match name {
         "random" => Box::new(RandomPolicy::default()),
         "round-robin" => Box::new(RoundRobin::default()),
@@ -130,7 +134,7 @@ mod tests {
         let mut p = baseline(name).unwrap();
         assert_eq!(p.name(), name);
         p.reset(0);
-        p.act(&sim.view())
+        p.act(&sim.view()).unwrap()
     }
 
     #[test]
@@ -191,11 +195,11 @@ mod tests {
             assert_eq!(pick(name, &sim), node, "{name}");
         }
         let mut rr = baseline("round-robin").unwrap();
-        let picks: Vec<usize> = (0..5).map(|_| rr.act(&sim.view())).collect();
+        let picks: Vec<usize> = (0..5).map(|_| rr.act(&sim.view()).unwrap()).collect();
         assert_eq!(picks, [1, 3, 1, 3, 1]);
         let mut random = baseline("random").unwrap();
         random.reset(3);
-        let picks: Vec<usize> = (0..200).map(|_| random.act(&sim.view())).collect();
+        let picks: Vec<usize> = (0..200).map(|_| random.act(&sim.view()).unwrap()).collect();
         assert!(picks.iter().all(|&n| n == 1 || n == 3));
         assert!(picks.contains(&1) && picks.contains(&3));
     }
@@ -204,12 +208,12 @@ mod tests {
     fn round_robin_cycles_and_restarts_each_episode() {
         let sim = probe_state("probe_rr.csv", "0,8,2,2,0,0");
         let mut rr = baseline("round-robin").unwrap();
-        let picks: Vec<usize> = (0..6).map(|_| rr.act(&sim.view())).collect();
+        let picks: Vec<usize> = (0..6).map(|_| rr.act(&sim.view()).unwrap()).collect();
         assert_eq!(picks, [0, 1, 2, 3, 0, 1]);
         rr.reset(9);
-        assert_eq!(rr.act(&sim.view()), 0);
+        assert_eq!(rr.act(&sim.view()).unwrap(), 0);
         let sim = probe_state("probe_rr2.csv", "0,8,7,7,0,0");
-        let picks: Vec<usize> = (0..4).map(|_| rr.act(&sim.view())).collect();
+        let picks: Vec<usize> = (0..4).map(|_| rr.act(&sim.view()).unwrap()).collect();
         assert_eq!(picks, [1, 0, 1, 0], "skips masked nodes 2 and 3");
     }
 
@@ -219,7 +223,7 @@ mod tests {
         let draws = |name: &str, seed: u64, n: usize| -> Vec<usize> {
             let mut p = baseline(name).unwrap();
             p.reset(seed);
-            (0..n).map(|_| p.act(&sim.view())).collect()
+            (0..n).map(|_| p.act(&sim.view()).unwrap()).collect()
         };
         for name in ["random", "power-of-two"] {
             assert_eq!(draws(name, 5, 100), draws(name, 5, 100), "{name}: same seed, same picks");

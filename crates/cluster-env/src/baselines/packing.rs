@@ -2,7 +2,8 @@
 //! the task fits now (used + demand ≤ capacity, nothing queued ahead), scores them, and falls
 //! back to least-loaded when no node fits now (the task will queue somewhere).
 
-use super::{Policy, argmin_valid, best_by};
+use super::{Scheduler, argmin_valid, best_by};
+use crate::error::ClusterError;
 use crate::view::{ClusterView, NodeView};
 
 /// Fraction of each resource in use on `n` after adding `demand`.
@@ -27,12 +28,12 @@ fn fit_then<K: PartialOrd>(view: &ClusterView<'_>, score: impl Fn(&NodeView<'_>,
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VmScheduling;
 
-impl Policy for VmScheduling {
+impl Scheduler for VmScheduling {
     fn name(&self) -> &str {
         "vm-scheduling"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        fit_then(view, allocated_after)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({ fit_then(view, allocated_after) })
     }
 }
 
@@ -41,12 +42,12 @@ impl Policy for VmScheduling {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BestFit;
 
-impl Policy for BestFit {
+impl Scheduler for BestFit {
     fn name(&self) -> &str {
         "best-fit"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        fit_then(view, |n, d| -allocated_after(n, d))
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({ fit_then(view, |n, d| -allocated_after(n, d)) })
     }
 }
 
@@ -56,17 +57,19 @@ impl Policy for BestFit {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BalancedAllocation;
 
-impl Policy for BalancedAllocation {
+impl Scheduler for BalancedAllocation {
     fn name(&self) -> &str {
         "balanced-allocation"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        fit_then(view, |n, d| {
-            let r = d.len();
-            let mean = allocated_after(n, d);
-            let var = (0..r).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
-            // Balance first; allocation only breaks ties.
-            (var.sqrt(), mean)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            fit_then(view, |n, d| {
+                let r = d.len();
+                let mean = allocated_after(n, d);
+                let var = (0..r).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
+                // Balance first; allocation only breaks ties.
+                (var.sqrt(), mean)
+            })
         })
     }
 }
@@ -76,13 +79,17 @@ impl Policy for BalancedAllocation {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tetris;
 
-impl Policy for Tetris {
+impl Scheduler for Tetris {
     fn name(&self) -> &str {
         "tetris"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        fit_then(view, |n, d| {
-            -(0..d.len()).map(|r| (d[r] / n.capacity[r]) * ((n.capacity[r] - n.used[r]) / n.capacity[r])).sum::<f64>()
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            fit_then(view, |n, d| {
+                -(0..d.len())
+                    .map(|r| (d[r] / n.capacity[r]) * ((n.capacity[r] - n.used[r]) / n.capacity[r]))
+                    .sum::<f64>()
+            })
         })
     }
 }

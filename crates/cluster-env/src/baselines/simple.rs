@@ -4,7 +4,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Policy, argmin_valid};
+use super::{Scheduler, argmin_valid};
+use crate::error::ClusterError;
 use crate::view::ClusterView;
 
 /// Stream id that keeps policy randomness apart from the workload's streams of the same seed.
@@ -28,17 +29,19 @@ impl Default for RandomPolicy {
     }
 }
 
-impl Policy for RandomPolicy {
+impl Scheduler for RandomPolicy {
     fn name(&self) -> &str {
         "random"
     }
     fn reset(&mut self, seed: u64) {
         self.rng = policy_rng(seed);
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        let valid = view.mask().iter().filter(|m| **m).count();
-        let k = self.rng.random_range(0..valid.max(1));
-        view.mask().iter().enumerate().filter(|(_, m)| **m).nth(k).map_or(0, |(i, _)| i)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            let valid = view.mask().iter().filter(|m| **m).count();
+            let k = self.rng.random_range(0..valid.max(1));
+            view.mask().iter().enumerate().filter(|(_, m)| **m).nth(k).map_or(0, |(i, _)| i)
+        })
     }
 }
 
@@ -48,19 +51,21 @@ pub struct RoundRobin {
     next: usize,
 }
 
-impl Policy for RoundRobin {
+impl Scheduler for RoundRobin {
     fn name(&self) -> &str {
         "round-robin"
     }
     fn reset(&mut self, _seed: u64) {
         self.next = 0;
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        let n = view.n_nodes();
-        let mask = view.mask();
-        let pick = (0..n).map(|k| (self.next + k) % n).find(|&i| mask[i]).unwrap_or(0);
-        self.next = (pick + 1) % n;
-        pick
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            let n = view.n_nodes();
+            let mask = view.mask();
+            let pick = (0..n).map(|k| (self.next + k) % n).find(|&i| mask[i]).unwrap_or(0);
+            self.next = (pick + 1) % n;
+            pick
+        })
     }
 }
 
@@ -68,12 +73,12 @@ impl Policy for RoundRobin {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LeastConnections;
 
-impl Policy for LeastConnections {
+impl Scheduler for LeastConnections {
     fn name(&self) -> &str {
         "least-connections"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        argmin_valid(view, |n| n.tasks_in_system() as f64)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({ argmin_valid(view, |n| n.tasks_in_system() as f64) })
     }
 }
 
@@ -82,12 +87,12 @@ impl Policy for LeastConnections {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LeastLoaded;
 
-impl Policy for LeastLoaded {
+impl Scheduler for LeastLoaded {
     fn name(&self) -> &str {
         "least-loaded"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        argmin_valid(view, |n| n.outstanding_work)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({ argmin_valid(view, |n| n.outstanding_work) })
     }
 }
 
@@ -96,13 +101,15 @@ impl Policy for LeastLoaded {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShortestExpectedDelay;
 
-impl Policy for ShortestExpectedDelay {
+impl Scheduler for ShortestExpectedDelay {
     fn name(&self) -> &str {
         "shortest-expected-delay"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        let work = view.task().map_or(0.0, |t| t.work);
-        argmin_valid(view, |n| (n.outstanding_work + work) / n.speed)
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            let work = view.task().map_or(0.0, |t| t.work);
+            argmin_valid(view, |n| (n.outstanding_work + work) / n.speed)
+        })
     }
 }
 
@@ -119,27 +126,29 @@ impl Default for PowerOfTwo {
     }
 }
 
-impl Policy for PowerOfTwo {
+impl Scheduler for PowerOfTwo {
     fn name(&self) -> &str {
         "power-of-two"
     }
     fn reset(&mut self, seed: u64) {
         self.rng = policy_rng(seed);
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
-        let mask = view.mask();
-        let valid = mask.iter().filter(|m| **m).count();
-        let nth = |k: usize| mask.iter().enumerate().filter(|(_, m)| **m).nth(k).map_or(0, |(i, _)| i);
-        if valid <= 1 {
-            return nth(0);
-        }
-        let a = self.rng.random_range(0..valid);
-        let mut b = self.rng.random_range(0..valid - 1);
-        if b >= a {
-            b += 1;
-        }
-        let (a, b) = (view.node(nth(a)), view.node(nth(b)));
-        let key = |n: &crate::view::NodeView<'_>| (n.tasks_in_system(), n.outstanding_time());
-        if key(&b).0 < key(&a).0 || (key(&b).0 == key(&a).0 && key(&b).1 < key(&a).1) { b.index } else { a.index }
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
+        Ok({
+            let mask = view.mask();
+            let valid = mask.iter().filter(|m| **m).count();
+            let nth = |k: usize| mask.iter().enumerate().filter(|(_, m)| **m).nth(k).map_or(0, |(i, _)| i);
+            if valid <= 1 {
+                return Ok(nth(0));
+            }
+            let a = self.rng.random_range(0..valid);
+            let mut b = self.rng.random_range(0..valid - 1);
+            if b >= a {
+                b += 1;
+            }
+            let (a, b) = (view.node(nth(a)), view.node(nth(b)));
+            let key = |n: &crate::view::NodeView<'_>| (n.tasks_in_system(), n.outstanding_time());
+            if key(&b).0 < key(&a).0 || (key(&b).0 == key(&a).0 && key(&b).1 < key(&a).1) { b.index } else { a.index }
+        })
     }
 }

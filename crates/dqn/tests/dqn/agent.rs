@@ -440,6 +440,32 @@ fn pending_windows_survive_a_save_and_truncate_the_same_after_loading() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `train_frequency` counts environment steps summed over envs: with 8 envs a frequency of 4 is
+/// two rounds of updates per vector step, 8 one, 16 one every other step; updates start after
+/// `learning_starts`; the target network is updated once per multiple of its frequency.
+#[test]
+fn train_frequency_counts_every_multiple_crossed() {
+    for (train_frequency, learning_starts, expected) in
+        [(4, 0, [2, 2, 2, 2]), (8, 0, [1; 4]), (16, 0, [0, 1, 0, 1]), (4, 16, [0, 0, 2, 2])]
+    {
+        let cfg =
+            DqnConfig { num_envs: 8, train_frequency, learning_starts, gradient_steps: 1, n_step: 1, ..small_cfg() };
+        let mut envs = cartpoles(&cfg);
+        let mut agent = Agent::new(cfg, 4, 2).unwrap();
+        let mut lp = dqn::Loop::new(&mut agent, &mut envs).unwrap();
+        let per_step: Vec<u64> = (0..4).map(|_| lp.step(&mut NullLogger).unwrap().updates).collect();
+        assert_eq!(per_step, expected, "train_frequency {train_frequency}, learning_starts {learning_starts}");
+        assert_eq!(lp.agent().global_step(), 32);
+    }
+    // Twice the gradient steps per round, twice the updates.
+    let cfg =
+        DqnConfig { num_envs: 8, train_frequency: 4, learning_starts: 0, gradient_steps: 2, n_step: 1, ..small_cfg() };
+    let mut envs = cartpoles(&cfg);
+    let mut agent = Agent::new(cfg, 4, 2).unwrap();
+    let report = dqn::Loop::new(&mut agent, &mut envs).unwrap().step(&mut NullLogger).unwrap();
+    assert_eq!((report.prev_step, report.global_step, report.updates), (0, 8, 4));
+}
+
 #[test]
 fn training_reports_the_actions_taken_and_the_scheduled_learning_rate() {
     let cfg = DqnConfig { lr_schedule: dqn::LrSchedule::Cosine, end_learning_rate: 1e-4, ..small_cfg() };
@@ -452,18 +478,20 @@ fn training_reports_the_actions_taken_and_the_scheduled_learning_rate() {
     assert_eq!(log.action_counts.len(), 2);
     assert!(log.action_counts.iter().all(|&c| c > 100), "{:?}", log.action_counts);
 
-    // The learning rate is logged beside ε at episode ends and beside the losses every 100
-    // updates, and follows the schedule down from learning_rate.
-    let rates = log.values("charts/learning_rate");
-    let expected = log.values("charts/epsilon").len() + log.values("losses/td_loss").len();
-    assert_eq!(rates.len(), expected);
+    // The schedules are logged together, by `Loop::log_schedules` alone: every 1000 steps and
+    // at the end, each value the schedule's at the step it is logged at.
+    let steps = |tag: &str| -> Vec<u64> { log.records.iter().filter(|s| s.tag == tag).map(|s| s.step).collect() };
+    assert_eq!(steps("charts/learning_rate"), [1000, 1500]);
+    assert_eq!(steps("charts/epsilon"), [1000, 1500]);
+    assert_eq!(steps("charts/SPS"), [1000, 1500]);
+    assert!(log.values("charts/SPS").iter().all(|&sps| sps > 0.0));
     assert!(!log.values("losses/td_loss").is_empty(), "the test must train");
-    assert!(rates.windows(2).all(|w| w[1] <= w[0]), "not decreasing: {rates:?}");
-    assert!(rates.iter().all(|&r| r <= 1e-3 && r > 1e-4));
     for s in log.records.iter().filter(|s| s.tag == "charts/learning_rate") {
-        let at = |step| dqn::learning_rate(&cfg, step);
-        // Episode ends log the rate the step was taken with, loss records the rate just used.
-        assert!(s.value == at(s.step) || s.value == at(s.step - 2), "step {}: {}", s.step, s.value);
+        assert_eq!(s.value, dqn::learning_rate(&cfg, s.step), "step {}", s.step);
+        assert!(s.value <= 1e-3 && s.value > 1e-4);
+    }
+    for s in log.records.iter().filter(|s| s.tag == "charts/epsilon") {
+        assert_eq!(s.value, dqn::epsilon(&cfg, s.step), "step {}", s.step);
     }
     assert_eq!(agent.learning_rate(), dqn::learning_rate(&cfg, 1500));
 }

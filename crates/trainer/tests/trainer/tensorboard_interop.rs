@@ -8,8 +8,7 @@
 
 use std::process::Command;
 
-mod common;
-use common::python;
+use crate::common::python;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 

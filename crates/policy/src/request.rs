@@ -1,15 +1,11 @@
 //! The task-submission interface: a plain description of the cluster and the task to place
-//! ([`ClusterState`]), encoded into the policy's observation and action mask exactly as the
-//! simulator encodes its own state ([`ObservationLayout::encode`]).
+//! ([`ClusterState`]), checked and encoded into the policy's observation and action mask with
+//! the simulator's own encoder ([`ClusterState::encode`]).
 
+use policy_core::{NodeFeatures, ObservationLayout, TaskFeatures, fits};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PolicyError, Result};
-use crate::format::ObservationLayout;
-
-/// Tolerance of "the demand fits the capacity", as the simulator's (`FIT_EPS`): demands summed
-/// in floating point may overshoot by rounding.
-pub const FIT_EPS: f64 = 1e-9;
 
 /// The cluster at the moment a task must be placed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,105 +59,84 @@ pub struct TaskRequest {
     pub allowed_nodes: Option<Vec<usize>>,
 }
 
-impl ObservationLayout {
-    /// Writes the observation and the action mask of `state` into `obs` (length
-    /// [`ObservationLayout::obs_dim`]) and `mask` (length `n_nodes`), exactly as the simulator
-    /// encodes its own state, without allocating (except to build an error).
+impl ClusterState {
+    /// Checks the state against `layout` and writes its observation and action mask into `obs`
+    /// (length [`ObservationLayout::obs_dim`]) and `mask` (length `n_nodes`), exactly as the
+    /// simulator encodes its own state, without allocating (except to build an error).
     ///
-    /// **Full** layout, node `id`'s block at `id·(R+4)`, the task's at `N·(R+4)`, computed in
-    /// `f64` and rounded to `f32` once:
-    /// - `R` free fractions `((capacity − usage) / capacity)` clamped to [0, 1];
-    /// - outstanding time `(queued_work + running_work) / speed / time_scale`;
-    /// - `(queued_tasks + running_tasks) / tasks_scale` (in `f32`, as the simulator does);
-    /// - `speed / max_speed`; up 1 or 0;
-    /// - task: `demand / max_capacity` capped at 1 per resource, `size / mean_work`,
-    ///   `priority / max_weight`.
+    /// Node `id`'s row ([`ObservationLayout::encode_node`], the node's row at
+    /// `id·node_width`) is encoded from
+    /// - `tasks` = `queued_tasks + running_tasks`,
+    /// - `outstanding_work` = `queued_work + running_work`,
+    /// - `remaining_time` = `running_work / speed` (Park's load adds it to `queued_work`),
     ///
-    /// **Park** layout: node `id`'s load `min(queued_work + running_work / speed, high)` (queued
-    /// sizes plus the remaining *time* of running work, Park's formulation), then
-    /// `min(size, high)`.
-    ///
-    /// The mask is `up && every demand ≤ capacity + 1e-9` (the simulator's rule). A down node is
-    /// encoded from what the state says; the simulator reports it with no usage and nothing
+    /// and the task's row ([`ObservationLayout::encode_task`]) from its demands, `size` and
+    /// `priority`; see [`policy_core::observation`] for the features. A down node is encoded
+    /// from what the state says; the simulator reports it with no usage and nothing
     /// outstanding.
+    ///
+    /// The mask is `up && every demand ≤ capacity + FIT_EPS` ([`policy_core::fits`], the
+    /// simulator's rule) `&&` the node is in `allowed_nodes` (when given).
     ///
     /// # Errors
     /// Wrong `obs`/`mask` lengths; no nodes; a node count other than `n_nodes`; an id out of
     /// range or repeated; a per-resource vector of the wrong length; a NaN, infinite or negative
     /// number, or a zero capacity or speed (each naming the node and field); no node able to
     /// take the task. On error, `obs` and `mask` hold partial results.
-    pub fn encode(&self, state: &ClusterState, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
-        let n = self.n_nodes();
-        let r = self.resources().len();
-        if obs.len() != self.obs_dim() {
-            return Err(PolicyError::ObsLength { got: obs.len(), expected: self.obs_dim() });
+    pub fn encode(&self, layout: &ObservationLayout, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
+        let n = layout.n_nodes();
+        let width = layout.node_width();
+        if obs.len() != layout.obs_dim() {
+            return Err(PolicyError::ObsLength { got: obs.len(), expected: layout.obs_dim() });
         }
         if mask.len() != n {
             return Err(PolicyError::MaskLength { got: mask.len(), expected: n });
         }
-        if state.nodes.is_empty() {
+        if self.nodes.is_empty() {
             return Err(PolicyError::EmptyCluster { expected: n });
         }
-        if state.nodes.len() != n {
-            return Err(PolicyError::NodeCount { got: state.nodes.len(), expected: n });
+        if self.nodes.len() != n {
+            return Err(PolicyError::NodeCount { got: self.nodes.len(), expected: n });
         }
-        let task = &state.task;
-        self.check_resources(|| "task: demands".into(), &task.demands)?;
+        let task = &self.task;
+        check_resources(layout, || "task: demands".into(), &task.demands)?;
         for (k, &d) in task.demands.iter().enumerate() {
             non_negative(|| format!("task: demands[{k}]"), d)?;
         }
         non_negative(|| "task: size".into(), task.size)?;
         non_negative(|| "task: priority".into(), task.priority)?;
 
-        // The slot that marks "node already written" (up, or the park load) starts at −1, a
-        // value no node writes: duplicates are found without a scratch buffer, and with
-        // `n` distinct in-range ids every node is written.
-        let stride = r + 4;
-        let seen_slot = |id: usize| match self {
-            ObservationLayout::Full { .. } => id * stride + r + 3,
-            ObservationLayout::Park { .. } => id,
-        };
+        // The first value of a node's row starts at −1, a value no valid node writes there (a
+        // free fraction in [0, 1], an outstanding time ≥ 0, or a park load ≥ 0): duplicates
+        // are found without a scratch buffer, and with `n` distinct in-range ids every row is
+        // written.
         for id in 0..n {
-            obs[seen_slot(id)] = -1.0;
+            obs[id * width] = -1.0;
         }
-        for node in &state.nodes {
+        for node in &self.nodes {
             let id = node.id;
             if id >= n {
                 return Err(PolicyError::NodeIdOutOfRange { id, n_nodes: n });
             }
-            if obs[seen_slot(id)] != -1.0 {
+            if obs[id * width] != -1.0 {
                 return Err(PolicyError::DuplicateNodeId { id, n_nodes: n });
             }
-            self.check_node(node)?;
-            mask[id] = node.up && task.demands.iter().zip(&node.capacity).all(|(d, c)| *d <= *c + FIT_EPS);
-            match self {
-                ObservationLayout::Full { time_scale, max_speed, tasks_scale, .. } => {
-                    let block = &mut obs[id * stride..(id + 1) * stride];
-                    for ((free, c), u) in block[..r].iter_mut().zip(&node.capacity).zip(&node.usage) {
-                        *free = ((c - u) / c).clamp(0.0, 1.0) as f32;
-                    }
-                    let outstanding_work = node.queued_work + node.running_work;
-                    block[r] = (outstanding_work / node.speed / time_scale) as f32;
-                    block[r + 1] = (node.queued_tasks + node.running_tasks) as f32 / *tasks_scale as f32;
-                    block[r + 2] = (node.speed / max_speed) as f32;
-                    block[r + 3] = if node.up { 1.0 } else { 0.0 };
-                }
-                ObservationLayout::Park { high, .. } => {
-                    obs[id] = (node.queued_work + node.running_work / node.speed).min(*high) as f32;
-                }
-            }
+            check_node(layout, node)?;
+            mask[id] = node.up && fits(&task.demands, &node.capacity);
+            let features = NodeFeatures {
+                capacity: &node.capacity,
+                used: &node.usage,
+                speed: node.speed,
+                up: node.up,
+                tasks: node.queued_tasks + node.running_tasks,
+                outstanding_work: node.queued_work + node.running_work,
+                queued_work: node.queued_work,
+                remaining_time: node.running_work / node.speed,
+            };
+            layout.encode_node(&features, &mut obs[id * width..(id + 1) * width]);
         }
-        match self {
-            ObservationLayout::Full { max_capacity, mean_work, max_weight, .. } => {
-                let block = &mut obs[n * stride..];
-                for ((out, d), m) in block[..r].iter_mut().zip(&task.demands).zip(max_capacity) {
-                    *out = (d / m).min(1.0) as f32;
-                }
-                block[r] = (task.size / mean_work) as f32;
-                block[r + 1] = (task.priority / max_weight) as f32;
-            }
-            ObservationLayout::Park { high, .. } => obs[n] = task.size.min(*high) as f32,
-        }
+        let features = TaskFeatures { demand: &task.demands, work: task.size, weight: task.priority };
+        layout.encode_task(Some(&features), &mut obs[n * width..]);
         if let Some(allowed) = &task.allowed_nodes {
             if let Some(&id) = allowed.iter().find(|&&id| id >= n) {
                 return Err(PolicyError::NodeIdOutOfRange { id, n_nodes: n });
@@ -175,37 +150,39 @@ impl ObservationLayout {
         }
         Ok(())
     }
+}
 
-    /// A per-resource vector must have one value per resource (`field` is built only on error,
-    /// so that a valid state is encoded without allocating).
-    fn check_resources(&self, field: impl FnOnce() -> String, values: &[f64]) -> Result<()> {
-        let resources = self.resources();
-        if values.len() == resources.len() {
-            return Ok(());
-        }
-        Err(PolicyError::ResourceCount {
-            field: field(),
-            got: values.len(),
-            expected: resources.len(),
-            resources: resources.join(", "),
-        })
+/// A per-resource vector must have one value per resource (`field` is built only on error,
+/// so that a valid state is encoded without allocating).
+fn check_resources(layout: &ObservationLayout, field: impl FnOnce() -> String, values: &[f64]) -> Result<()> {
+    let resources = layout.resources();
+    if values.len() == resources.len() {
+        return Ok(());
     }
+    Err(PolicyError::ResourceCount {
+        field: field(),
+        got: values.len(),
+        expected: resources.len(),
+        resources: resources.join(", "),
+    })
+}
 
-    fn check_node(&self, node: &NodeState) -> Result<()> {
-        let id = node.id;
-        self.check_resources(|| format!("node {id}: capacity"), &node.capacity)?;
-        self.check_resources(|| format!("node {id}: usage"), &node.usage)?;
-        for (k, &c) in node.capacity.iter().enumerate() {
-            positive(|| format!("node {id}: capacity[{k}]"), c)?;
-        }
-        for (k, &u) in node.usage.iter().enumerate() {
-            non_negative(|| format!("node {id}: usage[{k}]"), u)?;
-        }
-        positive(|| format!("node {id}: speed"), node.speed)?;
-        non_negative(|| format!("node {id}: queued_work"), node.queued_work)?;
-        non_negative(|| format!("node {id}: running_work"), node.running_work)?;
-        Ok(())
+/// Every number of a node: one capacity and usage per resource, capacities and speed > 0,
+/// usage and work ≥ 0, all finite.
+fn check_node(layout: &ObservationLayout, node: &NodeState) -> Result<()> {
+    let id = node.id;
+    check_resources(layout, || format!("node {id}: capacity"), &node.capacity)?;
+    check_resources(layout, || format!("node {id}: usage"), &node.usage)?;
+    for (k, &c) in node.capacity.iter().enumerate() {
+        positive(|| format!("node {id}: capacity[{k}]"), c)?;
     }
+    for (k, &u) in node.usage.iter().enumerate() {
+        non_negative(|| format!("node {id}: usage[{k}]"), u)?;
+    }
+    positive(|| format!("node {id}: speed"), node.speed)?;
+    non_negative(|| format!("node {id}: queued_work"), node.queued_work)?;
+    non_negative(|| format!("node {id}: running_work"), node.running_work)?;
+    Ok(())
 }
 
 /// `value` must be finite and ≥ 0 (`field` is built only on error).
@@ -266,7 +243,7 @@ pub(crate) mod tests {
     fn encode(layout: &ObservationLayout, state: &ClusterState) -> Result<(Vec<f32>, Vec<bool>)> {
         let mut obs = vec![0.0; layout.obs_dim()];
         let mut mask = vec![false; layout.n_nodes()];
-        layout.encode(state, &mut obs, &mut mask)?;
+        state.encode(layout, &mut obs, &mut mask)?;
         Ok((obs, mask))
     }
 
@@ -388,9 +365,9 @@ pub(crate) mod tests {
             "no node can take task 2 (every node is down or smaller than its demands)",
         );
         let mut short = vec![0.0; 3];
-        let e = layout.encode(&full_state(), &mut short, &mut [false; 2]).unwrap_err();
+        let e = full_state().encode(&layout, &mut short, &mut [false; 2]).unwrap_err();
         assert!(matches!(e, PolicyError::ObsLength { got: 3, expected: 16 }), "{e}");
-        let e = layout.encode(&full_state(), &mut [0.0; 16], &mut [false; 3]).unwrap_err();
+        let e = full_state().encode(&layout, &mut [0.0; 16], &mut [false; 3]).unwrap_err();
         assert!(matches!(e, PolicyError::MaskLength { got: 3, expected: 2 }), "{e}");
     }
 

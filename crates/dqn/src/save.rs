@@ -38,8 +38,9 @@ use crate::DqnError;
 use crate::agent::Agent;
 use crate::bin::{ByteReader, ByteWriter, fnv1a64};
 use crate::config::{DeviceSetting, DqnConfig};
-use crate::model::{QNetwork, QNetworkConfig};
+use crate::model::QNetwork;
 use crate::normalize::{RewardScaler, RunningMeanStd};
+use policy_core::NetworkShape;
 
 /// Version of the checkpoint format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -73,7 +74,7 @@ struct AgentFile {
     format: String,
     format_version: u32,
     config: DqnConfig,
-    network: QNetworkConfig,
+    network: NetworkShape,
     global_step: u64,
     update_step: u64,
     episodes: u64,
@@ -84,11 +85,10 @@ struct AgentFile {
     checksums: BTreeMap<String, String>,
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` crash-safely ([`durable::write_atomic`]: a unique temporary file,
+/// fsynced, renamed, the directory fsynced).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DqnError> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(|e| DqnError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| DqnError::io(path, e))
+    durable::write_atomic(path, bytes).map_err(|e| DqnError::io(path, e))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, DqnError> {
@@ -169,7 +169,7 @@ fn open_pack(
 fn load_network(
     path: &Path,
     net: QNetwork,
-    net_cfg: &QNetworkConfig,
+    net_cfg: &NetworkShape,
     expected_checksum: Option<&String>,
 ) -> Result<QNetwork, DqnError> {
     let bytes = read(path)?;
@@ -214,9 +214,19 @@ impl Agent {
     /// resumes training exactly.
     ///
     /// # Errors
-    /// [`DqnError::Io`] if a file cannot be written.
+    /// [`DqnError::NonFinite`] (`weights`) if a parameter is NaN or infinite (nothing is
+    /// written then); [`DqnError::Io`] if a file cannot be written.
     pub fn save(&self, dir: impl AsRef<Path>, options: SaveOptions) -> Result<(), DqnError> {
         let dir = dir.as_ref();
+        // The one guard against persisting a diverged agent: a gradient step can leave NaN
+        // weights behind a finite loss, which only the next step's loss would reveal.
+        if !self.online.is_finite()? {
+            return Err(DqnError::NonFinite {
+                what: "weights",
+                global_step: self.global_step,
+                update_step: self.update_step,
+            });
+        }
         fs::create_dir_all(dir).map_err(|e| DqnError::io(dir, e))?;
         let network = self.net_cfg.to_string();
         let mut checksums = BTreeMap::new();

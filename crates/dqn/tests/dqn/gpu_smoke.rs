@@ -3,8 +3,8 @@
 //! them. On a machine with a GPU:
 //!
 //! ```text
-//! cargo test -p dqn --features wgpu --test gpu_smoke -- --ignored --nocapture --test-threads=1
-//! cargo test -p dqn --features cuda --test gpu_smoke -- --ignored --nocapture --test-threads=1
+//! cargo test -p dqn --features wgpu --test dqn gpu_smoke:: -- --ignored --nocapture --test-threads=1
+//! cargo test -p dqn --features cuda --test dqn gpu_smoke:: -- --ignored --nocapture --test-threads=1
 //! ```
 //!
 //! `*_smoke` builds a park-lb-sized agent (11 → 128 → 128 → 10, batch 128) on the device, fills
@@ -238,7 +238,7 @@ fn smoke(device: DeviceSetting) {
 /// as it is), embedded so the test binary runs from anywhere.
 fn cartpole_cfg(device: DeviceSetting, steps: u64) -> DqnConfig {
     const PATH: &str = "experiments/cartpole.toml";
-    let text = include_str!("../../../experiments/cartpole.toml");
+    let text = include_str!("../../../../experiments/cartpole.toml");
     let mut file: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{PATH}: {e}"));
     let cfg = match file.remove("agent") {
         Some(toml::Value::Table(agent)) => {

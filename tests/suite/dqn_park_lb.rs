@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cluster_env::{
-    BASELINES, ClusterEnv, ClusterView, Policy, PolicySpec, RewardKind, ScenarioConfig, Simulator, evaluate,
-    run_episode, scenarios,
+    BASELINES, ClusterEnv, ClusterError, ClusterView, RewardKind, ScenarioConfig, Scheduler, SchedulerSpec, Simulator,
+    evaluate, run_episode, scenarios,
 };
 use dqn::{Agent, DqnConfig, MemoryLogger, SaveOptions, train_until};
 use gym::VectorEnv;
@@ -69,7 +69,7 @@ fn experiment() -> (Experiment, ScenarioConfig) {
     (exp, cfg)
 }
 
-/// The greedy DQN policy behind the `Policy` trait, so evaluation treats it like a baseline.
+/// The greedy DQN policy behind the `Scheduler` trait, so evaluation treats it like a baseline.
 struct DqnPolicy {
     agent: Agent,
     obs: Vec<f32>,
@@ -83,13 +83,13 @@ impl DqnPolicy {
     }
 }
 
-impl Policy for DqnPolicy {
+impl Scheduler for DqnPolicy {
     fn name(&self) -> &str {
         "dqn"
     }
-    fn act(&mut self, view: &ClusterView<'_>) -> usize {
+    fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
         view.observation(&mut self.obs);
-        self.agent.greedy_action(&self.obs, view.mask()).unwrap()
+        Ok(self.agent.greedy_action(&self.obs, view.mask()).unwrap())
     }
 }
 
@@ -128,12 +128,12 @@ fn dqn_beats_least_loaded_on_park_lb() {
     let train_s = start.elapsed().as_secs_f64();
 
     let best_dir: Arc<PathBuf> = Arc::new(best);
-    let dqn = PolicySpec {
+    let dqn = SchedulerSpec {
         name: "dqn".into(),
-        make: Arc::new(move || Box::new(DqnPolicy::load(&best_dir)) as Box<dyn Policy>),
+        make: Arc::new(move || Box::new(DqnPolicy::load(&best_dir)) as Box<dyn Scheduler>),
     };
     let mut policies = vec![dqn];
-    policies.extend(BASELINES.iter().map(|b| PolicySpec::baseline(b).unwrap()));
+    policies.extend(BASELINES.iter().map(|b| SchedulerSpec::baseline(b).unwrap()));
     let seeds: Vec<u64> = (TEST_SEED..TEST_SEED + TEST_EPISODES).collect();
     let report = evaluate(&cfg, &policies, &seeds, Some("least-loaded")).unwrap();
     print!("{}", report.table());

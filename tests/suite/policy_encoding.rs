@@ -16,7 +16,6 @@
 
 use cluster_env::{ClusterEnv, NodeView, ScenarioConfig, scenarios};
 use gym::Env;
-use policy::ndarray::{Array1, Array2};
 use policy::{
     Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
     Source, TaskRequest,
@@ -25,10 +24,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The env's observation constants as the policy's layout, through a serialisation round trip
-/// (the two types share their serialised form; TOML because the root package has no JSON crate).
+/// The env's observation layout, as an export records it (through a TOML round trip: the
+/// serialised form is what travels in `policy.json`).
 fn layout_of(env: &ClusterEnv) -> ObservationLayout {
-    let text = toml::to_string(&env.observation_constants()).unwrap();
+    let text = toml::to_string(env.observation_layout()).unwrap();
     toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
@@ -67,10 +66,9 @@ fn state_of(env: &ClusterEnv) -> ClusterState {
 fn random_policy(scenario: &str, layout: ObservationLayout, rng: &mut ChaCha8Rng) -> Policy {
     let (obs_dim, n) = (layout.obs_dim(), layout.n_nodes());
     let mut dense = |d_in: usize, d_out: usize| {
-        Dense::new(
-            Array2::from_shape_simple_fn((d_in, d_out), || rng.random_range(-0.3..0.3)),
-            Array1::from_shape_simple_fn(d_out, || rng.random_range(-0.1..0.1)),
-        )
+        let weight = (0..d_in * d_out).map(|_| rng.random_range(-0.3..0.3)).collect();
+        let bias = (0..d_out).map(|_| rng.random_range(-0.1..0.1)).collect();
+        Dense::new(d_in, d_out, weight, bias).unwrap()
     };
     let mlp = Mlp {
         hidden: vec![dense(obs_dim, 32), dense(32, 32)],
@@ -119,8 +117,8 @@ fn check_scenario(name: &str, n_tasks: usize, episodes: u64) -> Coverage {
             let mut state = state_of(&env);
             // Production lists nodes in whatever order it keeps them.
             state.nodes.shuffle(&mut rng);
-            layout
-                .encode(&state, &mut obs, &mut mask)
+            state
+                .encode(&layout, &mut obs, &mut mask)
                 .unwrap_or_else(|e| panic!("{name} seed {seed} #{decision}: {e}"));
             for (j, (a, b)) in obs.iter().zip(&env_obs).enumerate() {
                 assert!(
@@ -139,7 +137,7 @@ fn check_scenario(name: &str, n_tasks: usize, episodes: u64) -> Coverage {
             cov.with_masked_node += usize::from(mask.contains(&false));
             cov.with_queue += usize::from(state.nodes.iter().any(|n| n.queued_tasks > 0));
             let view = env.simulator().view();
-            let action = if decision % 2 == 0 { least_loaded.act(&view) } else { random.act(&view) };
+            let action = if decision % 2 == 0 { least_loaded.act(&view) } else { random.act(&view) }.unwrap();
             let step = env.step(action).unwrap();
             if step.terminated || step.truncated {
                 break;

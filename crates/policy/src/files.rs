@@ -1,404 +1,35 @@
-//! The export format: `policy.json` ([`PolicyMeta`]) beside `policy.safetensors` (the weights),
-//! read and written as one [`Export`].
-//!
-//! `policy.safetensors` holds, all `F32` and row-major:
-//!
-//! | tensor | shape |
-//! |---|---|
-//! | `hidden.{i}.weight` | `[in, out]` of hidden layer i |
-//! | `hidden.{i}.bias` | `[out]` |
-//! | `head.weight`, `head.bias` | `[last hidden, n_actions]`, `[n_actions]` |
-//! | `value.weight`, `value.bias` | `[last hidden, 1]`, `[1]` (dueling only) |
-//!
-//! and `{"format": "cluster-rl-policy"}` as its `__metadata__`. A layer computes `y = x·W + b`
-//! (burn's layout, the transpose of PyTorch's `Linear.weight`).
+//! An export directory: `policy.json` ([`PolicyMeta`]) beside `policy.safetensors` (the weights),
+//! read, checked and written as one [`Export`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
-use ndarray::{Array1, Array2};
+use policy_core::{Dense, Mlp, NetworkShape};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{PolicyError, Result};
-use crate::network::{Activation, Dense, Mlp, Normalization};
+use crate::meta::{FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, json_string, meta_err};
 
-/// `format` of `policy.json` and of the safetensors `__metadata__`.
-pub const FORMAT: &str = "cluster-rl-policy";
-/// The only `format_version` this runtime reads (and the one it writes).
-pub const FORMAT_VERSION: u32 = 1;
-/// `weight_layout` of `policy.json`: how to read the weight tensors.
-pub const WEIGHT_LAYOUT: &str = "[in, out]; y = x W + b";
-/// What an action means, as [`PolicyMeta::new`] records it.
-pub const ACTION_MEANING: &str = "index of the node the task is placed on (the node's id in the cluster state)";
 /// The metadata file of an export.
 pub const META_FILE: &str = "policy.json";
 /// The weights file of an export.
 pub const WEIGHTS_FILE: &str = "policy.safetensors";
-/// What errors about an export that was built in memory (not read from a file) name as its path.
-pub const IN_MEMORY: &str = "<in-memory export>";
-
-/// `policy.json`: what the network is, what it was trained on, and how to build its input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyMeta {
-    /// Always [`FORMAT`].
-    pub format: String,
-    /// Always [`FORMAT_VERSION`].
-    pub format_version: u32,
-    /// Scenario the policy was trained on (a preset name or the experiment's scenario name).
-    pub scenario: String,
-    /// Where the weights came from.
-    #[serde(default)]
-    pub source: Source,
-    /// The network's shape.
-    pub network: NetworkShape,
-    /// Observation normalisation applied before the network (none: raw observations).
-    pub normalization: Option<Normalization>,
-    /// How an observation is laid out and normalised from a cluster state.
-    pub observation: ObservationLayout,
-    /// What the network's outputs index.
-    pub actions: ActionMeaning,
-    /// Always [`WEIGHT_LAYOUT`]: says how `policy.safetensors` is read.
-    pub weight_layout: String,
-}
-
-/// Provenance of an export: free-form, for people (the runtime reads none of it).
-///
-/// The common fields are typed; any other key is kept in `extra`, so a newer exporter may add
-/// provenance without breaking older runtimes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Source {
-    /// Experiment name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub experiment: Option<String>,
-    /// Checkpoint directory the weights were read from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<String>,
-    /// Environment steps of training behind the weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_step: Option<u64>,
-    /// Any other provenance (tool version, commit, date, ...).
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-/// The network's shape: the same fields as the trainer's `QNetworkConfig`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkShape {
-    /// Length of one observation (input width).
-    pub obs_dim: usize,
-    /// Number of actions (output width).
-    pub n_actions: usize,
-    /// Widths of the hidden layers, input to output.
-    pub hidden_sizes: Vec<usize>,
-    /// Activation after each hidden layer.
-    pub activation: Activation,
-    /// Dueling head (a value stream beside the advantage stream).
-    pub dueling: bool,
-}
-
-impl fmt::Display for NetworkShape {
-    /// `11-128-128-10 relu` (plus ` dueling`), as the trainer prints a network.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.obs_dim)?;
-        for h in &self.hidden_sizes {
-            write!(f, "-{h}")?;
-        }
-        write!(f, "-{} {}{}", self.n_actions, self.activation.name(), if self.dueling { " dueling" } else { "" })
-    }
-}
-
-/// What the network's outputs mean.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActionMeaning {
-    /// Number of actions (= `network.n_actions` = the number of nodes).
-    pub n: usize,
-    /// In words ([`ACTION_MEANING`]).
-    pub meaning: String,
-}
-
-/// How the observation is built from a cluster state: the layout and the scenario constants it
-/// divides by. Serialised exactly as cluster-env's `ObservationConstants` (tagged by `kind`),
-/// so the trainer converts one into the other through JSON.
-///
-/// See [`ObservationLayout::encode`] for the features.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ObservationLayout {
-    /// Normalised features: per node `R` free fractions, outstanding time, tasks, speed, up;
-    /// then the task's `R` demand fractions, size and priority. Length `N·(R+4) + R + 2`.
-    Full {
-        /// Number of nodes (= number of actions).
-        n_nodes: usize,
-        /// Resource names, in the order of every per-resource vector.
-        resources: Vec<String>,
-        /// Outstanding time is divided by this (mean work / mean node speed).
-        time_scale: f64,
-        /// Node speeds are divided by this (the fastest node's speed).
-        max_speed: f64,
-        /// Task demands are divided by this (each resource's largest node capacity).
-        max_capacity: Vec<f64>,
-        /// Task sizes are divided by this (the workload's mean work).
-        mean_work: f64,
-        /// Task priorities are divided by this (the largest priority weight).
-        max_weight: f64,
-        /// Tasks on a node are divided by this (10).
-        tasks_scale: f64,
-    },
-    /// Park's raw layout: per node queued work + remaining time of running work, then the task
-    /// size, each clipped at `high`. Length `N + 1`.
-    Park {
-        /// Number of nodes (= number of actions).
-        n_nodes: usize,
-        /// Resource names (the mask still checks that the task's demands fit).
-        resources: Vec<String>,
-        /// Clip value of every feature (Park: 500000).
-        high: f64,
-    },
-}
-
-impl ObservationLayout {
-    /// Number of nodes.
-    pub fn n_nodes(&self) -> usize {
-        match self {
-            ObservationLayout::Full { n_nodes, .. } | ObservationLayout::Park { n_nodes, .. } => *n_nodes,
-        }
-    }
-
-    /// Resource names.
-    pub fn resources(&self) -> &[String] {
-        match self {
-            ObservationLayout::Full { resources, .. } | ObservationLayout::Park { resources, .. } => resources,
-        }
-    }
-
-    /// Length of the observation: `N·(R+4) + R + 2` (full) or `N + 1` (park).
-    pub fn obs_dim(&self) -> usize {
-        let (n, r) = (self.n_nodes(), self.resources().len());
-        match self {
-            ObservationLayout::Full { .. } => n * (r + 4) + r + 2,
-            ObservationLayout::Park { .. } => n + 1,
-        }
-    }
-
-    /// Checks the constants: at least one node and one resource, and every divisor finite and
-    /// positive.
-    fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |field: &str, message: String| meta_err(path, &format!("observation.{field}"), message);
-        if self.n_nodes() == 0 {
-            return Err(bad("n_nodes", "is 0, expected at least one node".into()));
-        }
-        if self.resources().is_empty() {
-            return Err(bad("resources", "is empty, expected at least one resource name".into()));
-        }
-        let positive = |field: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(field, format!("is {v}, expected a finite number > 0")))
-            }
-        };
-        match self {
-            ObservationLayout::Full {
-                resources,
-                time_scale,
-                max_speed,
-                max_capacity,
-                mean_work,
-                max_weight,
-                tasks_scale,
-                ..
-            } => {
-                positive("time_scale", *time_scale)?;
-                positive("max_speed", *max_speed)?;
-                positive("mean_work", *mean_work)?;
-                positive("max_weight", *max_weight)?;
-                positive("tasks_scale", *tasks_scale)?;
-                if max_capacity.len() != resources.len() {
-                    return Err(bad(
-                        "max_capacity",
-                        format!("has {} values, expected {} (one per resource)", max_capacity.len(), resources.len()),
-                    ));
-                }
-                for (k, &c) in max_capacity.iter().enumerate() {
-                    positive(&format!("max_capacity[{k}]"), c)?;
-                }
-                Ok(())
-            }
-            ObservationLayout::Park { high, .. } => positive("high", *high),
-        }
-    }
-}
-
-impl PolicyMeta {
-    /// Metadata for a network trained on `scenario`: the current format and version, actions
-    /// meaning node indices (`n` = `network.n_actions`), the `[in, out]` weight layout.
-    pub fn new(
-        scenario: impl Into<String>,
-        source: Source,
-        network: NetworkShape,
-        normalization: Option<Normalization>,
-        observation: ObservationLayout,
-    ) -> Self {
-        Self {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            scenario: scenario.into(),
-            source,
-            actions: ActionMeaning { n: network.n_actions, meaning: ACTION_MEANING.into() },
-            network,
-            normalization,
-            observation,
-            weight_layout: WEIGHT_LAYOUT.into(),
-        }
-    }
-
-    /// Checks that the metadata is self-consistent: format and version, the weight layout,
-    /// non-empty layers, normalisation vectors of length `obs_dim` with finite means and
-    /// variances ≥ 0, and an observation layout whose length is `obs_dim` and whose node count
-    /// is `n_actions` = `actions.n`.
-    ///
-    /// # Errors
-    /// The first inconsistency, naming the field (path `<in-memory export>`).
-    pub fn validate(&self) -> Result<()> {
-        self.validate_at(Path::new(IN_MEMORY))
-    }
-
-    fn validate_at(&self, path: &Path) -> Result<()> {
-        if self.format != FORMAT {
-            return Err(PolicyError::Format { path: path.into(), found: json_string(&self.format) });
-        }
-        if self.format_version != FORMAT_VERSION {
-            return Err(PolicyError::Version {
-                path: path.into(),
-                found: self.format_version.to_string(),
-                supported: FORMAT_VERSION,
-            });
-        }
-        if self.weight_layout != WEIGHT_LAYOUT {
-            return Err(meta_err(
-                path,
-                "weight_layout",
-                format!(
-                    "is {}, expected {} (the only layout this runtime reads)",
-                    json_string(&self.weight_layout),
-                    json_string(WEIGHT_LAYOUT)
-                ),
-            ));
-        }
-        let net = &self.network;
-        if net.obs_dim == 0 {
-            return Err(meta_err(path, "network.obs_dim", "is 0, expected at least 1".into()));
-        }
-        if net.n_actions == 0 {
-            return Err(meta_err(path, "network.n_actions", "is 0, expected at least 1".into()));
-        }
-        if let Some(i) = net.hidden_sizes.iter().position(|&h| h == 0) {
-            return Err(meta_err(path, &format!("network.hidden_sizes[{i}]"), "is 0, expected at least 1".into()));
-        }
-        if self.actions.n != net.n_actions {
-            return Err(meta_err(
-                path,
-                "actions.n",
-                format!("is {}, but network.n_actions is {}", self.actions.n, net.n_actions),
-            ));
-        }
-        if let Some(norm) = &self.normalization {
-            validate_normalization(norm, net.obs_dim, path)?;
-        }
-        self.observation.validate(path)?;
-        let layout_dim = self.observation.obs_dim();
-        if layout_dim != net.obs_dim {
-            let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
-            let formula = match self.observation {
-                ObservationLayout::Full { .. } => format!("{n}·({r}+4) + {r} + 2"),
-                ObservationLayout::Park { .. } => format!("{n} + 1"),
-            };
-            return Err(meta_err(
-                path,
-                "network.obs_dim",
-                format!(
-                    "is {}, but the {} observation of {n} nodes and {r} resources has {formula} = {layout_dim} values",
-                    net.obs_dim,
-                    self.observation_kind()
-                ),
-            ));
-        }
-        if self.observation.n_nodes() != net.n_actions {
-            return Err(meta_err(
-                path,
-                "network.n_actions",
-                format!(
-                    "is {}, but the observation has {} nodes (one action per node)",
-                    net.n_actions,
-                    self.observation.n_nodes()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn observation_kind(&self) -> &'static str {
-        match self.observation {
-            ObservationLayout::Full { .. } => "full",
-            ObservationLayout::Park { .. } => "park",
-        }
-    }
-}
-
-fn validate_normalization(norm: &Normalization, obs_dim: usize, path: &Path) -> Result<()> {
-    for (name, v) in [("mean", &norm.mean), ("var", &norm.var)] {
-        if v.len() != obs_dim {
-            return Err(meta_err(
-                path,
-                &format!("normalization.{name}"),
-                format!("has {} values, expected {obs_dim} (network.obs_dim)", v.len()),
-            ));
-        }
-    }
-    if !(norm.epsilon.is_finite() && norm.epsilon >= 0.0) {
-        return Err(meta_err(
-            path,
-            "normalization.epsilon",
-            format!("is {}, expected a finite number ≥ 0", norm.epsilon),
-        ));
-    }
-    if norm.clip.is_nan() || norm.clip <= 0.0 {
-        return Err(meta_err(path, "normalization.clip", format!("is {}, expected a number > 0", norm.clip)));
-    }
-    for (j, (&m, &v)) in norm.mean.iter().zip(&norm.var).enumerate() {
-        if !m.is_finite() {
-            return Err(meta_err(
-                path,
-                &format!("normalization.mean[{j}]"),
-                format!("is {m}, expected a finite number"),
-            ));
-        }
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(meta_err(
-                path,
-                &format!("normalization.var[{j}]"),
-                format!("is {v}, expected a finite number ≥ 0"),
-            ));
-        }
-        if v + norm.epsilon <= 0.0 {
-            return Err(meta_err(
-                path,
-                &format!("normalization.var[{j}]"),
-                "is 0 and epsilon is 0, so the feature would be divided by zero; expected var + epsilon > 0".into(),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// An exported policy: metadata and weights, as one directory holds them.
+///
+/// `policy.safetensors` holds, all `F32` and row-major:
+///
+/// | tensor | shape |
+/// |---|---|
+/// | `hidden.{i}.weight` | `[in, out]` of hidden layer i |
+/// | `hidden.{i}.bias` | `[out]` |
+/// | `head.weight`, `head.bias` | `[last hidden, n_actions]`, `[n_actions]` |
+/// | `value.weight`, `value.bias` | `[last hidden, 1]`, `[1]` (dueling only) |
+///
+/// and `{"format": "cluster-rl-policy"}` as its `__metadata__`. A layer computes `y = x·W + b`
+/// (burn's layout, the transpose of PyTorch's `Linear.weight`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Export {
     /// `policy.json`.
@@ -439,6 +70,8 @@ impl Export {
                 expected: tensor_names(&expected),
             });
         }
+        // Shapes match the metadata: what is left is a weight vector of the wrong length.
+        self.mlp.validate()?;
         for (name, _, values) in mlp_tensors(&self.mlp) {
             check_finite(path, &name, values.into_iter())?;
         }
@@ -459,12 +92,14 @@ impl Export {
         let dir = dir.as_ref();
         self.validate()?;
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let weights = self.safetensors_bytes(&dir.join(WEIGHTS_FILE))?;
-        write_atomic(dir, WEIGHTS_FILE, &weights)?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let weights = self.safetensors_bytes(&weights_path)?;
+        durable::write_atomic(&weights_path, &weights).map_err(io_err(&weights_path))?;
+        let meta_path = dir.join(META_FILE);
         let mut json = serde_json::to_string_pretty(&self.meta)
-            .map_err(|e| PolicyError::Json { path: dir.join(META_FILE), message: e.to_string() })?;
+            .map_err(|e| PolicyError::Json { path: meta_path.clone(), message: e.to_string() })?;
         json.push('\n');
-        write_atomic(dir, META_FILE, json.as_bytes())?;
+        durable::write_atomic(&meta_path, json.as_bytes()).map_err(io_err(&meta_path))?;
         Ok(())
     }
 
@@ -585,15 +220,10 @@ fn read_weights(path: &Path, bytes: &[u8], shape: &NetworkShape) -> Result<Mlp> 
         values.insert(name.clone(), data);
     }
     let mut take_dense = |prefix: &str, d_in: usize, d_out: usize| -> Result<Dense> {
-        let w = values.remove(&format!("{prefix}.weight")).unwrap_or_default();
-        let b = values.remove(&format!("{prefix}.bias")).unwrap_or_default();
-        let weight = Array2::from_shape_vec((d_in, d_out), w).map_err(|_| PolicyError::TensorShape {
-            path: path.into(),
-            name: format!("{prefix}.weight"),
-            expected: vec![d_in, d_out],
-            found: vec![],
-        })?;
-        Ok(Dense { weight, bias: Array1::from_vec(b) })
+        let weight = values.remove(&format!("{prefix}.weight")).unwrap_or_default();
+        let bias = values.remove(&format!("{prefix}.bias")).unwrap_or_default();
+        // The shapes were checked above, so the lengths agree.
+        Dense::new(d_in, d_out, weight, bias).map_err(PolicyError::Network)
     };
     let mut hidden = Vec::with_capacity(shape.hidden_sizes.len());
     let mut width = shape.obs_dim;
@@ -627,17 +257,10 @@ fn expected_tensors(shape: &NetworkShape) -> Vec<(String, Vec<usize>)> {
 
 /// Every tensor of `mlp`: name, shape and values in row-major order.
 fn mlp_tensors(mlp: &Mlp) -> Vec<(String, Vec<usize>, Vec<f32>)> {
-    let mut layers: Vec<(String, &Dense)> =
-        mlp.hidden.iter().enumerate().map(|(i, d)| (format!("hidden.{i}"), d)).collect();
-    layers.push(("head".into(), &mlp.head));
-    if let Some(v) = &mlp.value {
-        layers.push(("value".into(), v));
-    }
     let mut out = Vec::new();
-    for (prefix, d) in layers {
-        // `iter()` walks logical (row-major) order whatever the arrays' memory layout.
-        out.push((format!("{prefix}.weight"), d.weight.shape().to_vec(), d.weight.iter().copied().collect()));
-        out.push((format!("{prefix}.bias"), d.bias.shape().to_vec(), d.bias.to_vec()));
+    for (prefix, d) in mlp.layers() {
+        out.push((format!("{prefix}.weight"), vec![d.d_in, d.d_out], d.weight.clone()));
+        out.push((format!("{prefix}.bias"), vec![d.bias.len()], d.bias.clone()));
     }
     out
 }
@@ -684,46 +307,23 @@ fn tensor_names(expected: &[(String, Vec<usize>)]) -> String {
     expected.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
-fn meta_err(path: &Path, field: &str, message: String) -> PolicyError {
-    PolicyError::Meta { path: path.into(), field: field.into(), message }
-}
-
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PolicyError + '_ {
     move |source| PolicyError::Io { path: path.into(), source }
 }
 
-/// Writes `dir/name` through a temporary file: write, fsync, rename, then fsync the directory
-/// so the rename itself survives a crash.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(name);
-    let tmp: PathBuf = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, &path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(PolicyError::Io { path, source: e });
-    }
-    // Directories can be opened and synced on Unix only; elsewhere the rename is as durable as
-    // the platform makes it.
-    #[cfg(unix)]
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    //! Write → read round trips and every way an export directory can be wrong.
+pub(crate) mod tests {
+    //! Write → read round trips, the shipped exports byte for byte, and every way an export
+    //! directory can be wrong.
+
+    use std::path::PathBuf;
+
+    use policy_core::{Activation, Normalization};
 
     use super::*;
     use crate::Policy;
-    use crate::runtime::tests::{park2, tiny_export};
+    use crate::meta::Source;
+    use crate::runtime::tests::tiny_export;
 
     /// A fresh, empty directory under the system's temp dir.
     fn temp_dir(name: &str) -> PathBuf {
@@ -734,13 +334,12 @@ mod tests {
 
     /// A full-layout export (2 nodes, 2 resources: obs_dim 2·6 + 4 = 16), dueling, tanh, with
     /// normalisation and provenance.
-    fn full_export() -> Export {
-        let layout = crate::state::tests::full_layout();
+    pub(crate) fn full_export() -> Export {
+        let layout = crate::request::tests::full_layout();
         let dense = |d_in: usize, d_out: usize, seed: f32| {
-            Dense::new(
-                Array2::from_shape_fn((d_in, d_out), |(i, j)| ((i * 7 + j * 3) as f32 * 0.37 + seed).sin()),
-                Array1::from_shape_fn(d_out, |j| (j as f32 - seed) * 0.1),
-            )
+            let weight = (0..d_in * d_out).map(|k| ((k / d_out * 7 + k % d_out * 3) as f32 * 0.37 + seed).sin());
+            let bias = (0..d_out).map(|j| (j as f32 - seed) * 0.1);
+            Dense::new(d_in, d_out, weight.collect(), bias.collect()).unwrap()
         };
         let mlp = Mlp {
             hidden: vec![dense(16, 5, 0.1), dense(5, 4, 0.2)],
@@ -815,21 +414,6 @@ mod tests {
     }
 
     #[test]
-    fn policy_json_is_self_describing() {
-        let json: serde_json::Value = serde_json::to_value(&full_export().meta).unwrap();
-        assert_eq!(json["format"], "cluster-rl-policy");
-        assert_eq!(json["format_version"], 1);
-        assert_eq!(json["weight_layout"], "[in, out]; y = x W + b");
-        assert_eq!(json["network"]["hidden_sizes"], serde_json::json!([5, 4]));
-        assert_eq!(json["network"]["activation"], "tanh");
-        assert_eq!(json["observation"]["kind"], "full");
-        assert_eq!(json["actions"]["n"], 2);
-        // Free-form provenance keeps keys it does not know.
-        assert_eq!(json["source"]["commit"], "abc123");
-        assert_eq!(full_export().meta.network.to_string(), "16-5-4-2 tanh dueling");
-    }
-
-    #[test]
     fn a_truncated_weights_file_is_a_safetensors_error() {
         let dir = temp_dir("truncated");
         tiny_export(Activation::Relu, false).write(&dir).unwrap();
@@ -895,7 +479,7 @@ mod tests {
         assert!(matches!(&e, PolicyError::Format { found, .. } if found == "(missing from __metadata__)"), "{e}");
         // The untouched tensors read fine.
         let ok = dir_with_weights("ok", &tiny_tensors(|_| {}), Some(FORMAT));
-        assert_eq!(Export::read(&ok).unwrap().mlp.head.weight, Array2::from_elem((3, 2), 1.0));
+        assert_eq!(Export::read(&ok).unwrap().mlp.head, Dense::new(3, 2, vec![1.0; 6], vec![0.0; 2]).unwrap());
         for d in [shape, missing, extra, dtype, nan, unmarked, ok] {
             fs::remove_dir_all(d).unwrap();
         }
@@ -968,51 +552,41 @@ mod tests {
     }
 
     #[test]
-    fn inconsistent_metadata() {
-        let check = |edit: fn(&mut PolicyMeta), want: &str| {
-            let mut export = full_export();
-            edit(&mut export.meta);
-            let e = export.validate().unwrap_err();
-            assert_eq!(e.to_string(), format!("<in-memory export>: {want}"));
-            // Nothing is written for an invalid export.
-            let dir = temp_dir("inconsistent");
-            assert!(export.write(&dir).is_err());
-            assert!(!dir.join(META_FILE).exists());
-        };
-        check(
-            |m| m.normalization.as_mut().unwrap().mean.pop().map(drop).unwrap(),
-            "normalization.mean: has 15 values, expected 16 (network.obs_dim)",
-        );
-        check(
-            |m| m.normalization.as_mut().unwrap().var[3] = -1.0,
-            "normalization.var[3]: is -1, expected a finite number ≥ 0",
-        );
-        check(
-            |m| m.observation = park2(),
-            "network.obs_dim: is 16, but the park observation of 2 nodes and 1 resources has 2 + 1 = 3 values",
-        );
-        check(|m| m.actions.n = 3, "actions.n: is 3, but network.n_actions is 2");
-        check(
-            |m| {
-                if let ObservationLayout::Full { max_capacity, .. } = &mut m.observation {
-                    max_capacity[1] = 0.0;
-                }
-            },
-            "observation.max_capacity[1]: is 0, expected a finite number > 0",
-        );
-        check(
-            |m| m.format_version = 7,
-            "format_version is 7, but this runtime reads version 1 only (export the policy again with a matching `cluster-rl`)",
-        );
+    fn an_invalid_export_writes_nothing() {
+        let dir = temp_dir("invalid");
+        let mut export = full_export();
+        export.meta.actions.n = 3;
+        let e = export.write(&dir).unwrap_err();
+        assert_eq!(e.to_string(), "<in-memory export>: actions.n: is 3, but network.n_actions is 2");
+        assert!(!dir.exists());
+        // A weight vector of the wrong length (the shapes agree with the metadata).
+        let mut export = full_export();
+        export.mlp.hidden[1].weight.pop();
+        let e = export.write(&dir).unwrap_err();
+        assert_eq!(e.to_string(), "network: hidden.1: weight has 19 values, expected 5·4 = 20");
+        assert!(!dir.exists());
     }
 
+    /// The shipped exports read, and written again, reproduce their files byte for byte (the
+    /// trainer's export tests compare fresh exports with them).
     #[test]
-    fn observation_layout_json_matches_cluster_envs_constants() {
-        // What `cluster_env::ObservationConstants` serialises to (its fields, tagged by kind).
-        let json = r#"{"kind": "park", "n_nodes": 10, "resources": ["slot"], "high": 500000.0}"#;
-        let layout: ObservationLayout = serde_json::from_str(json).unwrap();
-        assert_eq!(layout.obs_dim(), 11);
-        let e = serde_json::from_str::<ObservationLayout>(r#"{"kind": "grid", "n_nodes": 1}"#).unwrap_err();
-        assert!(e.to_string().contains("unknown variant `grid`, expected `full` or `park`"), "{e}");
+    fn shipped_exports_round_trip_byte_for_byte() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
+        for name in ["shipped-park-lb-export", "shipped-seed-case-export"] {
+            let src = shipped.join(name);
+            let export = Export::read(&src).unwrap_or_else(|e| panic!("{e}"));
+            let dir = temp_dir(name);
+            export.write(&dir).unwrap();
+            for file in [META_FILE, WEIGHTS_FILE] {
+                let (want, got) = (fs::read(src.join(file)).unwrap(), fs::read(dir.join(file)).unwrap());
+                assert!(want == got, "{name}/{file}: the rewritten file differs");
+            }
+            // And the policy loads and acts.
+            let mut policy = Policy::from_export(export).unwrap();
+            let obs = vec![0.0; policy.obs_dim()];
+            let mask = vec![true; policy.n_actions()];
+            assert!(policy.act(&obs, &mask).unwrap() < policy.n_actions());
+            fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

@@ -11,8 +11,7 @@ use gym::Env;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-mod common;
-use common::python;
+use crate::common::python;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");

@@ -12,8 +12,7 @@ use std::f64::consts::SQRT_2;
 use std::path::PathBuf;
 use std::process::Command;
 
-use ndarray::{Array1, Array2};
-use policy::{Activation, Dense, Mlp, Normalization};
+use policy_core::{Activation, Dense, Mlp, Normalization};
 use policy_onnx::{BATCH_DIM, INPUT_NAME, ModelInfo, OUTPUT_NAME, PRODUCER_NAME};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -58,10 +57,10 @@ struct Case {
 /// PyTorch/burn's default initialisation range, so activations see realistic magnitudes.
 fn random_dense(rng: &mut ChaCha8Rng, d_in: usize, d_out: usize) -> Dense {
     let bound = 1.0 / (d_in as f32).sqrt();
-    Dense {
-        weight: Array2::from_shape_fn((d_in, d_out), |_| rng.random_range(-bound..bound)),
-        bias: Array1::from_shape_fn(d_out, |_| rng.random_range(-bound..bound)),
-    }
+    // Row-major, weights then bias.
+    let weight = (0..d_in * d_out).map(|_| rng.random_range(-bound..bound)).collect();
+    let bias = (0..d_out).map(|_| rng.random_range(-bound..bound)).collect();
+    Dense { d_in, d_out, weight, bias }
 }
 
 fn random_mlp(
@@ -144,10 +143,10 @@ fn activate(activation: Activation, x: f64) -> f64 {
 }
 
 fn dense(layer: &Dense, x: &[f64]) -> Vec<f64> {
-    (0..layer.d_out())
+    (0..layer.d_out)
         .map(|o| {
             f64::from(layer.bias[o])
-                + x.iter().enumerate().map(|(i, &xi)| xi * f64::from(layer.weight[[i, o]])).sum::<f64>()
+                + x.iter().enumerate().map(|(i, &xi)| xi * f64::from(layer.weight[i * layer.d_out + o])).sum::<f64>()
         })
         .collect()
 }
@@ -207,7 +206,8 @@ fn cases() -> Vec<Case> {
     // No hidden layer and an identity head: the Q-values are the normalised observations
     // themselves, which the double-precision normalisation must reproduce exactly.
     let obs_dim = 12;
-    let identity = Dense { weight: Array2::eye(obs_dim), bias: Array1::zeros(obs_dim) };
+    let eye = (0..obs_dim * obs_dim).map(|k| if k / obs_dim == k % obs_dim { 1.0 } else { 0.0 }).collect();
+    let identity = Dense { d_in: obs_dim, d_out: obs_dim, weight: eye, bias: vec![0.0; obs_dim] };
     cases.push(Case {
         name: "identity-normalised".into(),
         mlp: Mlp { hidden: Vec::new(), head: identity, value: None, activation: Activation::Relu },
@@ -317,7 +317,7 @@ fn onnxruntime_matches_the_reference_forward_pass() {
     let (mut max_abs, mut max_rel) = (0.0f64, 0.0f64);
     for case in &cases {
         let got = &report["cases"][&case.name];
-        check_io(&case.name, got, case.obs_dim, case.mlp.head.d_out());
+        check_io(&case.name, got, case.obs_dim, case.mlp.head.d_out);
         if let Some(n) = &case.normalization {
             let (clipped, unclipped) = clip_counts(n, &case.obs);
             assert!(clipped > 0 && unclipped > 0, "{}: {clipped} clipped, {unclipped} unclipped features", case.name);

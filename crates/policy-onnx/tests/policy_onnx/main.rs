@@ -1,0 +1,4 @@
+//! The policy-onnx crate's integration tests, as one test binary: each module is one area.
+
+mod onnxruntime;
+mod shipped;
