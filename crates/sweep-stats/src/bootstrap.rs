@@ -146,7 +146,12 @@ impl Resampler {
 /// `StratifiedIndependentBootstrap`) and evaluates `statistic` on the resampled matrices, which
 /// come in the order of `samples`. The statistic must return the same number of finite values
 /// on every replicate.
-pub fn bootstrap_replicates<F>(samples: &[&ScoreMatrix], reps: usize, seed: u64, mut statistic: F) -> Result<Vec<Vec<f64>>>
+pub fn bootstrap_replicates<F>(
+    samples: &[&ScoreMatrix],
+    reps: usize,
+    seed: u64,
+    mut statistic: F,
+) -> Result<Vec<Vec<f64>>>
 where
     F: FnMut(&[ScoreMatrix]) -> Vec<f64>,
 {
@@ -188,7 +193,11 @@ fn checked_statistic(values: Vec<f64>, expected: Option<usize>) -> Result<Vec<f6
 /// Point estimates and stratified bootstrap intervals of a vector-valued statistic: rliable's
 /// `get_interval_estimates(…, method='percentile')` for one entry of its score dict (one matrix:
 /// `StratifiedBootstrap`; several: `StratifiedIndependentBootstrap`).
-pub fn bootstrap_intervals<F>(samples: &[&ScoreMatrix], config: &BootstrapConfig, mut statistic: F) -> Result<Vec<Interval>>
+pub fn bootstrap_intervals<F>(
+    samples: &[&ScoreMatrix],
+    config: &BootstrapConfig,
+    mut statistic: F,
+) -> Result<Vec<Interval>>
 where
     F: FnMut(&[ScoreMatrix]) -> Vec<f64>,
 {
@@ -209,7 +218,12 @@ where
 /// Reads a two-sided interval of coverage `confidence` off bootstrap replicates, exactly as
 /// arch's `conf_int` (which rliable calls): `np.percentile` (linear interpolation) at
 /// `100·α/2` and `100·(1 − α/2)` percent.
-pub fn percentile_interval(estimate: f64, replicates: &[f64], confidence: f64, method: IntervalMethod) -> Result<Interval> {
+pub fn percentile_interval(
+    estimate: f64,
+    replicates: &[f64],
+    confidence: f64,
+    method: IntervalMethod,
+) -> Result<Interval> {
     validate_confidence(confidence)?;
     if replicates.is_empty() {
         return Err(StatsError::Empty { what: "no bootstrap replicates" });
@@ -245,7 +259,11 @@ pub struct AggregateIntervals {
 /// Mean, median, IQM and optionally optimality gap, each with its stratified bootstrap interval
 /// (rliable's `get_interval_estimates` with a `func` returning all of them, so one set of
 /// replicates serves every statistic).
-pub fn aggregate_intervals(scores: &ScoreMatrix, gap: Option<OptimalityGap>, config: &BootstrapConfig) -> Result<AggregateIntervals> {
+pub fn aggregate_intervals(
+    scores: &ScoreMatrix,
+    gap: Option<OptimalityGap>,
+    config: &BootstrapConfig,
+) -> Result<AggregateIntervals> {
     if let Some(g) = &gap {
         g.validate()?;
     }
@@ -267,6 +285,10 @@ pub fn aggregate_intervals(scores: &ScoreMatrix, gap: Option<OptimalityGap>, con
 mod tests {
     use super::*;
     use crate::point::Direction;
+
+    const GOLDEN_INDICES: [usize; 20] = [7, 4, 6, 0, 8, 5, 8, 9, 8, 1, 8, 7, 5, 3, 7, 6, 1, 4, 6, 8];
+    /// IQM interval 2.0 ..= 5.333333333333333 (1000 replicates, seed 2021).
+    const GOLDEN_IQM_BITS: [u64; 2] = [4611686018427387904, 4617690817930548565];
 
     #[test]
     fn resampler_is_uniform_and_reproducible() {
@@ -338,13 +360,22 @@ mod tests {
     fn invalid_configs_and_statistics_are_errors() {
         let s = ScoreMatrix::from_runs(&[1.0, 2.0]).unwrap();
         let bad_reps = BootstrapConfig::new(0, 0);
-        assert!(matches!(aggregate_intervals(&s, None, &bad_reps), Err(StatsError::InvalidParameter { name: "reps", .. })));
+        assert!(matches!(
+            aggregate_intervals(&s, None, &bad_reps),
+            Err(StatsError::InvalidParameter { name: "reps", .. })
+        ));
         let bad_conf = BootstrapConfig { confidence: f64::NAN, ..BootstrapConfig::new(10, 0) };
-        assert!(matches!(bootstrap_intervals(&[&s], &bad_conf, |_| vec![0.0]), Err(StatsError::InvalidParameter { .. })));
+        assert!(matches!(
+            bootstrap_intervals(&[&s], &bad_conf, |_| vec![0.0]),
+            Err(StatsError::InvalidParameter { .. })
+        ));
         let cfg = BootstrapConfig::new(10, 0);
         assert!(matches!(bootstrap_intervals(&[], &cfg, |_| vec![0.0]), Err(StatsError::Empty { .. })));
         assert!(matches!(bootstrap_intervals(&[&s], &cfg, |_| vec![]), Err(StatsError::Empty { .. })));
-        assert!(matches!(bootstrap_intervals(&[&s], &cfg, |_| vec![f64::NAN]), Err(StatsError::NonFiniteStatistic { .. })));
+        assert!(matches!(
+            bootstrap_intervals(&[&s], &cfg, |_| vec![f64::NAN]),
+            Err(StatsError::NonFiniteStatistic { .. })
+        ));
         let mut calls = 0;
         let varying = bootstrap_intervals(&[&s], &cfg, |_| {
             calls += 1;
@@ -353,16 +384,31 @@ mod tests {
         assert_eq!(varying, Err(StatsError::StatisticLength { expected: 1, got: 2 }));
     }
 
+    /// Pins the random stream: these numbers must never change (ChaCha8 from `seed_from_u64`,
+    /// Lemire's method, the documented order), whatever the machine or the `rand` release.
+    #[test]
+    fn golden_stream() {
+        let mut r = Resampler::new(0);
+        let mut idx = Vec::new();
+        r.draw_indices(10, 2, &mut idx);
+        assert_eq!(idx, GOLDEN_INDICES);
+        let scores = ScoreMatrix::from_runs(&[3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0]).unwrap();
+        let a = aggregate_intervals(&scores, None, &BootstrapConfig::new(1000, 2021)).unwrap();
+        assert_eq!([a.iqm.low.to_bits(), a.iqm.high.to_bits()], GOLDEN_IQM_BITS, "{:?}", a.iqm);
+    }
+
     #[test]
     fn replicates_follow_the_documented_stream() {
         let s = ScoreMatrix::from_rows(&[[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]]).unwrap();
-        let reps = bootstrap_replicates(&[&s], 50, 9, |m| vec![m[0].get(0, 0).unwrap(), m[0].get(2, 1).unwrap()]).unwrap();
+        let reps =
+            bootstrap_replicates(&[&s], 50, 9, |m| vec![m[0].get(0, 0).unwrap(), m[0].get(2, 1).unwrap()]).unwrap();
         let mut r = Resampler::new(9);
         let mut idx = Vec::new();
-        for b in 0..50 {
+        assert_eq!((reps[0].len(), reps[1].len()), (50, 50));
+        for (&first, &last) in reps[0].iter().zip(&reps[1]) {
             r.draw_indices(3, 2, &mut idx);
-            assert_eq!(reps[0][b], [1.0, 2.0, 3.0][idx[0]]);
-            assert_eq!(reps[1][b], [10.0, 20.0, 30.0][idx[3 + 2]]);
+            assert_eq!(first, [1.0, 2.0, 3.0][idx[0]]);
+            assert_eq!(last, [10.0, 20.0, 30.0][idx[3 + 2]]);
         }
     }
 }

@@ -101,7 +101,10 @@ mod tests {
             probability_of_improvement(&x, &y2, Direction::HigherIsBetter),
             Err(StatsError::TaskCountMismatch { x: 3, y: 2 })
         );
-        assert!(probability_of_improvement_interval(&x, &y2, Direction::HigherIsBetter, &BootstrapConfig::new(10, 0)).is_err());
+        assert!(
+            probability_of_improvement_interval(&x, &y2, Direction::HigherIsBetter, &BootstrapConfig::new(10, 0))
+                .is_err()
+        );
     }
 
     #[test]
@@ -111,7 +114,8 @@ mod tests {
         let cfg = BootstrapConfig::new(4000, 3);
         let i = probability_of_improvement_interval(&x, &y, Direction::HigherIsBetter, &cfg).unwrap();
         assert!(i.low < i.estimate && i.estimate < i.high && i.high <= 1.0 && i.low >= 0.0, "{i:?}");
-        let disjoint = probability_of_improvement_interval(&x, &runs(&[0.0, 1.0]), Direction::HigherIsBetter, &cfg).unwrap();
+        let disjoint =
+            probability_of_improvement_interval(&x, &runs(&[0.0, 1.0]), Direction::HigherIsBetter, &cfg).unwrap();
         assert_eq!(disjoint, Interval { estimate: 1.0, low: 1.0, high: 1.0 });
     }
 }

@@ -65,7 +65,12 @@ fn profile_unchecked(scores: &ScoreMatrix, taus: &[f64], direction: Direction, k
 /// The performance profile: for each τ, the fraction of scores strictly better than τ
 /// (higher is better: `score > τ`, rliable's convention; lower is better: `score < τ`).
 /// Thresholds may be infinite but not NaN.
-pub fn performance_profile(scores: &ScoreMatrix, taus: &[f64], direction: Direction, kind: ProfileKind) -> Result<Vec<f64>> {
+pub fn performance_profile(
+    scores: &ScoreMatrix,
+    taus: &[f64],
+    direction: Direction,
+    kind: ProfileKind,
+) -> Result<Vec<f64>> {
     validate_taus(taus)?;
     Ok(profile_unchecked(scores, taus, direction, kind))
 }
@@ -88,7 +93,10 @@ pub fn performance_profile_intervals(
 /// does (so a grid built here equals rliable users' `np.linspace(start, stop, count)`).
 pub fn linspace(start: f64, stop: f64, count: usize) -> Result<Vec<f64>> {
     if !start.is_finite() || !stop.is_finite() {
-        return Err(StatsError::InvalidParameter { name: "linspace bounds", reason: format!("{start}..{stop} not finite") });
+        return Err(StatsError::InvalidParameter {
+            name: "linspace bounds",
+            reason: format!("{start}..{stop} not finite"),
+        });
     }
     match count {
         0 => Ok(Vec::new()),
@@ -134,14 +142,23 @@ mod tests {
     fn intervals_and_errors() {
         let s = ScoreMatrix::from_runs(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let cfg = BootstrapConfig::new(2000, 1);
-        let p = performance_profile_intervals(&s, &[0.0, 3.5, 10.0], Direction::HigherIsBetter, ProfileKind::RunScores, &cfg)
-            .unwrap();
+        let p = performance_profile_intervals(
+            &s,
+            &[0.0, 3.5, 10.0],
+            Direction::HigherIsBetter,
+            ProfileKind::RunScores,
+            &cfg,
+        )
+        .unwrap();
         assert_eq!(p.fractions[0], Interval { estimate: 1.0, low: 1.0, high: 1.0 });
         assert_eq!(p.fractions[2], Interval { estimate: 0.0, low: 0.0, high: 0.0 });
         let mid = p.fractions[1];
         assert!(mid.estimate == 0.5 && mid.low < 0.5 && mid.high > 0.5, "{mid:?}");
         let none: [f64; 0] = [];
-        assert!(matches!(performance_profile(&s, &none, Direction::HigherIsBetter, ProfileKind::RunScores), Err(StatsError::Empty { .. })));
+        assert!(matches!(
+            performance_profile(&s, &none, Direction::HigherIsBetter, ProfileKind::RunScores),
+            Err(StatsError::Empty { .. })
+        ));
         assert!(performance_profile(&s, &[f64::NAN], Direction::HigherIsBetter, ProfileKind::RunScores).is_err());
     }
 
