@@ -31,6 +31,7 @@ mod error;
 mod eval;
 mod metrics;
 pub mod obs;
+pub mod openb;
 pub mod scenarios;
 mod stats;
 mod view;
