@@ -17,6 +17,8 @@
 //! - [`baselines`]: the [`Scheduler`] trait and the ten heuristic schedulers.
 //! - [`evaluate`] (`eval.rs`): paired, parallel evaluation with 95% confidence intervals
 //!   (`stats.rs`).
+//! - [`openb`]: the node and pod lists of Alibaba's production GPU-cluster trace (openb), parsed
+//!   and turned into trace tasks, windows, splits and sub-clusters.
 //!
 //! ```
 //! use cluster_env::{evaluate, scenarios, SchedulerSpec};
@@ -37,6 +39,7 @@ mod env;
 mod error;
 mod eval;
 mod metrics;
+pub mod openb;
 mod reward;
 pub mod scenarios;
 mod stats;
