@@ -4,11 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Interop tests use the real clients of our files: `tensorboard` reads the event files,
-# `onnx` checks and `onnxruntime` runs the exported policy.onnx.
-if ! .venv/bin/python -c "import tensorboard, onnx, onnxruntime" 2>/dev/null; then
+# `onnx` checks and `onnxruntime` runs the exported policy.onnx, and `rliable` (Agarwal et al.'s
+# reference implementation) checks the sweep statistics. rliable 1.2.0 needs pandas < 3 (its
+# `arch` dependency fails to import with pandas 3), so the versions are pinned together.
+if ! .venv/bin/python -c "import tensorboard, onnx, onnxruntime, rliable, scipy" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check \
-    "tensorboard==2.21.0" "onnx==1.23.2" "onnxruntime==1.32.0"
+    "tensorboard==2.21.0" "onnx==1.23.2" "onnxruntime==1.32.0" \
+    "rliable==1.2.0" "arch==7.2.0" "pandas==2.3.3" "numpy==2.4.6" "scipy==1.17.1"
 fi
 export CLUSTER_RL_PYTHON="$PWD/.venv/bin/python"
 
