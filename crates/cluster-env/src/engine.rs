@@ -19,7 +19,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use policy_core::FIT_EPS;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 
@@ -28,11 +27,8 @@ use crate::config::ScenarioConfig;
 use crate::error::ClusterError;
 use crate::metrics::{EpisodeMetrics, MetricsAcc, RunTotals};
 use crate::reward::RewardAcc;
+use crate::streams::Stream;
 use crate::workload::WorkloadGen;
-
-/// Random streams of an episode, derived from its seed (ChaCha stream ids).
-const STREAM_WORKLOAD: u64 = 1;
-const STREAM_FAILURES: u64 = 2;
 
 /// What happens at a scheduled event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -223,7 +219,7 @@ impl Simulator {
     /// A simulator of an already compiled scenario (shared, not copied).
     pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
         let n_res = c.n_res;
-        let workload_gen = c.workload.start(ChaCha8Rng::seed_from_u64(0));
+        let workload_gen = c.workload.start(Stream::Workload.rng(0));
         Self {
             now: 0.0,
             workload_gen,
@@ -264,12 +260,7 @@ impl Simulator {
     /// failures depend only on `seed`, never on the decisions taken.
     pub fn reset(&mut self, seed: u64) {
         let c = Arc::clone(&self.c);
-        let stream = |id: u64| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(id);
-            rng
-        };
-        self.workload_gen = c.workload.start(stream(STREAM_WORKLOAD));
+        self.workload_gen = c.workload.start(Stream::Workload.rng(seed));
         self.now = 0.0;
         self.events.clear();
         self.seq = 0;
@@ -301,10 +292,9 @@ impl Simulator {
         let fails = &c.cfg.failures;
         self.fail_rng.clear();
         if let Some(mtbf) = fails.mtbf {
-            let base = stream(STREAM_FAILURES);
             for n in 0..c.n_nodes {
-                let mut rng = base.clone();
-                rng.set_stream(STREAM_FAILURES + 1 + n as u64);
+                // A valid scenario has at most MAX_NODES < 2^32 nodes.
+                let mut rng = Stream::NodeFailures(n as u32).rng(seed);
                 let at: f64 = Exp1.sample(&mut rng);
                 self.fail_rng.push(rng);
                 self.push(at * mtbf, EventKind::Down { node: n as u32, duration: None });
@@ -747,9 +737,10 @@ pub(crate) mod tests {
     //! Golden traces (hand-computed schedules) and an internal-consistency check of the engine's
     //! bookkeeping over many random episodes.
 
+    use std::collections::HashSet;
     use std::path::PathBuf;
 
-    use rand::Rng;
+    use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::config::*;
@@ -1153,6 +1144,25 @@ pub(crate) mod tests {
         if !sim.done {
             assert_eq!(sim.current, sim.pending.front().copied());
             assert!(sim.mask.contains(&true), "decision with an empty mask");
+        }
+    }
+
+    /// Each node's failure clock has a stream of its own, shared with no other node and no other
+    /// purpose: with the old ids (`3 + node`), node 98 of a 99+ node cluster drew from the
+    /// policies' stream, so `random` and `power-of-two` replayed its failure times.
+    #[test]
+    fn failure_streams_are_disjoint_from_every_other_stream() {
+        let mut cfg = crate::scenarios::large();
+        assert_eq!(cfg.n_nodes(), 1000);
+        cfg.failures = FailureConfig { mtbf: Some(1000.0), mttr: Some(10.0), scheduled: vec![] };
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(42);
+        assert_eq!(sim.fail_rng.len(), 1000);
+        let mut seen: HashSet<u64> =
+            [Stream::EpisodeSeeds, Stream::Workload, Stream::Policy].iter().map(|s| s.id()).collect();
+        for (node, rng) in sim.fail_rng.iter().enumerate() {
+            assert_eq!(rng.get_seed(), ChaCha8Rng::seed_from_u64(42).get_seed());
+            assert!(seen.insert(rng.get_stream()), "node {node}'s failure stream {} is taken", rng.get_stream());
         }
     }
 

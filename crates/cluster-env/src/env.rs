@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use gym::{BoxSpace, Discrete, Env, EnvError, Step};
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
 use policy_core::ObservationLayout;
@@ -13,6 +13,7 @@ use crate::config::ScenarioConfig;
 use crate::engine::Simulator;
 use crate::error::ClusterError;
 use crate::metrics::EpisodeMetrics;
+use crate::streams::Stream;
 
 /// Episode seeds drawn by `reset(None)` have this bit set; seeds a user passes for evaluation
 /// should stay below it, which keeps evaluation episodes disjoint from autoreset training ones.
@@ -55,7 +56,7 @@ impl ClusterEnv {
         let (low, high) = c.observation_layout().bounds();
         let space = BoxSpace::new(low, high);
         let obs = vec![0.0; space.dim()];
-        Self { sim: Simulator::from_compiled(c), obs, space, seeds: ChaCha8Rng::seed_from_u64(0), needs_reset: true }
+        Self { sim: Simulator::from_compiled(c), obs, space, seeds: Stream::EpisodeSeeds.rng(0), needs_reset: true }
     }
 
     /// The simulator (for heuristics' structured view, metrics and invariant checks).
@@ -92,7 +93,7 @@ impl Env for ClusterEnv {
     fn reset(&mut self, seed: Option<u64>) -> (&[f32], ClusterInfo) {
         let episode_seed = match seed {
             Some(s) => {
-                self.seeds = ChaCha8Rng::seed_from_u64(s);
+                self.seeds = Stream::EpisodeSeeds.rng(s);
                 s
             }
             None => self.seeds.next_u64() | DERIVED_SEED_BIT,
@@ -128,6 +129,8 @@ impl Env for ClusterEnv {
 #[cfg(test)]
 mod tests {
     //! Seeding, truncation and the reset contract of [`ClusterEnv`].
+
+    use rand::SeedableRng;
 
     use super::*;
     use crate::scenarios;

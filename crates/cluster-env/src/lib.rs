@@ -40,6 +40,7 @@ mod metrics;
 mod reward;
 pub mod scenarios;
 mod stats;
+mod streams;
 mod trace;
 mod view;
 mod workload;
