@@ -403,11 +403,23 @@ impl Simulator {
             .enumerate()
             .map(|(i, n)| n.util_integral + self.node_util(i) * (self.now - n.last_t))
             .collect();
+        // Every task in the system is in exactly one of these places (the one being decided is
+        // the front of `pending`).
+        let queued_or_running = self.nodes.iter().flat_map(|n| n.queue.iter().chain(&n.running));
+        let (unfinished, unfinished_time) = self
+            .pending
+            .iter()
+            .chain(&self.waiting)
+            .chain(queued_or_running)
+            .fold((0, 0.0), |(k, time), &t| (k + 1, time + (self.now - self.tasks[t as usize].arrival)));
+        debug_assert_eq!(unfinished, self.tasks_in_system());
         self.acc.finish(&RunTotals {
             now: self.now,
             decisions: self.decisions,
             total_capacity: &self.c.total_capacity,
             node_util: &node_util,
+            unfinished,
+            unfinished_time,
         })
     }
 
