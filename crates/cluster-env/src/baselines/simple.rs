@@ -75,7 +75,7 @@ impl Scheduler for LeastConnections {
         "least-connections"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ argmin_valid(view, |n| n.tasks_in_system() as f64) })
+        Ok(argmin_valid(view, |n| n.tasks_in_system() as f64))
     }
 }
 
@@ -89,7 +89,7 @@ impl Scheduler for LeastLoaded {
         "least-loaded"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ argmin_valid(view, |n| n.outstanding_work) })
+        Ok(argmin_valid(view, |n| n.outstanding_work))
     }
 }
 
