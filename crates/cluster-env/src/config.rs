@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ClusterError, invalid};
 
+/// Most nodes a scenario may have, over all its groups. Generous (the `large` preset has 1000)
+/// but finite: a typo in a node count is an error, not an attempt to allocate per-node state
+/// for billions of nodes. Also keeps every node index below 2^32, which the random streams
+/// rely on.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// Most tasks a workload may have (`workload.n_tasks`, or a trace's rows): the simulator
+/// reserves per-task state for the whole episode at its start (`large` has 100,000).
+pub const MAX_TASKS: usize = 10_000_000;
+
+/// Most priority classes, and most tenants, a workload may have: tasks store both as `u16`.
+pub const MAX_CLASSES: usize = 1 << 16;
+
+/// Most entries of the tenant × node permission table (one byte each, 256 MiB), which the
+/// compiled scenario holds in full.
+pub const MAX_TENANT_NODE_PAIRS: usize = 1 << 28;
+
 /// A complete scenario: nodes, workload, failures, reward and observation layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,9 +290,10 @@ pub enum ObservationKind {
 }
 
 impl ScenarioConfig {
-    /// Number of nodes over all groups.
+    /// Number of nodes over all groups (saturating: a config that overflows `usize` is refused
+    /// by [`ScenarioConfig::validate`], which this must not panic before).
     pub fn n_nodes(&self) -> usize {
-        self.nodes.iter().map(|g| g.count).sum()
+        self.nodes.iter().fold(0usize, |n, g| n.saturating_add(g.count))
     }
 
     /// Checks every field; the error names the field, the value and what is allowed.
@@ -286,6 +304,15 @@ impl ScenarioConfig {
         }
         if self.nodes.is_empty() || self.n_nodes() == 0 {
             return Err(invalid("nodes", 0, "at least one node"));
+        }
+        // Sizes first: everything below may allocate per node.
+        for (i, g) in self.nodes.iter().enumerate() {
+            if g.count > MAX_NODES {
+                return Err(invalid(format!("nodes[{i}].count"), g.count, format!("at most {MAX_NODES} nodes")));
+            }
+        }
+        if self.n_nodes() > MAX_NODES {
+            return Err(invalid("nodes", self.n_nodes(), format!("at most {MAX_NODES} nodes over all groups")));
         }
         for (i, g) in self.nodes.iter().enumerate() {
             if g.capacity.len() != r {
@@ -352,6 +379,30 @@ impl WorkloadConfig {
     fn validate(&self, r: usize, n_nodes: usize) -> Result<(), ClusterError> {
         if self.trace.is_none() && self.n_tasks == 0 {
             return Err(invalid("workload.n_tasks", 0, "at least 1"));
+        }
+        if self.n_tasks > MAX_TASKS {
+            return Err(invalid("workload.n_tasks", self.n_tasks, format!("at most {MAX_TASKS}")));
+        }
+        if self.priorities.len() > MAX_CLASSES {
+            return Err(invalid(
+                "workload.priorities",
+                format!("{} classes", self.priorities.len()),
+                format!("at most {MAX_CLASSES} classes"),
+            ));
+        }
+        if self.tenants.len() > MAX_CLASSES {
+            return Err(invalid(
+                "workload.tenants",
+                format!("{} tenants", self.tenants.len()),
+                format!("at most {MAX_CLASSES} tenants"),
+            ));
+        }
+        if self.tenants.len().max(1).saturating_mul(n_nodes) > MAX_TENANT_NODE_PAIRS {
+            return Err(invalid(
+                "workload.tenants",
+                format!("{} tenants × {n_nodes} nodes", self.tenants.len()),
+                format!("at most {MAX_TENANT_NODE_PAIRS} tenant-node pairs"),
+            ));
         }
         let pos = |field: &str, v: f64| {
             if v.is_finite() && v > 0.0 { Ok(()) } else { Err(invalid(field, v, "a finite value > 0")) }
@@ -692,6 +743,56 @@ mod tests {
             crate::ClusterEnv::new(&c).map(|_| ()).unwrap_err(),
             "env and simulator report the same error"
         );
+    }
+
+    /// Sizes that would allocate per node or per task are bounded before anything is built: a
+    /// typo in a count is a typed error naming the field, never an allocation failure (which
+    /// aborts the process). Each case goes through the simulator's and the env's constructors.
+    #[test]
+    fn huge_sizes_are_errors_before_anything_is_allocated() {
+        let base = scenarios::seed_case();
+        let check = |c: &ScenarioConfig, want: (&str, &str)| {
+            assert_eq!(bad_field(c), (want.0.to_string(), want.1.to_string()));
+            let err = crate::Simulator::new(c).unwrap_err();
+            assert!(matches!(&err, ClusterError::InvalidConfig { field, .. } if field == want.0), "{err}");
+            assert!(crate::ClusterEnv::new(c).is_err());
+        };
+        let mut c = base.clone();
+        c.nodes[0].count = 10_000_000_000;
+        check(&c, ("nodes[0].count", "10000000000"));
+        // Groups each within the bound, together above it.
+        let mut c = base.clone();
+        c.nodes.iter_mut().for_each(|g| g.count = MAX_NODES / 2);
+        check(&c, ("nodes", &(c.nodes.len() * (MAX_NODES / 2)).to_string()));
+        // A sum that overflows usize neither panics nor wraps to a small count.
+        let mut c = base.clone();
+        c.nodes[0].count = usize::MAX;
+        c.nodes[1].count = usize::MAX;
+        assert_eq!(c.n_nodes(), usize::MAX);
+        check(&c, ("nodes[0].count", &usize::MAX.to_string()));
+        c.nodes[0].count = MAX_NODES;
+        c.nodes[1].count = MAX_NODES;
+        assert_eq!(field(&c), "nodes");
+        let mut c = base.clone();
+        c.workload.n_tasks = 1_000_000_000_000;
+        check(&c, ("workload.n_tasks", "1000000000000"));
+        // The largest sizes allowed are accepted.
+        let mut c = base.clone();
+        c.workload.n_tasks = MAX_TASKS;
+        c.validate().unwrap();
+        let mut c = base.clone();
+        let unused = TenantConfig { name: "unused".into(), prob: 0.0, nodes: None };
+        c.workload.tenants.extend(vec![unused; MAX_CLASSES - 1]);
+        check(&c, ("workload.tenants", &format!("{} tenants", MAX_CLASSES + 1)));
+        c.workload.tenants.truncate(MAX_CLASSES);
+        // 65536 tenants × 10 nodes is within the permission table's bound.
+        c.validate().unwrap();
+        c.nodes[0].count = MAX_TENANT_NODE_PAIRS / MAX_CLASSES;
+        check(&c, ("workload.tenants", &format!("{MAX_CLASSES} tenants × {} nodes", c.n_nodes())));
+        let mut c = base;
+        let class = PriorityClass { name: "none".into(), weight: 1.0, prob: 0.0 };
+        c.workload.priorities.extend(vec![class; MAX_CLASSES]);
+        check(&c, ("workload.priorities", &format!("{} classes", MAX_CLASSES + 3)));
     }
 
     #[test]

@@ -4,12 +4,24 @@
 //! # Event order
 //! The next event is the one with the smallest [`EventKey`] `(time, class, seq)`:
 //! - earlier `time` first;
-//! - at equal times, by [`EventClass`]: an **arrival** before any scheduled event (completions,
-//!   failures, recoveries). This is Park's rule (its timeline queues every arrival before any
-//!   completion), kept so that `park-lb` reproduces Park's dynamics: a task arriving when another
-//!   finishes sees that one still on its node, with no remaining work.
+//! - at equal times, by [`EventClass`], in the order a real cluster would see them:
+//!   1. **recoveries** (a node back up at `t` can take work at `t`);
+//!   2. **failures** (a node down at `t` takes no new work at `t`). A failing node first
+//!      completes its tasks that finish at `t`: their work is done, so they are not lost and
+//!      re-submitted (with integer time such ties are common);
+//!   3. **arrivals** and every decision (re-submissions and tasks waiting for a node included):
+//!      decisions at `t` are taken only once every recovery and failure at `t` has happened, so
+//!      a task is never placed on a node that goes down at that very instant, and sees a node
+//!      that comes back then;
+//!   4. **completions**. Arrivals before completions is Park's rule (its timeline queues every
+//!      arrival before any completion), kept so that `park-lb` reproduces Park's dynamics: a
+//!      task arriving when another finishes sees that one still on its node, with no remaining
+//!      work;
 //! - then by `seq`, the order in which events were scheduled (arrivals are drawn one at a time,
 //!   so there is never more than one pending).
+//!
+//! Scenarios without failures have only arrivals and completions, so this order is the one they
+//! always had.
 //!
 //! Buffers are reused across episodes: in steady state no event allocates. All state is private:
 //! the rest of the crate reads the cluster through [`crate::ClusterView`].
@@ -19,7 +31,6 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use policy_core::FIT_EPS;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 
@@ -28,11 +39,8 @@ use crate::config::ScenarioConfig;
 use crate::error::ClusterError;
 use crate::metrics::{EpisodeMetrics, MetricsAcc, RunTotals};
 use crate::reward::RewardAcc;
+use crate::streams::Stream;
 use crate::workload::WorkloadGen;
-
-/// Random streams of an episode, derived from its seed (ChaCha stream ids).
-const STREAM_WORKLOAD: u64 = 1;
-const STREAM_FAILURES: u64 = 2;
 
 /// What happens at a scheduled event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,11 +61,27 @@ enum EventKind {
     },
 }
 
-/// Which events go first at equal times (see the module documentation).
+/// Which events go first at equal times, first to last (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum EventClass {
+    /// A node comes back up.
+    Up,
+    /// A node goes down.
+    Down,
+    /// A task arrives; also the rank of decisions (see [`Simulator::advance`]).
     Arrival,
-    Scheduled,
+    /// A task completes.
+    Completion,
+}
+
+impl EventKind {
+    fn class(&self) -> EventClass {
+        match self {
+            EventKind::Up { .. } => EventClass::Up,
+            EventKind::Down { .. } => EventClass::Down,
+            EventKind::Completion { .. } => EventClass::Completion,
+        }
+    }
 }
 
 /// The order of events: `(time, class, seq)`, compared lexicographically.
@@ -223,7 +247,7 @@ impl Simulator {
     /// A simulator of an already compiled scenario (shared, not copied).
     pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
         let n_res = c.n_res;
-        let workload_gen = c.workload.start(ChaCha8Rng::seed_from_u64(0));
+        let workload_gen = c.workload.start(Stream::Workload.rng(0));
         Self {
             now: 0.0,
             workload_gen,
@@ -264,12 +288,7 @@ impl Simulator {
     /// failures depend only on `seed`, never on the decisions taken.
     pub fn reset(&mut self, seed: u64) {
         let c = Arc::clone(&self.c);
-        let stream = |id: u64| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(id);
-            rng
-        };
-        self.workload_gen = c.workload.start(stream(STREAM_WORKLOAD));
+        self.workload_gen = c.workload.start(Stream::Workload.rng(seed));
         self.now = 0.0;
         self.events.clear();
         self.seq = 0;
@@ -301,10 +320,9 @@ impl Simulator {
         let fails = &c.cfg.failures;
         self.fail_rng.clear();
         if let Some(mtbf) = fails.mtbf {
-            let base = stream(STREAM_FAILURES);
             for n in 0..c.n_nodes {
-                let mut rng = base.clone();
-                rng.set_stream(STREAM_FAILURES + 1 + n as u64);
+                // A valid scenario has at most MAX_NODES < 2^32 nodes.
+                let mut rng = Stream::NodeFailures(n as u32).rng(seed);
                 let at: f64 = Exp1.sample(&mut rng);
                 self.fail_rng.push(rng);
                 self.push(at * mtbf, EventKind::Down { node: n as u32, duration: None });
@@ -385,18 +403,36 @@ impl Simulator {
             .enumerate()
             .map(|(i, n)| n.util_integral + self.node_util(i) * (self.now - n.last_t))
             .collect();
+        // Every task in the system is in exactly one of these places (the one being decided is
+        // the front of `pending`).
+        let queued_or_running = self.nodes.iter().flat_map(|n| n.queue.iter().chain(&n.running));
+        let (unfinished, unfinished_time) = self
+            .pending
+            .iter()
+            .chain(&self.waiting)
+            .chain(queued_or_running)
+            .fold((0, 0.0), |(k, time), &t| (k + 1, time + (self.now - self.tasks[t as usize].arrival)));
+        debug_assert_eq!(unfinished, self.tasks_in_system());
         self.acc.finish(&RunTotals {
             now: self.now,
             decisions: self.decisions,
             total_capacity: &self.c.total_capacity,
             node_util: &node_util,
+            unfinished,
+            unfinished_time,
         })
     }
 
     /// Runs events until a task awaits a decision with a non-empty mask, or all tasks completed.
+    ///
+    /// Decisions rank as arrivals: pending tasks are offered only when no recovery or failure at
+    /// the current time is still to happen, so every decision at `t` sees the nodes as they are
+    /// at `t` (a re-submitted task is never offered a node that fails at that instant).
     fn advance(&mut self) -> Result<(), ClusterError> {
         loop {
-            while let Some(&t) = self.pending.front() {
+            let decisions = EventKey { time: self.now, class: EventClass::Arrival, seq: 0 };
+            let node_event_due = self.events.peek().is_some_and(|e| e.key.cmp(&decisions) == Ordering::Less);
+            while !node_event_due && let Some(&t) = self.pending.front() {
                 if self.compute_mask(t) {
                     self.current = Some(t);
                     return Ok(());
@@ -458,7 +494,7 @@ impl Simulator {
 
     fn push(&mut self, time: f64, kind: EventKind) {
         self.seq += 1;
-        self.events.push(Event { key: EventKey { time, class: EventClass::Scheduled, seq: self.seq }, kind });
+        self.events.push(Event { key: EventKey { time, class: kind.class(), seq: self.seq }, kind });
     }
 
     fn draw_next_arrival(&mut self) {
@@ -621,6 +657,12 @@ impl Simulator {
         if n.down_depth > 1 {
             return;
         }
+        // Tasks that finish at this very instant have done their work: they complete (freeing
+        // their slots, which may start and complete zero-length tasks behind them) before the
+        // node goes down, instead of being lost and re-submitted.
+        while let Some(task) = self.finishing_now(node) {
+            self.complete(node, task);
+        }
         self.touch_node(node);
         let r = self.c.n_res;
         let n = &mut self.nodes[node];
@@ -643,6 +685,11 @@ impl Simulator {
         n.queue.clear();
         n.queued_work = 0.0;
         n.finish_sum = 0.0;
+    }
+
+    /// A task running on `node` that finishes now (the lowest id first), if any.
+    fn finishing_now(&self, node: usize) -> Option<u32> {
+        self.nodes[node].running.iter().copied().filter(|&t| self.tasks[t as usize].finish <= self.now).min()
     }
 
     fn recover(&mut self, node: usize, random: bool) {
@@ -747,9 +794,10 @@ pub(crate) mod tests {
     //! Golden traces (hand-computed schedules) and an internal-consistency check of the engine's
     //! bookkeeping over many random episodes.
 
+    use std::collections::HashSet;
     use std::path::PathBuf;
 
-    use rand::Rng;
+    use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::config::*;
@@ -970,7 +1018,7 @@ pub(crate) mod tests {
         assert_eq!(sim.mask(), &[false, true]);
         assert_eq!(sim.tasks_in_system(), 2);
         let first = sim.place(1).unwrap();
-        // Node 0 is back at 5 (before J1's completion at 5: scheduled earlier): J0 is offered.
+        // Node 0 is back at 5 (recoveries come before completions at equal times): J0 is offered.
         assert_eq!(sim.now(), 5.0);
         assert_eq!(sim.current_task(), Some(0));
         assert_eq!(sim.mask(), &[true, false]);
@@ -1005,6 +1053,133 @@ pub(crate) mod tests {
         assert_eq!(r, -1.0);
         assert_eq!(sim.tasks[1].finish, 6.0);
         assert_eq!(sim.metrics().mean_jct, 3.0);
+    }
+
+    /// (a) Node 0 fails at t = 2, the instant J0 (allowed only on node 0) and J1 arrive: the
+    /// failure happens first, so J0 is never placed on the failing node (it waits, without a
+    /// retry, until node 0 is back at 5) and J1 is offered node 1 only. Before, arrivals went
+    /// first: J0 was placed on node 0 and at once re-submitted.
+    #[test]
+    fn golden_arrival_at_the_instant_its_node_fails_waits() {
+        let mut cfg = trace_scenario(
+            "arrive-at-failure.csv",
+            &["slot"],
+            &[(&[1.0], 1.0), (&[1.0], 1.0)],
+            "arrival,work,slot,priority,tenant\n2,1,1,0,0\n2,3,1,0,1\n",
+        );
+        cfg.workload.tenants = vec![
+            TenantConfig { name: "pinned".into(), prob: 0.5, nodes: Some(vec![0]) },
+            TenantConfig { name: "free".into(), prob: 0.5, nodes: None },
+        ];
+        cfg.failures.scheduled = vec![ScheduledFailure { node: 0, at: 2.0, duration: 3.0 }];
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        assert_eq!(sim.now(), 2.0);
+        assert_eq!(sim.current_task(), Some(1), "J0 has no node at t = 2: it waits");
+        assert_eq!(sim.mask(), &[false, true]);
+        assert_eq!(sim.tasks_in_system(), 2);
+        // J1 runs on node 1, 2..5. Node 0 is back at 5, before J1's completion at 5.
+        let first = sim.place(1).unwrap();
+        assert_eq!(sim.now(), 5.0);
+        assert_eq!(sim.current_task(), Some(0));
+        assert_eq!(sim.mask(), &[true, false]);
+        let second = sim.place(0).unwrap();
+        assert!(sim.is_done());
+        // J0 in system 2..6 (JCT 4), J1 2..5 (JCT 3).
+        assert_eq!((first, second), (-(2.0 * 3.0), -1.0));
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.retried, m.decisions), (2, 0, 2));
+        assert_close!(m.mean_jct, 3.5);
+    }
+
+    /// (b) Integer time: node 0's J0 finishes at t = 5, the instant a scheduled outage 5..7
+    /// starts. J0's work is done, so it completes (JCT 5) and is not retried; J1, queued behind
+    /// it, starts at 5 and is re-submitted by the failure, runs 7..10 (JCT 10). Before, the
+    /// failure (scheduled first) re-submitted both.
+    #[test]
+    fn golden_completion_at_the_instant_of_a_failure_completes() {
+        let mut cfg = trace_scenario(
+            "complete-at-failure.csv",
+            &["slot"],
+            &[(&[1.0], 1.0)],
+            "arrival,work,slot,priority\n0,5,1,0\n0,3,1,0\n",
+        );
+        cfg.integer_time = true;
+        cfg.failures.scheduled = vec![ScheduledFailure { node: 0, at: 5.0, duration: 2.0 }];
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        let mut rewards = drive(&mut sim, &[(0, 0), (1, 0)]);
+        assert_eq!(sim.now(), 7.0);
+        assert_eq!(sim.tasks_completed(), 1, "J0 completed at the failure");
+        let t = sim.view().task().unwrap();
+        assert_eq!((t.id, t.retries), (1, 1));
+        rewards.extend(drive(&mut sim, &[(1, 0)]));
+        assert!(sim.is_done());
+        assert_eq!(sim.tasks[1].finish, 10.0);
+        // 0..5 both tasks, 5..7 J1 waiting, 7..10 J1 running.
+        assert_eq!(rewards, [0.0, -(2.0 * 5.0 + 2.0), -3.0]);
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.retried, m.decisions), (2, 1, 3));
+        assert_close!(m.mean_jct, 7.5);
+        assert_close!(m.makespan, 10.0);
+        // Node 0 busy 0..5 and 7..10 (J1's instant at 5 is no work) of 10.
+        assert_close!(m.utilisation[0], 8.0 / 10.0);
+    }
+
+    /// (c) Node 0 (the fast one) is back at t = 5, the instant J0 arrives: the recovery happens
+    /// first, so J0 may use it. Before, the arrival went first and saw node 0 still down.
+    #[test]
+    fn golden_recovery_before_arrival_at_equal_time() {
+        let mut cfg = trace_scenario(
+            "recover-at-arrival.csv",
+            &["slot"],
+            &[(&[1.0], 2.0), (&[1.0], 1.0)],
+            "arrival,work,slot,priority\n5,4,1,0\n",
+        );
+        cfg.failures.scheduled = vec![ScheduledFailure { node: 0, at: 0.0, duration: 5.0 }];
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        assert_eq!(sim.now(), 5.0);
+        assert_eq!(sim.mask(), &[true, true], "node 0 is back when J0 arrives");
+        // J0 on node 0 (speed 2): 5..7.
+        assert_eq!(sim.place(0).unwrap(), -2.0);
+        assert!(sim.is_done());
+        assert_eq!(sim.tasks[0].finish, 7.0);
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.retried, m.decisions), (1, 0, 1));
+        assert_close!(m.mean_jct, 2.0);
+    }
+
+    /// Decisions at an instant wait for every recovery and failure of that instant: node 1's
+    /// outages 0..5 and 5..8 meet at t = 5, where its recovery goes first. J0, allowed only on
+    /// node 1 and waiting since t = 1, must not be offered node 1 in between (it would be
+    /// placed and re-submitted at once): it waits, without a retry, until 8.
+    #[test]
+    fn back_to_back_outages_offer_nothing_in_between() {
+        let mut cfg = trace_scenario(
+            "back-to-back.csv",
+            &["slot"],
+            &[(&[1.0], 1.0), (&[1.0], 1.0)],
+            "arrival,work,slot,priority,tenant\n1,1,1,0,1\n",
+        );
+        cfg.workload.tenants = vec![
+            TenantConfig { name: "free".into(), prob: 0.5, nodes: None },
+            TenantConfig { name: "pinned".into(), prob: 0.5, nodes: Some(vec![1]) },
+        ];
+        cfg.failures.scheduled = vec![
+            ScheduledFailure { node: 1, at: 0.0, duration: 5.0 },
+            ScheduledFailure { node: 1, at: 5.0, duration: 3.0 },
+        ];
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        assert_eq!(sim.now(), 8.0);
+        assert_eq!(sim.mask(), &[false, true]);
+        assert_eq!(sim.view().task().unwrap().retries, 0);
+        // In system 1..9.
+        assert_eq!(sim.place(1).unwrap(), -8.0);
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.retried, m.decisions), (1, 0, 1));
+        assert_close!(m.mean_jct, 8.0);
     }
 
     /// Overlapping outages of one node: it is up again only when the last one ends, and the
@@ -1153,6 +1328,25 @@ pub(crate) mod tests {
         if !sim.done {
             assert_eq!(sim.current, sim.pending.front().copied());
             assert!(sim.mask.contains(&true), "decision with an empty mask");
+        }
+    }
+
+    /// Each node's failure clock has a stream of its own, shared with no other node and no other
+    /// purpose: with the old ids (`3 + node`), node 98 of a 99+ node cluster drew from the
+    /// policies' stream, so `random` and `power-of-two` replayed its failure times.
+    #[test]
+    fn failure_streams_are_disjoint_from_every_other_stream() {
+        let mut cfg = crate::scenarios::large();
+        assert_eq!(cfg.n_nodes(), 1000);
+        cfg.failures = FailureConfig { mtbf: Some(1000.0), mttr: Some(10.0), scheduled: vec![] };
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(42);
+        assert_eq!(sim.fail_rng.len(), 1000);
+        let mut seen: HashSet<u64> =
+            [Stream::EpisodeSeeds, Stream::Workload, Stream::Policy].iter().map(|s| s.id()).collect();
+        for (node, rng) in sim.fail_rng.iter().enumerate() {
+            assert_eq!(rng.get_seed(), ChaCha8Rng::seed_from_u64(42).get_seed());
+            assert!(seen.insert(rng.get_stream()), "node {node}'s failure stream {} is taken", rng.get_stream());
         }
     }
 

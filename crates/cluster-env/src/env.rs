@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use gym::{BoxSpace, Discrete, Env, EnvError, Step};
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
 use policy_core::ObservationLayout;
@@ -13,6 +13,7 @@ use crate::config::ScenarioConfig;
 use crate::engine::Simulator;
 use crate::error::ClusterError;
 use crate::metrics::EpisodeMetrics;
+use crate::streams::Stream;
 
 /// Episode seeds drawn by `reset(None)` have this bit set; seeds a user passes for evaluation
 /// should stay below it, which keeps evaluation episodes disjoint from autoreset training ones.
@@ -55,7 +56,7 @@ impl ClusterEnv {
         let (low, high) = c.observation_layout().bounds();
         let space = BoxSpace::new(low, high);
         let obs = vec![0.0; space.dim()];
-        Self { sim: Simulator::from_compiled(c), obs, space, seeds: ChaCha8Rng::seed_from_u64(0), needs_reset: true }
+        Self { sim: Simulator::from_compiled(c), obs, space, seeds: Stream::EpisodeSeeds.rng(0), needs_reset: true }
     }
 
     /// The simulator (for heuristics' structured view, metrics and invariant checks).
@@ -92,7 +93,7 @@ impl Env for ClusterEnv {
     fn reset(&mut self, seed: Option<u64>) -> (&[f32], ClusterInfo) {
         let episode_seed = match seed {
             Some(s) => {
-                self.seeds = ChaCha8Rng::seed_from_u64(s);
+                self.seeds = Stream::EpisodeSeeds.rng(s);
                 s
             }
             None => self.seeds.next_u64() | DERIVED_SEED_BIT,
@@ -128,6 +129,8 @@ impl Env for ClusterEnv {
 #[cfg(test)]
 mod tests {
     //! Seeding, truncation and the reset contract of [`ClusterEnv`].
+
+    use rand::SeedableRng;
 
     use super::*;
     use crate::scenarios;
@@ -199,6 +202,58 @@ mod tests {
         assert!(matches!(env.step(first_valid(env.action_mask())), Err(EnvError::NeedsReset)));
         assert_eq!(env.action_space().n, 10);
         assert_eq!(env.simulator().decisions(), 10);
+    }
+
+    /// A truncated episode's metrics count the tasks still in the system. One single-slot node;
+    /// J0 (t = 0, work 4) runs 0..4, J1 (t = 1, work 2) queues and runs 4..6. After those two
+    /// decisions the simulator stops at J2's arrival (t = 5), where `max_decisions = 2`
+    /// truncates: J0 completed (JCT 4), J1 has been in the system 4 and J2 0; J3 (t = 10) has
+    /// not arrived and counts nowhere.
+    #[test]
+    fn truncated_episode_metrics_count_unfinished_tasks() {
+        let mut cfg = crate::engine::tests::trace_scenario(
+            "truncated.csv",
+            &["slot"],
+            &[(&[1.0], 1.0)],
+            "arrival,work,slot,priority\n0,4,1,0\n1,2,1,0\n5,1,1,0\n10,1,1,0\n",
+        );
+        cfg.max_decisions = Some(2);
+        let mut env = ClusterEnv::new(&cfg).unwrap();
+        env.reset(Some(0));
+        assert!(!env.step(0).unwrap().truncated);
+        let s = env.step(0).unwrap();
+        assert!(s.truncated && !s.terminated);
+        assert_eq!(s.info.time, 5.0);
+        let m = s.info.metrics.clone().unwrap();
+        assert_eq!((m.tasks, m.completed, m.unfinished), (4, 1, 2));
+        assert_eq!(m.mean_jct, 4.0, "completed tasks only: reads low");
+        assert_eq!(m.mean_jct_with_unfinished, (4.0 + 4.0 + 0.0) / 3.0);
+        assert_eq!(m.scalar("unfinished"), Some(2.0));
+        assert_eq!(m.scalar("mean_jct_with_unfinished"), Some(8.0 / 3.0));
+        // Run to the end: nothing is unfinished, and both means agree exactly.
+        let mut sim = Simulator::new(&cfg).unwrap();
+        sim.reset(0);
+        while !sim.is_done() {
+            sim.place(0).unwrap();
+        }
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.unfinished), (4, 0));
+        // J0 0..4, J1 4..6, J2 6..7, J3 10..11: JCTs 4, 5, 2, 1.
+        assert_eq!(m.mean_jct, 3.0);
+        assert_eq!(m.mean_jct_with_unfinished, m.mean_jct);
+    }
+
+    /// Metrics written before `unfinished` and `mean_jct_with_unfinished` existed (a
+    /// `report.json` of an older build) still read, with both at 0.
+    #[test]
+    fn metrics_without_the_unfinished_fields_still_deserialize() {
+        let mut sim = Simulator::new(&scenarios::seed_case()).unwrap();
+        sim.reset(3);
+        let mut json = serde_json::to_value(sim.metrics()).unwrap();
+        let obj = json.as_object_mut().unwrap();
+        assert!(obj.remove("unfinished").is_some() && obj.remove("mean_jct_with_unfinished").is_some());
+        let m: EpisodeMetrics = serde_json::from_value(json).unwrap();
+        assert_eq!((m.unfinished, m.mean_jct_with_unfinished), (0, 0.0));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod openb;
 mod reward;
 pub mod scenarios;
 mod stats;
+mod streams;
 mod trace;
 mod view;
 mod workload;

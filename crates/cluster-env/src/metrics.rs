@@ -13,7 +13,9 @@ pub struct EpisodeMetrics {
     pub retried: usize,
     /// Decisions taken.
     pub decisions: u64,
-    /// Mean job completion time (completion − arrival) over completed tasks.
+    /// Mean job completion time (completion − arrival) over completed tasks. When
+    /// `max_decisions` truncates an episode this leaves out the tasks still in the system (often
+    /// the slowest), so it reads low: see [`EpisodeMetrics::mean_jct_with_unfinished`].
     pub mean_jct: f64,
     /// Median JCT.
     pub p50_jct: f64,
@@ -31,6 +33,16 @@ pub struct EpisodeMetrics {
     pub utilisation: Vec<f64>,
     /// Coefficient of variation of per-node time-averaged utilisation (0 = perfectly even).
     pub load_imbalance: f64,
+    /// Tasks that had arrived but not completed when the metrics were taken (waiting, queued or
+    /// running): 0 at the end of a terminated episode, positive when `max_decisions` truncated
+    /// it. Tasks that had not arrived yet are in neither this nor `completed`.
+    #[serde(default)]
+    pub unfinished: usize,
+    /// Mean JCT over every task that arrived, counting each unfinished task's time in the system
+    /// so far (now − arrival, a lower bound on its JCT) beside the completed tasks' JCTs. Equal
+    /// to `mean_jct` when nothing is unfinished; the honest curve of truncated episodes.
+    #[serde(default)]
+    pub mean_jct_with_unfinished: f64,
     /// Set when the simulation failed; the other fields cover the episode up to the failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -38,7 +50,7 @@ pub struct EpisodeMetrics {
 
 impl EpisodeMetrics {
     /// Names of the scalar metrics that evaluation aggregates, in report order.
-    pub const SCALARS: [&'static str; 11] = [
+    pub const SCALARS: [&'static str; 13] = [
         "mean_jct",
         "p50_jct",
         "p95_jct",
@@ -50,6 +62,8 @@ impl EpisodeMetrics {
         "load_imbalance",
         "completed",
         "retried",
+        "unfinished",
+        "mean_jct_with_unfinished",
     ];
 
     /// Value of one of [`EpisodeMetrics::SCALARS`] (None for an unknown name).
@@ -66,6 +80,8 @@ impl EpisodeMetrics {
             "load_imbalance" => self.load_imbalance,
             "completed" => self.completed as f64,
             "retried" => self.retried as f64,
+            "unfinished" => self.unfinished as f64,
+            "mean_jct_with_unfinished" => self.mean_jct_with_unfinished,
             _ => return None,
         })
     }
@@ -82,6 +98,10 @@ pub(crate) struct RunTotals<'a> {
     pub total_capacity: &'a [f64],
     /// Each node's ∫ utilisation dt up to now.
     pub node_util: &'a [f64],
+    /// Tasks arrived and not completed.
+    pub unfinished: usize,
+    /// Σ over those tasks of now − arrival.
+    pub unfinished_time: f64,
 }
 
 /// Running sums the engine updates as events happen.
@@ -140,6 +160,8 @@ impl MetricsAcc {
         let end = if self.completed == self.tasks { self.last_completion } else { run.now };
         let makespan = (end - start).max(0.0);
         let n = self.completed.max(1) as f64;
+        let jct_sum = self.jcts.iter().sum::<f64>();
+        let arrived = self.completed + run.unfinished;
         let mut sorted = self.jcts.clone();
         sorted.sort_by(f64::total_cmp);
         // Averaged over the makespan: the integrals start at time 0, but nothing runs before the
@@ -153,7 +175,7 @@ impl MetricsAcc {
             completed: self.completed,
             retried: self.retries,
             decisions: run.decisions,
-            mean_jct: self.jcts.iter().sum::<f64>() / n,
+            mean_jct: jct_sum / n,
             p50_jct: percentile(&sorted, 50.0),
             p95_jct: percentile(&sorted, 95.0),
             p99_jct: percentile(&sorted, 99.0),
@@ -162,6 +184,8 @@ impl MetricsAcc {
             makespan,
             utilisation,
             load_imbalance: coefficient_of_variation(&per_node),
+            unfinished: run.unfinished,
+            mean_jct_with_unfinished: if arrived > 0 { (jct_sum + run.unfinished_time) / arrived as f64 } else { 0.0 },
             error: self.error.clone(),
         }
     }

@@ -140,6 +140,17 @@ pub fn make_device(setting: DeviceSetting) -> Result<Device, DqnError> {
     }
 }
 
+/// The Q-network shape of an agent with `cfg` for `obs_dim` observations and `n_actions` actions.
+pub(crate) fn network_shape(cfg: &DqnConfig, obs_dim: usize, n_actions: usize) -> NetworkShape {
+    NetworkShape {
+        obs_dim,
+        n_actions,
+        hidden_sizes: cfg.hidden_sizes.clone(),
+        activation: cfg.activation,
+        dueling: cfg.dueling,
+    }
+}
+
 fn optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(cfg.adam_epsilon as f32).init()
 }
@@ -148,35 +159,12 @@ impl Agent {
     /// A fresh agent: networks initialised from `cfg.seed`, empty replay buffer, step 0.
     ///
     /// # Errors
-    /// [`DqnError::InvalidConfig`] if `cfg` does not validate or the sizes are zero;
-    /// [`DqnError::Device`] if `cfg.device` is not available.
+    /// [`DqnError::InvalidConfig`] if `cfg` does not validate or the sizes are zero or too large
+    /// ([`DqnConfig::validate_for`]); [`DqnError::Device`] if `cfg.device` is not available.
     pub fn new(cfg: DqnConfig, obs_dim: usize, n_actions: usize) -> Result<Self, DqnError> {
-        cfg.validate()?;
-        if obs_dim == 0 {
-            return Err(DqnError::config("obs_dim", "the observation is empty"));
-        }
-        if n_actions == 0 {
-            return Err(DqnError::config("n_actions", "the action space is empty"));
-        }
-        // Two observations, a next mask and four scalars per transition, all preallocated.
-        let replay_bytes = obs_dim
-            .checked_mul(8)
-            .and_then(|b| b.checked_add(n_actions + 16))
-            .and_then(|b| b.checked_mul(cfg.buffer_size))
-            .filter(|&b| b <= 1 << 40);
-        if replay_bytes.is_none() {
-            return Err(DqnError::config(
-                "buffer_size",
-                format!("{} transitions of {obs_dim} observations would need more than 1 TiB", cfg.buffer_size),
-            ));
-        }
-        let net_cfg = NetworkShape {
-            obs_dim,
-            n_actions,
-            hidden_sizes: cfg.hidden_sizes.clone(),
-            activation: cfg.activation,
-            dueling: cfg.dueling,
-        };
+        // Every size is checked before anything is allocated (the buffers are preallocated).
+        cfg.validate_for(obs_dim, n_actions)?;
+        let net_cfg = network_shape(&cfg, obs_dim, n_actions);
         let device = make_device(cfg.device)?.autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let online = QNetwork::init(&net_cfg, &device, &mut rng);

@@ -5,6 +5,38 @@ use serde::{Deserialize, Serialize};
 use crate::DqnError;
 use policy_core::Activation;
 
+/// Most parallel environments (`num_envs`): the agent keeps per-env n-step windows and
+/// statistics, and the trainer builds one environment each.
+pub const MAX_NUM_ENVS: usize = 4096;
+
+/// Largest replay buffer (`buffer_size`), in transitions; its memory is also bounded by
+/// [`MAX_REPLAY_BYTES`] once the observation size is known.
+pub const MAX_BUFFER_SIZE: usize = 100_000_000;
+
+/// Widest hidden layer (`hidden_sizes`).
+pub const MAX_HIDDEN_WIDTH: usize = 65_536;
+
+/// Most hidden layers (`hidden_sizes`).
+pub const MAX_HIDDEN_LAYERS: usize = 64;
+
+/// Longest observation (`obs_dim`, the network's input width) an agent may be built for.
+pub const MAX_OBS_DIM: usize = 1 << 24;
+
+/// Most actions (`n_actions`, the network's output width) an agent may be built for.
+pub const MAX_ACTIONS: usize = 1 << 24;
+
+/// Most bytes the replay buffer may preallocate (64 GiB): two observations, a next mask and
+/// four scalars per transition, plus the priority tree. Every buffer is allocated in full when
+/// the agent is built (or loaded), so this is refused up front rather than aborting then.
+pub const MAX_REPLAY_BYTES: u64 = 64 << 30;
+
+/// Most bytes of the n-step windows, `num_envs × n_step` pending observations (4 GiB).
+pub const MAX_NSTEP_BYTES: u64 = 4 << 30;
+
+/// Most parameters of the Q-network (2^30: 4 GiB of `f32` per copy; the agent holds the online
+/// and target networks, Adam's two moments and a gradient of that size).
+pub const MAX_NETWORK_PARAMS: u64 = 1 << 30;
+
 /// Where the networks live and run.
 ///
 /// Written in config files as a string: `"cpu"` (burn's pure-Rust flex backend, always
@@ -270,6 +302,9 @@ impl DqnConfig {
         }
 
         nonzero("num_envs", self.num_envs as u64)?;
+        if self.num_envs > MAX_NUM_ENVS {
+            return Err(DqnError::config("num_envs", format!("{} is above {MAX_NUM_ENVS}", self.num_envs)));
+        }
         nonzero("total_timesteps", self.total_timesteps)?;
         positive("learning_rate", self.learning_rate)?;
         // Checked whatever the schedule, so switching the schedule on later cannot turn a
@@ -290,6 +325,12 @@ impl DqnConfig {
             return Err(DqnError::config("max_grad_norm", "must be >= 0 (0 disables clipping)"));
         }
         nonzero("buffer_size", self.buffer_size as u64)?;
+        if self.buffer_size > MAX_BUFFER_SIZE {
+            return Err(DqnError::config(
+                "buffer_size",
+                format!("{} transitions is above {MAX_BUFFER_SIZE}", self.buffer_size),
+            ));
+        }
         in_range("gamma", self.gamma, 0.0, 1.0)?;
         in_range("tau", self.tau, 0.0, 1.0)?;
         if self.tau == 0.0 {
@@ -318,11 +359,104 @@ impl DqnConfig {
         if self.hidden_sizes.contains(&0) {
             return Err(DqnError::config("hidden_sizes", "a hidden layer has width 0"));
         }
+        if self.hidden_sizes.len() > MAX_HIDDEN_LAYERS {
+            return Err(DqnError::config(
+                "hidden_sizes",
+                format!("{} layers is above {MAX_HIDDEN_LAYERS}", self.hidden_sizes.len()),
+            ));
+        }
+        if let Some(w) = self.hidden_sizes.iter().find(|&&w| w > MAX_HIDDEN_WIDTH) {
+            return Err(DqnError::config("hidden_sizes", format!("width {w} is above {MAX_HIDDEN_WIDTH}")));
+        }
         in_range("per_alpha", self.per_alpha, 0.0, 1.0)?;
         in_range("per_beta_start", self.per_beta_start, 0.0, 1.0)?;
         positive("per_epsilon", self.per_epsilon)?;
         positive("obs_clip", self.obs_clip)?;
         positive("reward_scale", self.reward_scale)?;
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate), then the sizes of an agent for `obs_dim`-long observations
+    /// and `n_actions` actions: what [`crate::Agent::new`] and [`crate::Agent::load`] check
+    /// before allocating anything. Every buffer is bounded (replay by [`MAX_REPLAY_BYTES`],
+    /// n-step windows by [`MAX_NSTEP_BYTES`], the network by [`MAX_NETWORK_PARAMS`]), so a typo
+    /// or a corrupted checkpoint is an error, never an allocation failure that aborts.
+    ///
+    /// # Errors
+    /// [`DqnError::InvalidConfig`] naming the first offending field (`obs_dim` and `n_actions`
+    /// for the sizes given).
+    pub fn validate_for(&self, obs_dim: usize, n_actions: usize) -> Result<(), DqnError> {
+        self.validate()?;
+        if obs_dim == 0 {
+            return Err(DqnError::config("obs_dim", "the observation is empty"));
+        }
+        if obs_dim > MAX_OBS_DIM {
+            return Err(DqnError::config("obs_dim", format!("{obs_dim} is above {MAX_OBS_DIM}")));
+        }
+        if n_actions == 0 {
+            return Err(DqnError::config("n_actions", "the action space is empty"));
+        }
+        if n_actions > MAX_ACTIONS {
+            return Err(DqnError::config("n_actions", format!("{n_actions} is above {MAX_ACTIONS}")));
+        }
+        // Every size is bounded above, so these products fit in u64 (checked all the same).
+        let (obs, actions) = (obs_dim as u64, n_actions as u64);
+        let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+
+        // Two observations, a next mask and four 4-byte scalars per transition; PER adds a
+        // sum tree and a min tree of 2 × (capacity rounded up to a power of two) f64 each.
+        let capacity = self.buffer_size as u64;
+        let tree = if self.prioritized_replay { 32 * capacity.next_power_of_two() } else { 0 };
+        let replay = (8 * obs + actions + 16).checked_mul(capacity).and_then(|b| b.checked_add(tree));
+        if replay.is_none_or(|b| b > MAX_REPLAY_BYTES) {
+            return Err(DqnError::config(
+                "buffer_size",
+                format!(
+                    "{capacity} transitions of {obs_dim} observations and {n_actions} actions need {:.1} GiB, \
+                     more than {} GiB",
+                    replay.map_or(f64::INFINITY, gib),
+                    gib(MAX_REPLAY_BYTES)
+                ),
+            ));
+        }
+
+        // Each env's window: n_step observations, actions and rewards.
+        let windows = (self.num_envs as u64 * self.n_step as u64).checked_mul(4 * obs + 16);
+        if windows.is_none_or(|b| b > MAX_NSTEP_BYTES) {
+            return Err(DqnError::config(
+                "n_step",
+                format!(
+                    "{} envs × {} steps of {obs_dim} observations need {:.1} GiB, more than {} GiB",
+                    self.num_envs,
+                    self.n_step,
+                    windows.map_or(f64::INFINITY, gib),
+                    gib(MAX_NSTEP_BYTES)
+                ),
+            ));
+        }
+
+        // Weights and biases of every layer, input to output, and the dueling value head.
+        let mut params: u64 = 0;
+        let mut width = obs;
+        let widths = self.hidden_sizes.iter().map(|&h| h as u64).chain(std::iter::once(actions));
+        for out in widths {
+            params = params.saturating_add(width.saturating_mul(out).saturating_add(out));
+            width = out;
+        }
+        if self.dueling {
+            let last = self.hidden_sizes.last().map_or(obs, |&h| h as u64);
+            params = params.saturating_add(last + 1);
+        }
+        if params > MAX_NETWORK_PARAMS {
+            return Err(DqnError::config(
+                "hidden_sizes",
+                format!(
+                    "a network of {obs_dim} inputs, hidden layers {:?} and {n_actions} actions has {params} \
+                     parameters, more than {MAX_NETWORK_PARAMS}",
+                    self.hidden_sizes
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -356,6 +490,11 @@ mod tests {
             (DqnConfig { n_step: 0, ..Default::default() }, "n_step"),
             (DqnConfig { hidden_sizes: vec![64, 0], ..Default::default() }, "hidden_sizes"),
             (DqnConfig { epsilon_schedule: EpsilonSchedule::Exponential, end_e: 0.0, ..Default::default() }, "end_e"),
+            // Sizes that would be allocated are bounded.
+            (DqnConfig { hidden_sizes: vec![100_000_000], ..Default::default() }, "hidden_sizes"),
+            (DqnConfig { hidden_sizes: vec![8; MAX_HIDDEN_LAYERS + 1], ..Default::default() }, "hidden_sizes"),
+            (DqnConfig { buffer_size: 1_000_000_000_000, ..Default::default() }, "buffer_size"),
+            (DqnConfig { num_envs: MAX_NUM_ENVS + 1, ..Default::default() }, "num_envs"),
         ];
         for (cfg, field) in cases {
             match cfg.validate() {
@@ -363,6 +502,49 @@ mod tests {
                 other => panic!("{field}: expected InvalidConfig, got {other:?}"),
             }
         }
+    }
+
+    /// The sizes of an agent for given observation and action counts: each buffer and the
+    /// network are bounded, and the error names the field to change.
+    #[test]
+    fn sizes_for_an_environment_are_bounded() {
+        let field = |cfg: &DqnConfig, obs_dim: usize, n_actions: usize| match cfg.validate_for(obs_dim, n_actions) {
+            Err(DqnError::InvalidConfig { field, .. }) => field,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        };
+        let base = DqnConfig::default();
+        // The `large` scenario's 1000 nodes (7005 observations) with the default buffer.
+        base.validate_for(7005, 1000).unwrap();
+        assert_eq!(field(&base, 0, 2), "obs_dim");
+        assert_eq!(field(&base, MAX_OBS_DIM + 1, 2), "obs_dim");
+        assert_eq!(field(&base, 4, 0), "n_actions");
+        assert_eq!(field(&base, 4, MAX_ACTIONS + 1), "n_actions");
+        // 10^8 transitions of 100 floats: 82 GB.
+        let big = DqnConfig { buffer_size: MAX_BUFFER_SIZE, ..base.clone() };
+        big.validate_for(4, 2).unwrap();
+        assert_eq!(field(&big, 100, 2), "buffer_size");
+        let err = big.validate_for(100, 2).unwrap_err().to_string();
+        assert!(err.contains("need 76.2 GiB, more than 64 GiB"), "{err}");
+        // PER's trees count too: 2 × 2^27 f64 (2 GiB) tip 64e6 transitions of 128 floats
+        // (62.1 GiB) over the bound.
+        let per = DqnConfig { buffer_size: 64_000_000, prioritized_replay: true, ..base.clone() };
+        DqnConfig { prioritized_replay: false, ..per.clone() }.validate_for(128, 2).unwrap();
+        assert_eq!(field(&per, 128, 2), "buffer_size");
+        // 4096 envs × 1000 steps of 1000 floats: 16 GB of n-step windows.
+        let windows = DqnConfig { num_envs: MAX_NUM_ENVS, n_step: 1000, ..base.clone() };
+        windows.validate_for(100, 2).unwrap();
+        assert_eq!(field(&windows, 1000, 2), "n_step");
+        // Two layers of the widest width: 2^32 parameters.
+        let wide = DqnConfig { hidden_sizes: vec![MAX_HIDDEN_WIDTH; 2], ..base.clone() };
+        assert_eq!(field(&wide, 4, 2), "hidden_sizes");
+        DqnConfig { hidden_sizes: vec![MAX_HIDDEN_WIDTH], ..base.clone() }.validate_for(4, 2).unwrap();
+        let err = DqnConfig { hidden_sizes: vec![MAX_HIDDEN_WIDTH], dueling: true, buffer_size: 128, ..base.clone() }
+            .validate_for(MAX_OBS_DIM, 2)
+            .unwrap_err();
+        assert!(err.to_string().contains("parameters, more than 1073741824"), "{err}");
+        // Whatever the sizes, nothing overflows.
+        let huge = DqnConfig { buffer_size: MAX_BUFFER_SIZE, num_envs: MAX_NUM_ENVS, n_step: 1000, ..base };
+        assert_eq!(field(&huge, MAX_OBS_DIM, MAX_ACTIONS), "buffer_size");
     }
 
     #[test]

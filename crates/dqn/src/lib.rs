@@ -57,7 +57,10 @@ mod td;
 mod train;
 
 pub use agent::{Agent, Transitions, UpdateStats, make_device};
-pub use config::{DeviceSetting, DqnConfig, EpsilonSchedule, LossKind, LrSchedule};
+pub use config::{
+    DeviceSetting, DqnConfig, EpsilonSchedule, LossKind, LrSchedule, MAX_ACTIONS, MAX_BUFFER_SIZE, MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_WIDTH, MAX_NETWORK_PARAMS, MAX_NSTEP_BYTES, MAX_NUM_ENVS, MAX_OBS_DIM, MAX_REPLAY_BYTES,
+};
 pub use error::DqnError;
 pub use logger::{Logger, MemoryLogger, NullLogger, Scalar};
 pub use model::QNetwork;

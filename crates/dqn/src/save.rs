@@ -35,7 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::DqnError;
-use crate::agent::Agent;
+use crate::agent::{Agent, network_shape};
 use crate::bin::{ByteReader, ByteWriter, fnv1a64};
 use crate::config::{DeviceSetting, DqnConfig};
 use crate::model::QNetwork;
@@ -321,19 +321,22 @@ impl Agent {
         if let Some(device) = device {
             file.config.device = device;
         }
-        // Validate through a fresh agent of the saved shape, then replace its state.
-        let mut agent = Agent::new(file.config.clone(), file.network.obs_dim, file.network.n_actions)
-            .map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
-        if agent.net_cfg != file.network {
+        // Every field is checked before anything is allocated: the sizes with the validation a
+        // fresh agent runs (a corrupted or edited file cannot make the load abort), then the
+        // network and the statistics against the config.
+        let (obs_dim, n_actions) = (file.network.obs_dim, file.network.n_actions);
+        file.config.validate_for(obs_dim, n_actions).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
+        let expected = network_shape(&file.config, obs_dim, n_actions);
+        if expected != file.network {
             return Err(DqnError::ShapeMismatch {
                 path,
-                expected: format!("network {}", agent.net_cfg),
+                expected: format!("network {expected}"),
                 found: format!("network {}", file.network),
             });
         }
         let n_envs = file.config.num_envs;
         let stats_ok = match (&file.obs_stats, file.config.normalize_obs) {
-            (Some(s), true) => s.dim() == file.network.obs_dim && s.var.len() == s.dim(),
+            (Some(s), true) => s.dim() == obs_dim && s.var.len() == s.dim(),
             (None, false) => true,
             _ => false,
         };
@@ -343,6 +346,10 @@ impl Agent {
         if !stats_ok || !scaler_ok {
             return Err(DqnError::corrupt(&path, "normalisation statistics do not fit the config"));
         }
+        // A fresh agent of the saved shape (validating again, as every new agent does), whose
+        // state the files then replace.
+        let mut agent =
+            Agent::new(file.config.clone(), obs_dim, n_actions).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
 
         let network = agent.net_cfg.to_string();
         let online_path = dir.join(ONLINE_FILE);
@@ -466,6 +473,83 @@ fn load_replay(path: &PathBuf, bytes: &[u8], sum: &str, agent: &mut Agent) -> Re
 mod tests {
     use super::*;
     use crate::Transitions;
+
+    /// Every size read back from `agent.json` is validated as a fresh agent's config is, before
+    /// anything is allocated: an edited or corrupted file is a typed error naming the file and
+    /// the field, never an allocation of its size (which aborts the process). Before, a buffer
+    /// of 10^10 transitions passed the 1 TiB check and its 120 GB allocation aborted.
+    #[test]
+    fn huge_sizes_in_agent_json_are_errors_not_aborts() {
+        let dir = std::env::temp_dir().join(format!("dqn-huge-sizes-{}", std::process::id()));
+        let cfg = DqnConfig { buffer_size: 8, batch_size: 4, hidden_sizes: vec![4], ..DqnConfig::default() };
+        Agent::new(cfg, 3, 2).unwrap().save(&dir, SaveOptions::default()).unwrap();
+        let path = dir.join(AGENT_FILE);
+        let original: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let load_edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut value = original.clone();
+            edit(&mut value);
+            fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+            match Agent::load(&dir) {
+                Err(DqnError::Corrupt { path: p, reason }) => {
+                    assert_eq!(p, path);
+                    reason
+                }
+                other => panic!("expected a corrupt agent.json, got {:?}", other.map(|_| "an agent")),
+            }
+        };
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "buffer_size: 10000000000 transitions",
+                Box::new(|v| v["config"]["buffer_size"] = 10_000_000_000u64.into()),
+            ),
+            ("obs_dim: 1000000000 is above", Box::new(|v| v["network"]["obs_dim"] = 1_000_000_000u64.into())),
+            ("n_actions: 1000000000 is above", Box::new(|v| v["network"]["n_actions"] = 1_000_000_000u64.into())),
+            (
+                "hidden_sizes: width 100000000",
+                Box::new(|v| {
+                    v["config"]["hidden_sizes"] = serde_json::json!([100_000_000]);
+                    v["network"]["hidden_sizes"] = serde_json::json!([100_000_000]);
+                }),
+            ),
+            (
+                "hidden_sizes: a network of 3 inputs, hidden layers [65536, 65536]",
+                Box::new(|v| {
+                    v["config"]["hidden_sizes"] = serde_json::json!([65536, 65536]);
+                    v["network"]["hidden_sizes"] = serde_json::json!([65536, 65536]);
+                }),
+            ),
+            ("num_envs: 1000000000 is above 4096", Box::new(|v| v["config"]["num_envs"] = 1_000_000_000u64.into())),
+            (
+                "n_step: 4096 envs × 1000 steps",
+                Box::new(|v| {
+                    v["config"]["num_envs"] = 4096.into();
+                    v["config"]["n_step"] = 1000.into();
+                    v["network"]["obs_dim"] = 1000.into();
+                }),
+            ),
+            (
+                "buffer_size: 100000000 transitions of 100 observations and 2 actions need 76.2 GiB",
+                Box::new(|v| {
+                    v["config"]["buffer_size"] = 100_000_000.into();
+                    v["network"]["obs_dim"] = 100.into();
+                }),
+            ),
+        ];
+        for (want, edit) in &cases {
+            let reason = load_edited(edit.as_ref());
+            assert!(reason.contains(want), "{want}: {reason}");
+        }
+        // A network that disagrees with the config is refused before it is built, too.
+        let mut value = original.clone();
+        value["network"]["hidden_sizes"] = serde_json::json!([5]);
+        fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+        assert!(matches!(Agent::load(&dir), Err(DqnError::ShapeMismatch { .. })));
+        // The untouched file still loads.
+        fs::write(&path, serde_json::to_vec(&original).unwrap()).unwrap();
+        Agent::load(&dir).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn version_1_replay_files_still_load_and_their_pending_windows_are_dropped_on_truncation() {

@@ -79,7 +79,10 @@ pub fn crossed(prev: u64, cur: u64, every: u64) -> bool {
 /// assert_eq!(dqn::crossings(17, 23, 8), 0);
 /// ```
 pub fn crossings(prev: u64, cur: u64, every: u64) -> u64 {
-    if every == 0 { 0 } else { (cur / every).saturating_sub(prev / every) }
+    match (cur.checked_div(every), prev.checked_div(every)) {
+        (Some(cur), Some(prev)) => cur.saturating_sub(prev),
+        _ => 0, // every == 0
+    }
 }
 
 #[cfg(test)]

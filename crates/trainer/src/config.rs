@@ -18,6 +18,25 @@ use toml::{Table, Value};
 /// selection); the held-out test seeds start at [`EvaluationSection::seed_offset`].
 pub const VALIDATION_SEED: u64 = 2_000_000;
 
+/// Most episodes of one evaluation (`training.eval_episodes`, `evaluation.episodes`,
+/// `--episodes`): every episode's seed and metrics are held in memory, so a typo such as
+/// `1e12` must be an error, not an allocation that aborts.
+pub const MAX_EPISODES: u64 = 1_000_000;
+
+/// Checks an episode count given as `key`: at least 1, at most [`MAX_EPISODES`].
+///
+/// # Errors
+/// A message naming `key`, the value and the valid range.
+pub fn check_episodes(key: &str, episodes: u64) -> Result<()> {
+    if episodes == 0 {
+        bail!("{key}: must be at least 1");
+    }
+    if episodes > MAX_EPISODES {
+        bail!("{key}: {episodes} is above {MAX_EPISODES}");
+    }
+    Ok(())
+}
+
 /// A complete, validated experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -377,19 +396,12 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         DqnError::InvalidConfig { field, reason } => anyhow!("agent.{field}: {reason}"),
         other => anyhow::Error::new(other).context("agent"),
     })?;
-    if training.num_envs > 4096 {
-        bail!("training.num_envs: {} is above 4096", training.num_envs);
-    }
-    if training.eval_episodes == 0 {
-        bail!("training.eval_episodes: must be at least 1");
-    }
+    check_episodes("training.eval_episodes", training.eval_episodes)?;
     if training.keep_checkpoints == 0 {
         bail!("training.keep_checkpoints: must be at least 1");
     }
     evaluation.baselines.names().map_err(anyhow::Error::msg).context("evaluation.baselines")?;
-    if evaluation.episodes == 0 {
-        bail!("evaluation.episodes: must be at least 1");
-    }
+    check_episodes("evaluation.episodes", evaluation.episodes)?;
     let test = evaluation.seed_offset..evaluation.seed_offset.saturating_add(evaluation.episodes);
     if test.end > DERIVED_SEED_BIT {
         bail!("evaluation.seed_offset: the test seeds must stay below 2^63 (training episodes use seeds above)");
@@ -554,6 +566,41 @@ mod tests {
         assert!(
             err(MINIMAL, &["env.scenario=cartpole", "env.reward=slowdown"]).contains("env.reward: cartpole takes no")
         );
+    }
+
+    /// Sizes that would be allocated are bounded while the experiment is resolved, with the
+    /// key in the message: nothing is built from them (in-process: an allocation of any of
+    /// these sizes would abort the test binary).
+    #[test]
+    fn huge_sizes_are_errors_naming_the_key() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["agent.hidden_sizes=[100000000]"], "agent.hidden_sizes: width 100000000 is above 65536"),
+            (&["agent.buffer_size=1000000000000"], "agent.buffer_size: 1000000000000 transitions is above 100000000"),
+            (&["training.num_envs=5000"], "training.num_envs: 5000 is above 4096"),
+            (&["training.eval_episodes=1000000000000"], "training.eval_episodes: 1000000000000 is above 1000000"),
+            (&["evaluation.episodes=1000000000000"], "evaluation.episodes: 1000000000000 is above 1000000"),
+            (
+                &["env.nodes=[{count = 10000000000, capacity = [1.0], speed = 1.0}]"],
+                "env.nodes[0].count = 10000000000: allowed: at most 1000000 nodes",
+            ),
+            (
+                &["env.workload.n_tasks=1000000000000"],
+                "env.workload.n_tasks = 1000000000000: allowed: at most 10000000",
+            ),
+        ];
+        for (sets, want) in cases {
+            let got = err(MINIMAL, sets);
+            assert!(got.contains(want), "{sets:?}: {got}");
+        }
+        let deep = format!("agent.hidden_sizes=[{}]", vec!["8"; 65].join(", "));
+        assert!(err(MINIMAL, &[&deep]).contains("agent.hidden_sizes: 65 layers is above 64"));
+        // The bounds themselves are accepted.
+        let sets = ["training.eval_episodes=1000000", "evaluation.episodes=1000000", "evaluation.seed_offset=3000000"];
+        let exp = from_str(MINIMAL, &sets.map(String::from)).unwrap();
+        assert_eq!(exp.training.eval_episodes, MAX_EPISODES);
+        assert!(check_episodes("--episodes", 0).is_err() && check_episodes("--episodes", MAX_EPISODES).is_ok());
+        let e = check_episodes("--episodes", MAX_EPISODES + 1).unwrap_err();
+        assert_eq!(e.to_string(), "--episodes: 1000001 is above 1000000");
     }
 
     #[test]

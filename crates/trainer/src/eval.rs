@@ -65,9 +65,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let dir = checkpoint::resolve(&args.checkpoint)?;
     let exp: Experiment = config::load(&dir.join(checkpoint::EXPERIMENT_FILE), &[])?;
     let episodes = args.episodes.unwrap_or(exp.evaluation.episodes);
-    if episodes == 0 {
-        bail!("--episodes: must be at least 1");
-    }
+    config::check_episodes("--episodes", episodes)?;
     if exp.env == EnvSpec::CartPole {
         return eval_cartpole(&dir, &exp, episodes);
     }
@@ -129,9 +127,7 @@ pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
         bail!("--baselines: none leaves nothing to evaluate");
     }
     let names = baseline_names(Some(&args.baselines), &Baselines::Keyword("all".into()))?;
-    if args.episodes == 0 {
-        bail!("--episodes: must be at least 1");
-    }
+    config::check_episodes("--episodes", args.episodes)?;
     if args.seed_offset.checked_add(args.episodes).is_none_or(|end| end > cluster_env::DERIVED_SEED_BIT) {
         bail!("--seed-offset: the seeds must stay below 2^63");
     }

@@ -20,6 +20,12 @@ use crate::tensorboard::TensorBoard;
 pub const METRICS: [&str; 7] =
     ["mean_jct", "p95_jct", "weighted_mean_jct", "mean_slowdown", "mean_utilisation", "load_imbalance", "makespan"];
 
+/// Metrics of training episodes cut off by `max_decisions`, logged under `sim/` only: there the
+/// JCTs above cover completed tasks alone and read low, while these count the tasks still in
+/// the system. Evaluation episodes always run to completion, where `unfinished` is 0 and the
+/// mean equals `mean_jct`.
+pub const TRUNCATION_METRICS: [&str; 2] = ["unfinished", "mean_jct_with_unfinished"];
+
 /// The result of one validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validation {
@@ -97,7 +103,7 @@ impl Task for ClusterTask {
 
     fn episode_metrics(&self, info: &ClusterInfo, tb: &mut TensorBoard, step: u64) {
         if let Some(m) = &info.metrics {
-            for name in METRICS {
+            for name in METRICS.iter().chain(&TRUNCATION_METRICS) {
                 if let Some(v) = m.scalar(name) {
                     tb.scalar(&format!("sim/{name}"), v, step);
                 }
@@ -173,4 +179,22 @@ pub fn cartpole_returns(agent: &Agent, episodes: u64, seed: u64) -> Result<Vec<f
         returns.push(episode_return);
     }
     Ok(returns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name logged under `sim/` and `eval/` is a scalar of the episode metrics: an unknown
+    /// one would be skipped without a word.
+    #[test]
+    fn logged_metrics_are_scalars_of_the_episode_metrics() {
+        let mut sim = cluster_env::Simulator::new(&cluster_env::scenarios::seed_case()).unwrap();
+        sim.reset(1);
+        let m = sim.metrics();
+        for name in METRICS.iter().chain(&TRUNCATION_METRICS) {
+            assert!(cluster_env::EpisodeMetrics::SCALARS.contains(name), "{name}");
+            assert!(m.scalar(name).is_some(), "{name}");
+        }
+    }
 }

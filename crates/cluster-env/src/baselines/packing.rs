@@ -33,7 +33,7 @@ impl Scheduler for VmScheduling {
         "vm-scheduling"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ fit_then(view, allocated_after) })
+        Ok(fit_then(view, allocated_after))
     }
 }
 
@@ -47,7 +47,7 @@ impl Scheduler for BestFit {
         "best-fit"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ fit_then(view, |n, d| -allocated_after(n, d)) })
+        Ok(fit_then(view, |n, d| -allocated_after(n, d)))
     }
 }
 

@@ -1,20 +1,17 @@
 //! Queue-based baselines: random, round-robin, least-connections, least-loaded,
 //! shortest-expected-delay and power-of-two-choices.
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::{Scheduler, argmin_valid};
 use crate::error::ClusterError;
+use crate::streams::Stream;
 use crate::view::ClusterView;
 
-/// Stream id that keeps policy randomness apart from the workload's streams of the same seed.
-const POLICY_STREAM: u64 = 101;
-
+/// The policies' own stream of the episode seed, apart from the workload's and the failures'.
 fn policy_rng(seed: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(POLICY_STREAM);
-    rng
+    Stream::Policy.rng(seed)
 }
 
 /// Uniformly random valid node.
@@ -78,7 +75,7 @@ impl Scheduler for LeastConnections {
         "least-connections"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ argmin_valid(view, |n| n.tasks_in_system() as f64) })
+        Ok(argmin_valid(view, |n| n.tasks_in_system() as f64))
     }
 }
 
@@ -92,7 +89,7 @@ impl Scheduler for LeastLoaded {
         "least-loaded"
     }
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
-        Ok({ argmin_valid(view, |n| n.outstanding_work) })
+        Ok(argmin_valid(view, |n| n.outstanding_work))
     }
 }
 

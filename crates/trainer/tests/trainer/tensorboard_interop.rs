@@ -87,6 +87,8 @@ histogram_interval = 500
         "losses/q_values",
         "sim/mean_jct",
         "sim/p95_jct",
+        "sim/unfinished",
+        "sim/mean_jct_with_unfinished",
         "eval/dqn/mean_jct",
         "eval/least-loaded/mean_jct",
         "eval/random/mean_utilisation",
