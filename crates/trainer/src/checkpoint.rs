@@ -6,10 +6,16 @@
 //! | `best/` | the same, for the best validation evaluation so far |
 //! | `latest` | a one-line file naming the newest complete `step-…` directory |
 //!
-//! Every checkpoint is written into a temporary directory, each file with
-//! [`durable::write_atomic`] (fsynced), then renamed into place and the parent directory fsynced,
-//! so a crash never leaves a half-written one; `latest` is replaced the same way, after the
-//! directory it names exists.
+//! Every checkpoint is written into a temporary directory ([`durable::temp_path`]), each file
+//! with [`durable::write_atomic`] (fsynced), then put in place with [`durable::replace_dir`]: a
+//! rename for a new name, an atomic exchange when it replaces one (`best/`), so a crash never
+//! leaves a half-written checkpoint nor an experiment without a whole `best/`. `latest` is
+//! replaced the same way, after the directory it names exists. What a crash
+//! leaves behind (`.tmp-*` temporaries, a checkpoint waiting as `.old-<name>`) is repaired by
+//! the next `train` ([`Checkpoints::clean_temporaries`]).
+//!
+//! With the `failpoints` cargo feature (tests only), `CLUSTER_RL_FAIL_AT` stops the process at
+//! a named step of a checkpoint write, as a crash would (see [`failpoints`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,8 +50,43 @@ pub struct TrainerState {
     pub train_seconds: Option<f64>,
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    durable::sync_dir(dir).with_context(|| format!("{}: cannot sync", dir.display()))
+/// Test-only fault injection, compiled with the `failpoints` cargo feature: the environment
+/// variable `CLUSTER_RL_FAIL_AT` holds comma-separated names.
+///
+/// - `<kind>-staged` (`best-staged`, `step-staged`): abort once the new checkpoint is complete
+///   in its temporary directory, before it is put in place.
+/// - `<kind>-exchanged`, `<kind>-moved-aside`, `<kind>-renamed-in`: abort right after that
+///   [`durable::ReplaceStep`] of putting it in place (`best-renamed-in` also fires when the
+///   first `best/` appears).
+/// - `rename-exchange`: the atomic exchange fails as on a file system without it, so the
+///   portable fallback (`moved-aside`, then `renamed-in`) replaces `best/`.
+///
+/// Aborting (no unwinding, no destructors, buffered logs lost) is what a crash or `kill -9`
+/// does to the process; everything written before was fsynced.
+pub mod failpoints {
+    /// The variable naming the failpoints.
+    #[cfg(feature = "failpoints")]
+    pub const VAR: &str = "CLUSTER_RL_FAIL_AT";
+
+    /// Whether failpoint `name` is set.
+    #[cfg(feature = "failpoints")]
+    pub fn active(name: &str) -> bool {
+        std::env::var(VAR).is_ok_and(|v| v.split(',').any(|n| n.trim() == name))
+    }
+
+    /// Whether failpoint `name` is set: never without the `failpoints` feature.
+    #[cfg(not(feature = "failpoints"))]
+    pub fn active(_name: &str) -> bool {
+        false
+    }
+
+    /// Aborts the process if failpoint `name` is set.
+    pub fn crash_after(name: &str) {
+        if active(name) {
+            eprintln!("cluster-rl: failpoint {name}: aborting");
+            std::process::abort();
+        }
+    }
 }
 
 /// The checkpoints of one experiment.
@@ -78,47 +119,67 @@ impl Checkpoints {
         resolve(&pointer).map(Some)
     }
 
-    /// Removes temporary directories a crash left behind.
-    pub fn clean_temporaries(&self) {
-        if let Ok(entries) = fs::read_dir(&self.root) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                    let _ = fs::remove_dir_all(e.path());
-                }
+    /// Repairs what a crash during a checkpoint write left behind: a checkpoint waiting under
+    /// its [`durable::aside_path`] (the only whole copy of `best/` if the crash fell between
+    /// the two renames of the fallback) is put back first; then the temporary directories,
+    /// which never hold the only copy of anything, are removed.
+    ///
+    /// # Errors
+    /// If a checkpoint waiting aside cannot be put back.
+    pub fn clean_temporaries(&self) -> Result<()> {
+        let Ok(entries) = fs::read_dir(&self.root) else { return Ok(()) };
+        let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        for name in &names {
+            if let Some(dest) = name.strip_prefix(durable::ASIDE_PREFIX) {
+                let dest = self.root.join(dest);
+                durable::recover_dir(&dest)
+                    .with_context(|| format!("{}: cannot restore it from {name}", dest.display()))?;
             }
         }
+        for name in &names {
+            if name.starts_with(durable::TEMP_PREFIX) {
+                let _ = fs::remove_dir_all(self.root.join(name));
+            }
+        }
+        Ok(())
     }
 
+    /// Writes checkpoint `name` (`kind` names its failpoints) into a temporary directory and
+    /// puts it in place, replacing an existing one atomically.
     fn write_dir(
         &self,
         name: &str,
+        kind: &str,
         agent: &Agent,
         state: &TrainerState,
         experiment: &str,
         replay: bool,
     ) -> Result<PathBuf> {
         fs::create_dir_all(&self.root).with_context(|| format!("{}: cannot create", self.root.display()))?;
-        let tmp = self.root.join(format!(".tmp-{name}-{}", std::process::id()));
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).with_context(|| format!("{}: cannot remove", tmp.display()))?;
-        }
-        agent
-            .save(&tmp, SaveOptions { replay })
-            .with_context(|| format!("{}: cannot save the agent", tmp.display()))?;
-        durable::write_atomic(&tmp.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
-            .with_context(|| format!("{}: cannot write {STATE_FILE}", tmp.display()))?;
-        durable::write_atomic(&tmp.join(EXPERIMENT_FILE), experiment.as_bytes())
-            .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", tmp.display()))?;
         let dest = self.root.join(name);
-        let old = self.root.join(format!(".tmp-old-{name}-{}", std::process::id()));
-        if dest.exists() {
-            fs::rename(&dest, &old).with_context(|| format!("{}: cannot move aside", dest.display()))?;
-        }
-        fs::rename(&tmp, &dest).with_context(|| format!("{}: cannot rename into place", dest.display()))?;
-        sync_dir(&self.root)?;
-        if old.exists() {
-            let _ = fs::remove_dir_all(&old);
-        }
+        let staged = durable::temp_path(&dest);
+        agent
+            .save(&staged, SaveOptions { replay })
+            .with_context(|| format!("{}: cannot save the agent", staged.display()))?;
+        durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
+            .with_context(|| format!("{}: cannot write {STATE_FILE}", staged.display()))?;
+        durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.as_bytes())
+            .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", staged.display()))?;
+        failpoints::crash_after(&format!("{kind}-staged"));
+        let exchange = if failpoints::active("rename-exchange") {
+            durable::Exchange::Never
+        } else {
+            durable::Exchange::IfSupported
+        };
+        durable::replace_dir_observed(&staged, &dest, exchange, &mut |step| {
+            let step = match step {
+                durable::ReplaceStep::Exchanged => "exchanged",
+                durable::ReplaceStep::MovedAside => "moved-aside",
+                durable::ReplaceStep::RenamedIn => "renamed-in",
+            };
+            failpoints::crash_after(&format!("{kind}-{step}"));
+        })
+        .with_context(|| format!("{}: cannot put the new checkpoint in place", dest.display()))?;
         Ok(dest)
     }
 
@@ -129,7 +190,7 @@ impl Checkpoints {
     /// If a file cannot be written.
     pub fn save_step(&self, agent: &Agent, state: &TrainerState, experiment: &str, replay: bool) -> Result<PathBuf> {
         let name = format!("step-{:012}", state.global_step);
-        let dir = self.write_dir(&name, agent, state, experiment, replay)?;
+        let dir = self.write_dir(&name, "step", agent, state, experiment, replay)?;
         let pointer = self.root.join(LATEST);
         durable::write_atomic(&pointer, format!("{name}\n").as_bytes())
             .with_context(|| format!("{}: cannot update", pointer.display()))?;
@@ -142,7 +203,7 @@ impl Checkpoints {
     /// # Errors
     /// If a file cannot be written.
     pub fn save_best(&self, agent: &Agent, state: &TrainerState, experiment: &str) -> Result<PathBuf> {
-        self.write_dir(BEST, agent, state, experiment, false)
+        self.write_dir(BEST, "best", agent, state, experiment, false)
     }
 
     fn prune(&self, keep_name: &str) -> Result<()> {
@@ -179,6 +240,11 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         }
         bail!("{}: not a checkpoint (no {EXPERIMENT_FILE}) and no {LATEST} pointer in it", path.display());
     }
+    // A crash between the two renames of the fallback replacement left the checkpoint aside;
+    // read it there (only training puts it back, so a reader never races a writer's rename).
+    if !path.exists() && or_aside(path).join(EXPERIMENT_FILE).is_file() {
+        return Ok(or_aside(path));
+    }
     if path.is_file() {
         if path.file_name().is_some_and(|n| n == EXPERIMENT_FILE || n == STATE_FILE || n == "agent.json") {
             return path.parent().map(Path::to_path_buf).context("checkpoint file without a directory");
@@ -188,7 +254,7 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         if name.is_empty() || name.contains('/') || name.contains('\\') {
             bail!("{}: not a checkpoint pointer (expected one line naming a step-… directory)", path.display());
         }
-        let dir = path.parent().unwrap_or(Path::new(".")).join(name);
+        let dir = or_aside(&path.parent().unwrap_or(Path::new(".")).join(name));
         if !dir.join(EXPERIMENT_FILE).is_file() {
             bail!("{}: points to {}, which is not a checkpoint", path.display(), dir.display());
         }
@@ -198,6 +264,12 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         "{}: no such checkpoint (expected a checkpoint directory, an experiment's checkpoint directory or a latest file)",
         path.display()
     )
+}
+
+/// `dir`, or where it waits while a crash interrupted its replacement (see [`resolve`]).
+fn or_aside(dir: &Path) -> PathBuf {
+    let aside = durable::aside_path(dir);
+    if !dir.exists() && aside.is_dir() { aside } else { dir.to_path_buf() }
 }
 
 /// Reads the trainer state of checkpoint `dir`.

@@ -151,7 +151,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
 fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) -> Result<ExitCode> {
     let name = &exp.experiment.name;
     let ckpts = Checkpoints::new(Path::new(&exp.logging.checkpoint_dir).join(name), exp.training.keep_checkpoints);
-    ckpts.clean_temporaries();
+    ckpts.clean_temporaries()?;
 
     // PLUMBING: the environments.
     let n = exp.training.num_envs;

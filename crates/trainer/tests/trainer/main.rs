@@ -2,6 +2,7 @@
 //! They live beside the binary's package because Cargo gives `CARGO_BIN_EXE_cluster-rl` only to
 //! its own package's tests.
 
+mod checkpoints;
 mod cli;
 mod common;
 mod export;
