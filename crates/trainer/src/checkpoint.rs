@@ -119,6 +119,12 @@ impl Checkpoints {
         resolve(&pointer).map(Some)
     }
 
+    /// The `best` checkpoint, if there is one.
+    pub fn best(&self) -> Option<PathBuf> {
+        let dir = self.root.join(BEST);
+        dir.is_dir().then_some(dir)
+    }
+
     /// Repairs what a crash during a checkpoint write left behind: a checkpoint waiting under
     /// its [`durable::aside_path`] (the only whole copy of `best/` if the crash fell between
     /// the two renames of the fallback) is put back first; then the temporary directories,

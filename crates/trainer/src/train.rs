@@ -71,25 +71,95 @@ fn new_run_dir(parent: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// What a resumed run may not change.
-fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<()> {
-    let differs = if saved.env != now.env {
-        Some("env")
-    } else if saved.agent != now.agent {
-        Some("agent")
-    } else if saved.training.num_envs != now.training.num_envs || saved.training.total_steps != now.training.total_steps
-    {
-        Some("training")
-    } else {
-        None
+/// What a resumed run may not change: what the agent, its schedules and its replay buffer were
+/// built for, and the validation setup (below), so that the best record still compares.
+const RESUME_FIXED: [&str; 5] = ["env", "agent", "training.num_envs", "training.total_steps", "training.eval_episodes"];
+
+/// What a validation score depends on: the scenario and the validation episodes (their seeds
+/// start at [`config::VALIDATION_SEED`]). The baselines and `[evaluation]` do not enter it.
+const VALIDATION_SETUP: [&str; 2] = ["env", "training.eval_episodes"];
+
+/// The first of `keys` (dotted, a whole section or one key) whose value differs between the
+/// `saved` and the `now` experiment, as the full key of the first differing value with both
+/// values: `("env.workload.n_tasks", "60", "100")`.
+///
+/// # Errors
+/// If an experiment cannot be written as TOML.
+fn first_difference(saved: &Experiment, now: &Experiment, keys: &[&str]) -> Result<Option<(String, String, String)>> {
+    // Compared as resolved TOML, so the key named is the one a user writes in a file.
+    let saved: toml::Table = toml::from_str(&saved.to_toml()?).context("the saved experiment")?;
+    let now: toml::Table = toml::from_str(&now.to_toml()?).context("the experiment")?;
+    let lookup = |t: &toml::Table, key: &str| {
+        let mut parts = key.split('.');
+        let first = t.get(parts.next()?);
+        parts.try_fold(first?, |v, p| v.get(p)).cloned()
     };
-    match differs {
-        Some(section) => bail!(
-            "--resume: the [{section}] section differs from the checkpoint's ({}); resume with the same experiment",
+    Ok(keys.iter().find_map(|key| differ(key.to_string(), lookup(&saved, key).as_ref(), lookup(&now, key).as_ref())))
+}
+
+/// The first differing leaf under `key` between `a` and `b`, with both values as TOML.
+fn differ(key: String, a: Option<&toml::Value>, b: Option<&toml::Value>) -> Option<(String, String, String)> {
+    use toml::Value;
+    match (a, b) {
+        (Some(Value::Table(x)), Some(Value::Table(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| differ(format!("{key}.{k}"), x.get(k), y.get(k)))
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| differ(format!("{key}[{i}]"), Some(p), Some(q)))
+        }
+        _ if a == b => None,
+        _ => {
+            let show = |v: Option<&Value>| v.map_or_else(|| "absent".to_string(), |v| v.to_string());
+            Some((key, show(a), show(b)))
+        }
+    }
+}
+
+/// Refuses to resume from checkpoint `dir` (experiment `saved`) with an experiment `now` that
+/// changed what a resumed run may not change.
+///
+/// # Errors
+/// Naming the first changed key, both values and the file.
+fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<()> {
+    match first_difference(saved, now, &RESUME_FIXED)? {
+        Some((key, was, is)) => bail!(
+            "--resume: {key} is {was} in the checkpoint ({}) but {is} now; resume with the experiment it was \
+             trained with",
             dir.join(EXPERIMENT_FILE).display()
         ),
         None => Ok(()),
     }
+}
+
+/// The best record a resumed run continues from: `latest`'s, or `best/`'s own when that is
+/// better. Validations run more often than checkpoints, so `best/` may hold a better policy
+/// than `latest` knew of when it was written; starting from `latest`'s record alone would let
+/// a worse validation replace it.
+///
+/// # Errors
+/// A `best/` that cannot be read, or one scored on another validation setup than `now`'s (its
+/// score would not compare with the new ones).
+fn resumed_best(ckpts: &Checkpoints, latest: Option<(f64, u64)>, now: &Experiment) -> Result<Option<(f64, u64)>> {
+    let Some(dir) = ckpts.best() else { return Ok(latest) };
+    let saved = config::load(&dir.join(EXPERIMENT_FILE), &[]).context("--resume: the best checkpoint")?;
+    if let Some((key, was, is)) = first_difference(&saved, now, &VALIDATION_SETUP)? {
+        bail!(
+            "--resume: {key} is {was} for the best checkpoint ({}) but {is} now, so its validation score \
+             does not compare with new ones; resume with {key} = {was}, or move {} out of {} to start a new \
+             best record",
+            dir.join(EXPERIMENT_FILE).display(),
+            dir.display(),
+            ckpts.root().display()
+        );
+    }
+    let best = checkpoint::load_state(&dir).context("--resume: the best checkpoint")?.best;
+    Ok(match (latest, best) {
+        (Some(l), Some(b)) => Some(if b.0 < l.0 { b } else { l }),
+        (l, b) => l.or(b),
+    })
 }
 
 /// Turns a non-finite loss or weights (from a gradient step, or refused by a save) into the
@@ -166,7 +236,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
         check_compatible(&saved, exp, &dir)?;
         let mut agent = Agent::load(&dir).context("--resume")?;
-        let state = checkpoint::load_state(&dir)?;
+        let mut state = checkpoint::load_state(&dir)?;
         if state.global_step != agent.global_step() {
             bail!(
                 "{}: trainer state at step {} but agent at {}",
@@ -175,6 +245,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
                 agent.global_step()
             );
         }
+        state.best = resumed_best(&ckpts, state.best, exp)?;
         // The envs restart with fresh episodes (their state is not checkpointed), so the
         // agent's half-built n-step windows of the old episodes end here, as truncations.
         envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
@@ -327,5 +398,25 @@ mod tests {
         assert!(s.checked_add(4096).is_some(), "env i gets seed + i without wrapping");
         assert_ne!(s, resume_seed(1, 2000));
         assert_ne!(s, resume_seed(2, 1000));
+    }
+
+    #[test]
+    fn the_first_difference_names_the_full_key_and_both_values() {
+        let base = "[experiment]\nname = \"t\"\n[env]\nscenario = \"park-lb\"\n[training]\ntotal_steps = 1000\n";
+        let exp =
+            |sets: &[&str]| config::from_str(base, &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let saved = exp(&[]);
+        let diff = |now: &Experiment, keys: &[&str]| first_difference(&saved, now, keys).unwrap();
+        assert_eq!(diff(&saved, &RESUME_FIXED), None);
+        let more_tasks = exp(&["env.workload.n_tasks=61"]);
+        let (key, _, now) = diff(&more_tasks, &VALIDATION_SETUP).unwrap();
+        assert_eq!((key.as_str(), now.as_str()), ("env.workload.n_tasks", "61"));
+        let episodes = exp(&["training.eval_episodes=4"]);
+        assert_eq!(diff(&episodes, &RESUME_FIXED), Some(("training.eval_episodes".into(), "10".into(), "4".into())));
+        // Keys outside the list do not count: the baselines do not enter a validation score.
+        let baselines = exp(&["evaluation.baselines=[\"random\"]", "evaluation.reference=random"]);
+        assert_eq!(diff(&baselines, &RESUME_FIXED), None);
+        let hidden = exp(&["agent.hidden_sizes=[128, 32]"]);
+        assert_eq!(diff(&hidden, &RESUME_FIXED).unwrap().0, "agent.hidden_sizes[1]");
     }
 }

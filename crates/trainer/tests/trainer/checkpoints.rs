@@ -1,6 +1,8 @@
-//! Checkpoints under failure, through the real binary (issue 13): a crash at any step of
-//! replacing `best/` leaves a whole one (failpoints).
+//! Checkpoints under failure, through the real binary (issue 13): `--resume` never replaces
+//! `best/` with a worse policy nor scores it on another validation setup, and a crash at any
+//! step of replacing `best/` leaves a whole one (failpoints).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -65,6 +67,11 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
         }
     }
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| (p.clone(), std::fs::read(p).unwrap())).collect()
 }
 
 fn state(dir: &Path) -> serde_json::Value {
@@ -154,6 +161,59 @@ fn template() -> &'static Path {
         assert_eq!(entries(&ckpts), ["best", "latest", "step-000000001000"]);
         dir
     })
+}
+
+/// Issue 13.2: the best record is restored from `best/` too, not only from `latest`.
+#[test]
+fn resume_never_replaces_best_with_a_worse_policy() {
+    let case = Case::new("resume-best");
+    // `latest` recorded a worse best than `best/` holds (validation ran after it), and nothing
+    // the resumed run validates can beat `best/`'s record.
+    set_record(&case.latest(), 1e300);
+    set_record(&case.best(), 1e-9);
+    let best_step = state(&case.best())["best"][1].as_u64().unwrap();
+    let before = snapshot(&case.best());
+    let o = case.train(&["--resume"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&format!("best validation mean JCT 0.0 at step {best_step}")), "{err}");
+    assert!(snapshot(&case.best()) == before, "the resumed run replaced best/ with a worse policy: {err}");
+}
+
+/// Issue 13.2: a validation setup that changed makes the best record meaningless: refused,
+/// naming the key, its two values and what to do.
+#[test]
+fn resume_refuses_a_changed_validation_setup() {
+    let case = Case::new("resume-setup");
+    let o = case.train(&["--resume", "--set", "training.eval_episodes=4"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--resume: training.eval_episodes is 3 in the checkpoint (") && err.contains("but 4 now"),
+        "{err}"
+    );
+
+    let o = case.train(&["--resume", "--set", "env.workload.n_tasks=61"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--resume: env.workload.n_tasks is 60 in the checkpoint (") && err.contains("but 61 now"),
+        "{err}"
+    );
+
+    // `best/` scored on other validation episodes than `latest` (a resume by an older binary).
+    let path = case.best().join("experiment.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("eval_episodes = 3", "eval_episodes = 5")).unwrap();
+    let o = case.train(&["--resume"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--resume: training.eval_episodes is 5 for the best checkpoint (")
+            && err.contains("resume with training.eval_episodes = 5, or move"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// Issue 13.3: the process aborts at each step of replacing `best/` (the atomic exchange, and
