@@ -125,6 +125,25 @@ impl Checkpoints {
         dir.is_dir().then_some(dir)
     }
 
+    /// The checkpoints in the directory (`latest`, `best`, `step-*`), sorted; empty when there
+    /// is none (or no directory).
+    ///
+    /// # Errors
+    /// A directory that exists but cannot be listed.
+    pub fn existing(&self) -> Result<Vec<String>> {
+        if !self.root.exists() {
+            return Ok(vec![]);
+        }
+        let mut names: Vec<String> = fs::read_dir(&self.root)
+            .with_context(|| format!("{}: cannot list", self.root.display()))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n == LATEST || n == BEST || n.starts_with("step-"))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Repairs what a crash during a checkpoint write left behind: a checkpoint waiting under
     /// its [`durable::aside_path`] (the only whole copy of `best/` if the crash fell between
     /// the two renames of the fallback) is put back first; then the temporary directories,

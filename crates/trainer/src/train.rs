@@ -230,9 +230,18 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
 
     // PLUMBING: a fresh agent, or the latest checkpoint's.
     let (mut agent, mut state) = if args.resume {
-        let dir = ckpts.latest()?.ok_or_else(|| {
-            anyhow!("--resume: no checkpoint to resume from in {} (no latest pointer)", ckpts.root().display())
-        })?;
+        let Some(dir) = ckpts.latest()? else {
+            let best = match ckpts.best() {
+                Some(best) => format!(
+                    "; it has {} (the run stopped before its first step checkpoint): evaluate that, and delete \
+                     {} or choose another experiment.name to train again",
+                    best.display(),
+                    ckpts.root().display()
+                ),
+                None => String::new(),
+            };
+            bail!("--resume: no checkpoint to resume from in {} (no latest pointer){best}", ckpts.root().display());
+        };
         let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
         check_compatible(&saved, exp, &dir)?;
         let mut agent = Agent::load(&dir).context("--resume")?;
@@ -253,12 +262,22 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         eprintln!("resuming {name} from {} (step {})", dir.display(), agent.global_step());
         (agent, state)
     } else {
-        if let Some(dir) = ckpts.latest()? {
+        // Any checkpoint counts: a run can die after its first `best/` and before its first
+        // step checkpoint, and a fresh start would then overwrite that `best/`.
+        let existing = ckpts.existing()?;
+        if !existing.is_empty() {
+            let root = ckpts.root().display();
+            let found = existing.join(", ");
+            if existing.iter().any(|n| n == checkpoint::LATEST) {
+                bail!(
+                    "{root}: experiment {name} already has checkpoints ({found}); continue it with --resume, or choose \
+                     another experiment.name"
+                );
+            }
             bail!(
-                "{}: experiment {name} already has checkpoints (latest {}); continue it with --resume, or \
-                 choose another experiment.name",
-                ckpts.root().display(),
-                dir.display()
+                "{root}: experiment {name} already has checkpoints ({found}) but no latest pointer to --resume from \
+                 (the run stopped before its first step checkpoint); keep them by choosing another experiment.name, \
+                 or delete {root} to start over"
             );
         }
         envs.reset(exp.experiment.seed);

@@ -1,6 +1,7 @@
 //! Checkpoints under failure, through the real binary (issue 13): `--resume` never replaces
-//! `best/` with a worse policy nor scores it on another validation setup, and a crash at any
-//! step of replacing `best/` leaves a whole one (failpoints).
+//! `best/` with a worse policy nor scores it on another validation setup, a fresh start never
+//! overwrites an existing `best/`, and a crash at any step of replacing `best/` leaves a whole
+//! one (failpoints).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -214,6 +215,34 @@ fn resume_refuses_a_changed_validation_setup() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Issue 13.4: a run that died after its first `best/` but before `latest` is not overwritten
+/// by a fresh start, and the message says what to do.
+#[test]
+fn a_fresh_start_refuses_when_only_best_or_steps_exist() {
+    let case = Case::new("fresh");
+    let before = snapshot(&case.best());
+    std::fs::remove_file(case.ckpts().join("latest")).unwrap();
+    let o = case.train(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("already has checkpoints (best, step-000000001000) but no latest pointer"), "{err}");
+
+    std::fs::remove_dir_all(case.ckpts().join("step-000000001000")).unwrap();
+    let o = case.train(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("already has checkpoints (best) but no latest pointer to --resume from"), "{err}");
+    assert!(err.contains("choosing another experiment.name, or delete checkpoints/tiny to start over"), "{err}");
+    assert!(snapshot(&case.best()) == before, "best/ was touched");
+
+    let o = case.train(&["--resume"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no latest pointer); it has") && err.contains("best (the run stopped before"), "{err}");
+    assert!(snapshot(&case.best()) == before, "best/ was touched");
+    assert_eq!(entries(&case.ckpts()), ["best"]);
 }
 
 /// Issue 13.3: the process aborts at each step of replacing `best/` (the atomic exchange, and
