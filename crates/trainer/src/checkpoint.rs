@@ -10,7 +10,8 @@
 //! with [`durable::write_atomic`] (fsynced), then put in place with [`durable::replace_dir`]: a
 //! rename for a new name, an atomic exchange when it replaces one (`best/`), so a crash never
 //! leaves a half-written checkpoint nor an experiment without a whole `best/`. `latest` is
-//! replaced the same way, after the directory it names exists. What a crash
+//! replaced the same way, after the directory it names exists. A failed write (a full disk)
+//! removes its temporary directory and leaves the earlier checkpoints as they were. What a crash
 //! leaves behind (`.tmp-*` temporaries, a checkpoint waiting as `.old-<name>`) is repaired by
 //! the next `train` ([`Checkpoints::clean_temporaries`]).
 //!
@@ -183,28 +184,36 @@ impl Checkpoints {
         fs::create_dir_all(&self.root).with_context(|| format!("{}: cannot create", self.root.display()))?;
         let dest = self.root.join(name);
         let staged = durable::temp_path(&dest);
-        agent
-            .save(&staged, SaveOptions { replay })
-            .with_context(|| format!("{}: cannot save the agent", staged.display()))?;
-        durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
-            .with_context(|| format!("{}: cannot write {STATE_FILE}", staged.display()))?;
-        durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.as_bytes())
-            .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", staged.display()))?;
-        failpoints::crash_after(&format!("{kind}-staged"));
-        let exchange = if failpoints::active("rename-exchange") {
-            durable::Exchange::Never
-        } else {
-            durable::Exchange::IfSupported
-        };
-        durable::replace_dir_observed(&staged, &dest, exchange, &mut |step| {
-            let step = match step {
-                durable::ReplaceStep::Exchanged => "exchanged",
-                durable::ReplaceStep::MovedAside => "moved-aside",
-                durable::ReplaceStep::RenamedIn => "renamed-in",
+        let written = (|| -> Result<()> {
+            agent
+                .save(&staged, SaveOptions { replay })
+                .with_context(|| format!("{}: cannot save the agent", staged.display()))?;
+            durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
+                .with_context(|| format!("{}: cannot write {STATE_FILE}", staged.display()))?;
+            durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.as_bytes())
+                .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", staged.display()))?;
+            failpoints::crash_after(&format!("{kind}-staged"));
+            let exchange = if failpoints::active("rename-exchange") {
+                durable::Exchange::Never
+            } else {
+                durable::Exchange::IfSupported
             };
-            failpoints::crash_after(&format!("{kind}-{step}"));
-        })
-        .with_context(|| format!("{}: cannot put the new checkpoint in place", dest.display()))?;
+            durable::replace_dir_observed(&staged, &dest, exchange, &mut |step| {
+                let step = match step {
+                    durable::ReplaceStep::Exchanged => "exchanged",
+                    durable::ReplaceStep::MovedAside => "moved-aside",
+                    durable::ReplaceStep::RenamedIn => "renamed-in",
+                };
+                failpoints::crash_after(&format!("{kind}-{step}"));
+            })
+            .with_context(|| format!("{}: cannot put the new checkpoint in place", dest.display()))
+        })();
+        if let Err(e) = written {
+            // Give the space back at once (the disk may be full); the next start would delete
+            // the temporary directory anyway.
+            let _ = fs::remove_dir_all(&staged);
+            return Err(e.context(format!("{}: checkpoint not written", dest.display())));
+        }
         Ok(dest)
     }
 

@@ -177,6 +177,29 @@ fn check_divergence(e: anyhow::Error, ckpts: &Checkpoints) -> anyhow::Error {
     }
 }
 
+/// A checkpoint that could not be written (a full disk, say), with what is intact and how to
+/// go on: the earlier checkpoints and `best/` are untouched by a failed write. Weights that are
+/// not finite (refused by the save) are divergence instead.
+fn save_failed(e: anyhow::Error, step: u64, ckpts: &Checkpoints) -> anyhow::Error {
+    if matches!(e.downcast_ref::<DqnError>(), Some(DqnError::NonFinite { .. })) {
+        return check_divergence(e, ckpts);
+    }
+    let best = ckpts.best().map_or_else(String::new, |b| format!("; {} is intact", b.display()));
+    let next = match ckpts.latest() {
+        Ok(Some(dir)) => format!(
+            "the last complete checkpoint is {}{best}; fix the cause (free space on a full disk), then continue \
+             with --resume",
+            dir.display()
+        ),
+        _ => format!(
+            "no step checkpoint was written yet{best}; fix the cause (free space on a full disk), then delete {} \
+             to start over",
+            ckpts.root().display()
+        ),
+    };
+    e.context(format!("training stopped at step {step}: a checkpoint could not be written ({next})"))
+}
+
 /// Prints a line above the progress bar, or to stderr when there is none.
 fn say(bar: &ProgressBar, msg: &str) {
     if bar.is_hidden() { eprintln!("{msg}") } else { bar.println(msg) }
@@ -359,7 +382,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
             say(&bar, &format!("step {step}: {}{}", v.line, if best { " (best)" } else { "" }));
             if best && v.score.is_finite() {
                 state.best = Some((v.score, step));
-                ckpts.save_best(lp.agent(), &state, resolved).map_err(|e| check_divergence(e, &ckpts))?;
+                ckpts.save_best(lp.agent(), &state, resolved).map_err(|e| save_failed(e, step, &ckpts))?;
             }
             last_eval = Some(step);
         }
@@ -369,7 +392,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
             let dir = ckpts
                 .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
-                .map_err(|e| check_divergence(e, &ckpts))?;
+                .map_err(|e| save_failed(e, step, &ckpts))?;
             last_saved = Some(step);
             say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
         }
@@ -389,7 +412,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
     if last_saved.is_none() {
         ckpts
             .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
-            .map_err(|e| check_divergence(e, &ckpts))?;
+            .map_err(|e| save_failed(e, step, &ckpts))?;
     }
     bar.finish();
     rec.tb.close();

@@ -1,7 +1,7 @@
 //! Checkpoints under failure, through the real binary (issue 13): `--resume` never replaces
 //! `best/` with a worse policy nor scores it on another validation setup, a fresh start never
-//! overwrites an existing `best/`, and a crash at any step of replacing `best/` leaves a whole
-//! one (failpoints).
+//! overwrites an existing `best/`, a crash at any step of replacing `best/` leaves a whole one
+//! (failpoints), and a full disk stops training with the earlier checkpoints intact.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -135,6 +135,11 @@ impl Case {
             .run(&["eval", "--checkpoint", checkpoint, "--episodes", "1", "--baselines", "none", "--out", &out], &[]);
         assert!(o.status.success(), "eval {checkpoint}: {}", stderr(&o));
         serde_json::from_slice(&std::fs::read(self.dir.join(&out).join("source.json")).unwrap()).unwrap()
+    }
+
+    /// The step of the checkpoint `checkpoint` designates, after evaluating it.
+    fn eval_step(&self, checkpoint: &str) -> u64 {
+        self.eval(checkpoint)["global_step"].as_u64().unwrap()
     }
 }
 
@@ -294,4 +299,92 @@ fn best_is_whole_after_a_crash_at_every_step_of_its_replacement() {
         case.eval("checkpoints/tiny/best");
         eprintln!("{failpoints}: {:.1} s", t0.elapsed().as_secs_f64());
     }
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `kib` KiB at `dir`; `Err` with the reason where that is impossible.
+    fn mount(dir: &Path, kib: u64) -> Result<Self, String> {
+        let uid = Command::new("id").arg("-u").output().map_err(|e| format!("id -u: {e}"))?;
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            return Err("not root".into());
+        }
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs", dir.to_str().unwrap()])
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !o.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", stderr(&o).trim()));
+        }
+        Ok(Self(dir.to_path_buf()))
+    }
+
+    fn resize(&self, kib: u64) {
+        let o = Command::new("mount")
+            .args(["-o", &format!("remount,size={kib}k"), self.0.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "remount: {}", stderr(&o));
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up during a checkpoint: training stops with a message naming the path
+/// and what is intact, the last checkpoint and `best/` load, and `--resume` finishes the run
+/// once there is space again.
+#[test]
+fn a_full_disk_stops_training_and_resume_continues_once_there_is_space() {
+    let dir = scratch("disk-full");
+    // Declared before the mount, so that a failing assertion unmounts before it deletes.
+    let case = Case { dir: dir.clone() };
+    let mnt = dir.join("mnt");
+    // A step checkpoint of this experiment takes about 590 KiB (most of it the replay buffer,
+    // saved at its capacity) and `best/` about 30 KiB. With two step checkpoints kept, the third
+    // one is written while the first two still exist: 1500 KiB hold `best/` and two, not three.
+    let fs = match Tmpfs::mount(&mnt, 1500) {
+        Ok(fs) => fs,
+        Err(reason) => {
+            eprintln!("skipped a_full_disk_stops_training_and_resume_continues_once_there_is_space: {reason}");
+            return;
+        }
+    };
+    let text = EXPERIMENT
+        .replace("total_steps = 2000", "total_steps = 3000")
+        .replace("checkpoint_interval = 1000", "checkpoint_interval = 500")
+        .replace("checkpoint_dir = \"checkpoints\"", "checkpoint_dir = \"mnt/checkpoints\"");
+    std::fs::write(dir.join("tiny.toml"), text).unwrap();
+    let ckpts = mnt.join("checkpoints/tiny");
+
+    let o = case.train(&[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("mnt/checkpoints/tiny/step-") && err.contains("No space left on device"), "{err}");
+    assert!(err.contains("a checkpoint could not be written (the last complete checkpoint is"), "{err}");
+    assert!(
+        err.contains("best is intact; fix the cause (free space on a full disk), then continue with --resume"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let names = entries(&ckpts);
+    assert!(names.iter().all(|n| !n.starts_with('.')), "a failed write leaves nothing behind: {names:?}");
+    let latest = std::fs::read_to_string(ckpts.join("latest")).unwrap();
+    let at = case.eval_step("mnt/checkpoints/tiny");
+    assert!(latest.trim() == format!("step-{at:012}") && at < 3000, "{latest} {at}");
+    case.eval("mnt/checkpoints/tiny/best");
+
+    fs.resize(64 * 1024);
+    let o = case.train(&["--resume"]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains(&format!("(step {at})")), "{err}");
+    assert_eq!(case.eval_step("mnt/checkpoints/tiny"), 3000);
+    drop(fs);
 }
