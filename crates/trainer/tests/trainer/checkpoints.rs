@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
@@ -99,10 +98,24 @@ struct Case {
 }
 
 impl Case {
-    /// A copy of [`template`] named `name`.
+    /// A run of [`EXPERIMENT`] as a crash between a validation and the next checkpoint leaves
+    /// it: trained to step 2000, then `step-000000002000` removed and `latest` pointed back at
+    /// `step-000000001000`, so `best/` may come from a later validation than `latest` knew of.
     fn new(name: &str) -> Self {
+        let case = Self { dir: scratch(name) };
+        std::fs::write(case.dir.join("tiny.toml"), EXPERIMENT).unwrap();
+        let o = case.train(&[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::remove_dir_all(case.ckpts().join("step-000000002000")).unwrap();
+        std::fs::write(case.ckpts().join("latest"), "step-000000001000\n").unwrap();
+        assert_eq!(entries(&case.ckpts()), ["best", "latest", "step-000000001000"]);
+        case
+    }
+
+    /// A copy of this run named `name` (its paths are relative: a run of its own).
+    fn copy(&self, name: &str) -> Self {
         let dir = scratch(name);
-        copy_dir(template(), &dir);
+        copy_dir(&self.dir, &dir);
         Self { dir }
     }
 
@@ -147,26 +160,6 @@ impl Drop for Case {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A run of [`EXPERIMENT`] as a crash between a validation and the next checkpoint leaves it:
-/// trained to step 2000, then `step-000000002000` removed and `latest` pointed back at
-/// `step-000000001000`, so `best/` may come from a later validation than `latest` knew of.
-/// Trained once; each test works on a copy ([`Case::new`]).
-fn template() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let dir = scratch("template");
-        std::fs::write(dir.join("tiny.toml"), EXPERIMENT).unwrap();
-        let o =
-            Command::new(BIN).args(["train", "--config", "tiny.toml", "--quiet"]).current_dir(&dir).output().unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        let ckpts = dir.join("checkpoints/tiny");
-        std::fs::remove_dir_all(ckpts.join("step-000000002000")).unwrap();
-        std::fs::write(ckpts.join("latest"), "step-000000001000\n").unwrap();
-        assert_eq!(entries(&ckpts), ["best", "latest", "step-000000001000"]);
-        dir
-    })
 }
 
 /// Issue 13.2: the best record is restored from `best/` too, not only from `latest`.
@@ -266,9 +259,10 @@ fn best_is_whole_after_a_crash_at_every_step_of_its_replacement() {
         ("rename-exchange,best-moved-aside", false),
         ("rename-exchange,best-renamed-in", true),
     ];
+    let base = Case::new("crash");
     for (i, (failpoints, new)) in cases.into_iter().enumerate() {
         let t0 = Instant::now();
-        let case = Case::new(&format!("crash-{i}"));
+        let case = base.copy(&format!("crash-{i}"));
         // Both records unbeatably bad: the first validation of the resumed run (step 1500)
         // replaces best/.
         set_record(&case.latest(), 1e300);
