@@ -122,4 +122,10 @@ pub struct InferArgs {
     /// An export directory (`cluster-rl export --out DIR`).
     #[arg(long)]
     pub policy: PathBuf,
+    /// The longest request line, in bytes (without its newline; 1 MiB by default, at most
+    /// 1 GiB). A longer line gets an error reply and is skipped without being held in memory;
+    /// the next line is served.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::infer::DEFAULT_MAX_LINE_BYTES)]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub max_line_bytes: u64,
 }

@@ -277,3 +277,91 @@ fn infer_refuses_a_missing_or_incomplete_export_at_start_up() {
     assert!(err.contains("missing policy.safetensors"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Peak resident memory of process `pid` in KiB (`VmHWM` in `/proc/<pid>/status`).
+#[cfg(target_os = "linux")]
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Issue 13: a line that is not UTF-8 ended the server (exit 2) and later requests were lost,
+/// and a line had no length limit. Now each gets an error reply and the next line is served;
+/// a 128 MiB line is dropped as it arrives (the server stays far below that in memory).
+#[cfg(target_os = "linux")]
+#[test]
+fn infer_survives_bytes_that_are_not_utf8_and_overlong_lines() {
+    use std::io::{BufRead, BufReader};
+    let good = |id: u32| format!("{{\"id\": {id}, \"observation\": [0,0,0,0,0,0,0,0,0,0,100]}}\n");
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", SHIPPED_EXPORT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut reply = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "infer stopped answering");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    stdin.write_all(good(1).as_bytes()).unwrap();
+    stdin.write_all(b"\xff\xfe\n").unwrap();
+    stdin.write_all(good(3).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(reply()["id"], 1);
+    let error = reply();
+    assert!(error["error"].as_str().unwrap().contains("line 2: not valid UTF-8"), "{error}");
+    assert_eq!(reply()["id"], 3);
+    // 128 MiB without a newline, sent in pieces; the server must not hold it.
+    let piece = vec![b'x'; 1 << 20];
+    for _ in 0..128 {
+        stdin.write_all(&piece).unwrap();
+    }
+    stdin.write_all(b"\n").unwrap();
+    stdin.write_all(good(5).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let error = reply();
+    let message = error["error"].as_str().unwrap();
+    assert!(message.contains("line 4: 134217728 bytes, more than the limit of 1048576 bytes"), "{message}");
+    assert_eq!(reply()["id"], 5);
+    let peak = peak_rss_kib(child.id());
+    assert!(peak < 64 * 1024, "infer peaked at {peak} KiB while skipping a 128 MiB line");
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `--max-line-bytes` sets the limit; 0 is refused.
+#[test]
+fn infer_max_line_bytes_sets_the_limit() {
+    let request = r#"{"id": 1, "observation": [0,0,0,0,0,0,0,0,0,0,100]}"#;
+    let limit = request.len().to_string();
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", SHIPPED_EXPORT, "--max-line-bytes", &limit])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{request}").unwrap();
+    writeln!(stdin, "{request} ").unwrap();
+    writeln!(stdin, "{request}").unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let replies: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(replies.len(), 3);
+    assert_eq!(replies[0]["id"], 1);
+    assert!(replies[1]["error"].as_str().unwrap().contains("more than the limit"), "{}", replies[1]);
+    assert_eq!(replies[2]["id"], 1);
+    let o = run(&["infer", "--policy", SHIPPED_EXPORT, "--max-line-bytes", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--max-line-bytes"));
+}
