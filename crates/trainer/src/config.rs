@@ -14,28 +14,7 @@ use dqn::{DqnConfig, DqnError};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-/// First seed of the validation episodes the trainer evaluates on during training (model
-/// selection); the held-out test seeds start at [`EvaluationSection::seed_offset`].
-pub const VALIDATION_SEED: u64 = 2_000_000;
-
-/// Most episodes of one evaluation (`training.eval_episodes`, `evaluation.episodes`,
-/// `--episodes`): every episode's seed and metrics are held in memory, so a typo such as
-/// `1e12` must be an error, not an allocation that aborts.
-pub const MAX_EPISODES: u64 = 1_000_000;
-
-/// Checks an episode count given as `key`: at least 1, at most [`MAX_EPISODES`].
-///
-/// # Errors
-/// A message naming `key`, the value and the valid range.
-pub fn check_episodes(key: &str, episodes: u64) -> Result<()> {
-    if episodes == 0 {
-        bail!("{key}: must be at least 1");
-    }
-    if episodes > MAX_EPISODES {
-        bail!("{key}: {episodes} is above {MAX_EPISODES}");
-    }
-    Ok(())
-}
+use crate::seeds::{MAX_EPISODES, SeedRange, SeedRanges, VALIDATION_SEED};
 
 /// A complete, validated experiment.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +204,9 @@ fn checkpoints() -> String {
     "checkpoints".into()
 }
 
+/// The most parallel environments (`training.num_envs`).
+const MAX_NUM_ENVS: usize = 4096;
+
 /// The sections an experiment file may have.
 const SECTIONS: [&str; 6] = ["experiment", "env", "agent", "training", "evaluation", "logging"];
 
@@ -396,36 +378,13 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         DqnError::InvalidConfig { field, reason } => anyhow!("agent.{field}: {reason}"),
         other => anyhow::Error::new(other).context("agent"),
     })?;
-    check_episodes("training.eval_episodes", training.eval_episodes)?;
+    if training.num_envs > MAX_NUM_ENVS {
+        bail!("training.num_envs: {} is above {MAX_NUM_ENVS}", training.num_envs);
+    }
     if training.keep_checkpoints == 0 {
         bail!("training.keep_checkpoints: must be at least 1");
     }
     evaluation.baselines.names().map_err(anyhow::Error::msg).context("evaluation.baselines")?;
-    check_episodes("evaluation.episodes", evaluation.episodes)?;
-    let test = evaluation.seed_offset..evaluation.seed_offset.saturating_add(evaluation.episodes);
-    if test.end > DERIVED_SEED_BIT {
-        bail!("evaluation.seed_offset: the test seeds must stay below 2^63 (training episodes use seeds above)");
-    }
-    let train = experiment.seed..experiment.seed + training.num_envs as u64;
-    if test.start < train.end && train.start < test.end {
-        bail!(
-            "evaluation.seed_offset: test seeds {}..{} overlap the training seeds {}..{}",
-            test.start,
-            test.end,
-            train.start,
-            train.end
-        );
-    }
-    let validation = VALIDATION_SEED..VALIDATION_SEED + training.eval_episodes;
-    if test.start < validation.end && validation.start < test.end {
-        bail!(
-            "evaluation.seed_offset: test seeds {}..{} overlap the validation seeds {}..{}",
-            test.start,
-            test.end,
-            validation.start,
-            validation.end
-        );
-    }
     let names = evaluation.baselines.names().unwrap_or_default();
     if evaluation.reference != "dqn" && !names.contains(&evaluation.reference) {
         bail!(
@@ -437,7 +396,9 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
     if logging.histogram_interval == 0 {
         bail!("logging.histogram_interval: must be at least 1");
     }
-    Ok(Experiment { experiment, env, agent, training, evaluation, logging })
+    let exp = Experiment { experiment, env, agent, training, evaluation, logging };
+    exp.seed_ranges(None)?;
+    Ok(exp)
 }
 
 impl Experiment {
@@ -484,9 +445,48 @@ impl Experiment {
         }
     }
 
-    /// The validation seeds of the evaluations during training.
+    /// The validation seeds of the evaluations during training (at most
+    /// [`MAX_EPISODES`](crate::seeds::MAX_EPISODES): checked at load).
     pub fn validation_seeds(&self) -> Vec<u64> {
         (VALIDATION_SEED..VALIDATION_SEED + self.training.eval_episodes).collect()
+    }
+
+    /// The experiment's training, validation and test seeds, checked to be disjoint and below
+    /// 2^63; `episodes` replaces `evaluation.episodes` (`cluster-rl eval --episodes`).
+    ///
+    /// # Errors
+    /// An empty, too long or overflowing range, or two ranges that share a seed, naming the
+    /// settings ([`SeedRanges::new`]).
+    pub fn seed_ranges(&self, episodes: Option<u64>) -> Result<SeedRanges> {
+        let training = SeedRange::new(
+            "training",
+            "experiment.seed",
+            self.experiment.seed,
+            "training.num_envs",
+            self.training.num_envs as u64,
+            MAX_NUM_ENVS as u64,
+        )?;
+        let validation = SeedRange::new(
+            "validation",
+            "the first validation seed",
+            VALIDATION_SEED,
+            "training.eval_episodes",
+            self.training.eval_episodes,
+            MAX_EPISODES,
+        )?;
+        let (count_key, count) = match episodes {
+            Some(n) => ("--episodes", n),
+            None => ("evaluation.episodes", self.evaluation.episodes),
+        };
+        let test = SeedRange::new(
+            "test",
+            "evaluation.seed_offset",
+            self.evaluation.seed_offset,
+            count_key,
+            count,
+            MAX_EPISODES,
+        )?;
+        SeedRanges::new(Some(training), validation, test)
     }
 }
 
@@ -554,6 +554,20 @@ mod tests {
             (&["agent.seed=3"], "agent.seed: set by experiment.seed"),
             (&["bogus.x=1"], "unknown section \"bogus\""),
             (&["evaluation.seed_offset=1"], "overlap the training seeds"),
+            // Issue 13: training env i starts with seed experiment.seed + i, so this seed is
+            // also the first validation seed.
+            (
+                &["experiment.seed=2000000"],
+                "experiment.seed = 2000000, training.num_envs = 1: the training seeds 2000000..2000001 overlap the \
+                 validation seeds 2000000..2000010",
+            ),
+            (&["evaluation.seed_offset=1999950"], "the test seeds 1999950..2000050 overlap the validation seeds"),
+            (
+                &["evaluation.seed_offset=9223372036854775807"],
+                "the test seeds 9223372036854775807..9223372036854775807 + 100 do not fit below 2^63",
+            ),
+            (&["training.eval_episodes=1000001"], "training.eval_episodes: 1000001 is more than 1000000"),
+            (&["evaluation.episodes=0"], "evaluation.episodes: must be at least 1"),
             (&["agent"], "expected key=value"),
         ];
         for (sets, want) in cases {
@@ -577,8 +591,8 @@ mod tests {
             (&["agent.hidden_sizes=[100000000]"], "agent.hidden_sizes: width 100000000 is above 65536"),
             (&["agent.buffer_size=1000000000000"], "agent.buffer_size: 1000000000000 transitions is above 100000000"),
             (&["training.num_envs=5000"], "training.num_envs: 5000 is above 4096"),
-            (&["training.eval_episodes=1000000000000"], "training.eval_episodes: 1000000000000 is above 1000000"),
-            (&["evaluation.episodes=1000000000000"], "evaluation.episodes: 1000000000000 is above 1000000"),
+            (&["training.eval_episodes=1000000000000"], "training.eval_episodes: 1000000000000 is more than 1000000"),
+            (&["evaluation.episodes=1000000000000"], "evaluation.episodes: 1000000000000 is more than 1000000"),
             (
                 &["env.nodes=[{count = 10000000000, capacity = [1.0], speed = 1.0}]"],
                 "env.nodes[0].count = 10000000000: allowed: at most 1000000 nodes",
@@ -598,9 +612,9 @@ mod tests {
         let sets = ["training.eval_episodes=1000000", "evaluation.episodes=1000000", "evaluation.seed_offset=3000000"];
         let exp = from_str(MINIMAL, &sets.map(String::from)).unwrap();
         assert_eq!(exp.training.eval_episodes, MAX_EPISODES);
-        assert!(check_episodes("--episodes", 0).is_err() && check_episodes("--episodes", MAX_EPISODES).is_ok());
-        let e = check_episodes("--episodes", MAX_EPISODES + 1).unwrap_err();
-        assert_eq!(e.to_string(), "--episodes: 1000001 is above 1000000");
+        assert!(exp.seed_ranges(Some(0)).is_err() && exp.seed_ranges(Some(MAX_EPISODES)).is_ok());
+        let e = exp.seed_ranges(Some(MAX_EPISODES + 1)).unwrap_err();
+        assert_eq!(e.to_string(), "--episodes: 1000001 is more than 1000000, the most allowed");
     }
 
     #[test]

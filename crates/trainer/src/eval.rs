@@ -1,6 +1,7 @@
 //! `cluster-rl eval` and `cluster-rl baselines`: paired evaluation on held-out seeds, the
 //! printed table and the report files.
 
+use std::ops::Range;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use cluster_env::{CompiledScenario, EvalReport, SchedulerSpec, evaluate_compiled
 use crate::args::{BaselinesArgs, EvalArgs};
 use crate::config::{self, Baselines, EnvSpec, Experiment};
 use crate::report::{self, Source};
+use crate::seeds::SeedRanges;
 use crate::{checkpoint, export, scheduler, task};
 
 /// The learned policy in `dir` — an export directory (`policy.json`) or a checkpoint — as the
@@ -64,10 +66,11 @@ fn finish(report: &EvalReport, out: &std::path::Path) -> Result<ExitCode> {
 pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let dir = checkpoint::resolve(&args.checkpoint)?;
     let exp: Experiment = config::load(&dir.join(checkpoint::EXPERIMENT_FILE), &[])?;
-    let episodes = args.episodes.unwrap_or(exp.evaluation.episodes);
-    config::check_episodes("--episodes", episodes)?;
+    // `--episodes` moves the end of the test range: checked against training and validation
+    // like `evaluation.episodes` was at load (an error names `--episodes`).
+    let test = exp.seed_ranges(args.episodes)?.test();
     if exp.env == EnvSpec::CartPole {
-        return eval_cartpole(&dir, &exp, episodes);
+        return eval_cartpole(&dir, test);
     }
     let scenario = exp.scenario("evaluation")?;
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
@@ -79,7 +82,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
         .into_iter()
         .find(|r| *r != "dqn" && names.iter().any(|n| n == r));
-    let seeds: Vec<u64> = (exp.evaluation.seed_offset..exp.evaluation.seed_offset + episodes).collect();
+    let seeds: Vec<u64> = test.collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
     let state = checkpoint::load_state(&dir).ok();
@@ -102,11 +105,11 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     finish(&report, &args.out)
 }
 
-/// A CartPole checkpoint: the greedy mean return over `episodes` (the first seeded with the
-/// experiment's `evaluation.seed_offset`), with its 95% CI. There are no baselines.
-fn eval_cartpole(dir: &Path, exp: &Experiment, episodes: u64) -> Result<ExitCode> {
+/// A CartPole checkpoint: the greedy mean return over the `test` episodes (the first seeded with
+/// the experiment's `evaluation.seed_offset`), with its 95% CI. There are no baselines.
+fn eval_cartpole(dir: &Path, test: Range<u64>) -> Result<ExitCode> {
     let agent = checkpoint::load_agent(dir)?;
-    let seed = exp.evaluation.seed_offset;
+    let (seed, episodes) = (test.start, test.end - test.start);
     let returns = task::cartpole_returns(&agent, episodes, seed)?;
     let estimate = cluster_env::Estimate::of(&returns);
     println!(
@@ -127,12 +130,9 @@ pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
         bail!("--baselines: none leaves nothing to evaluate");
     }
     let names = baseline_names(Some(&args.baselines), &Baselines::Keyword("all".into()))?;
-    config::check_episodes("--episodes", args.episodes)?;
-    if args.seed_offset.checked_add(args.episodes).is_none_or(|end| end > cluster_env::DERIVED_SEED_BIT) {
-        bail!("--seed-offset: the seeds must stay below 2^63");
-    }
+    let test = SeedRanges::held_out("--seed-offset", args.seed_offset, "--episodes", args.episodes)?.test();
     let reference = names.iter().any(|n| n == "least-loaded").then_some("least-loaded");
-    let seeds: Vec<u64> = (args.seed_offset..args.seed_offset + args.episodes).collect();
+    let seeds: Vec<u64> = test.collect();
     let compiled: Arc<CompiledScenario> = CompiledScenario::new(&scenario).context("scenario")?;
     let report = evaluate_compiled(&compiled, &specs(&names)?, &seeds, reference).context("evaluation")?;
     finish(&report, &args.out)

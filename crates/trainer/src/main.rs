@@ -4,6 +4,8 @@
 //! # Brief overview
 //! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `export`, `infer`, `summary`).
 //! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
+//! - [`seeds`]: the training, validation and test seed ranges, and the check that keeps them
+//!   apart.
 //! - [`train`]: the training driver (vector env, evaluations, checkpoints, TensorBoard).
 //! - [`task`]: what the driver needs from cluster scenarios and from CartPole.
 //! - [`checkpoint`]: atomic checkpoints, the `latest` pointer, rotation, `best`.
@@ -30,6 +32,7 @@ mod export;
 mod infer;
 mod report;
 mod scheduler;
+mod seeds;
 mod summary;
 mod task;
 mod tensorboard;

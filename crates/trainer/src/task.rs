@@ -13,7 +13,7 @@ use cluster_env::{ClusterEnv, ClusterInfo, CompiledScenario, EvalReport, Schedul
 use dqn::{Agent, Logger};
 use gym::{CartPole, Env};
 
-use crate::config::VALIDATION_SEED;
+use crate::seeds::VALIDATION_SEED;
 use crate::tensorboard::TensorBoard;
 
 /// Episode and evaluation metrics logged under `sim/` and `eval/<policy>/`.

@@ -447,3 +447,69 @@ fn results_do_not_depend_on_the_number_of_threads() {
     assert_eq!(reports[0], reports[1]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13: seed ranges are checked everywhere: training against validation at load,
+/// `eval --episodes` against validation, and overflowing `--seed-offset`s are errors, not panics.
+#[test]
+fn seed_ranges_stay_disjoint_through_every_command() {
+    let dir = scratch("seeds");
+    let cfg = tiny(&dir, 1000, 50);
+    let c = cfg.to_str().unwrap();
+    let ckpt = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");
+    // The shipped checkpoint with its test seeds moved to 1999990.. (it validates on
+    // 2000000..2000050): 10 episodes fit, 11 reach the validation seeds.
+    let moved = dir.join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for entry in std::fs::read_dir(ckpt).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, moved.join(path.file_name().unwrap())).unwrap();
+    }
+    let toml = std::fs::read_to_string(moved.join("experiment.toml")).unwrap();
+    assert!(toml.contains("\nseed_offset = 1000000\n") && toml.contains("\nepisodes = 200\n"));
+    let toml = toml.replace("\nseed_offset = 1000000\n", "\nseed_offset = 1999990\n");
+    std::fs::write(moved.join("experiment.toml"), toml.replace("\nepisodes = 200\n", "\nepisodes = 10\n")).unwrap();
+    let m = moved.to_str().unwrap();
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        m,
+        "--episodes",
+        "10",
+        "--baselines",
+        "none",
+        "--out",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let max = u64::MAX.to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--config", c, "--set", "experiment.seed=2000000", "--dry-run"],
+            "experiment.seed = 2000000, training.num_envs = 2: the training seeds 2000000..2000002 overlap the \
+             validation seeds 2000000..2000003",
+        ),
+        (
+            &["eval", "--checkpoint", m, "--episodes", "11"],
+            "evaluation.seed_offset = 1999990, --episodes = 11: the test seeds 1999990..2000001 overlap the \
+             validation seeds 2000000..2000050",
+        ),
+        (&["eval", "--checkpoint", ckpt, "--episodes", &max], "--episodes: 18446744073709551615 is more than 1000000"),
+        (&["eval", "--checkpoint", ckpt, "--episodes", "0"], "--episodes: must be at least 1"),
+        (
+            &["baselines", "--scenario", "park-lb", "--seed-offset", &max, "--episodes", "5"],
+            "--seed-offset = 18446744073709551615, --episodes = 5: the test seeds 18446744073709551615..18446744073709551615 + 5 do not fit below 2^63",
+        ),
+        (
+            &["baselines", "--scenario", "park-lb", "--seed-offset", "1999999", "--episodes", "5"],
+            "the test seeds 1999999..2000004 overlap the validation seeds 2000000..3000000",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
