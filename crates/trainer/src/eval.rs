@@ -15,6 +15,9 @@ use crate::report::{self, Source};
 use crate::seeds::SeedRanges;
 use crate::{checkpoint, export, scheduler, task};
 
+/// The name of the learned policy's row in the report (and its `source.json`).
+const LEARNED: &str = "dqn";
+
 /// The learned policy in `dir` — an export directory (`policy.json`) or a checkpoint — as the
 /// burn-free runtime, after checking it fits `scenario`.
 ///
@@ -76,12 +79,12 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
     // A checkpoint or an export: both run on the burn-free runtime, what ships.
-    let (trained, _) = scheduler::learned_spec(learned_policy(&dir, &compiled)?, "dqn");
+    let (trained, _) = scheduler::learned_spec(learned_policy(&dir, &compiled)?, LEARNED);
     let mut policies = vec![trained];
     policies.extend(specs(&names)?);
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
         .into_iter()
-        .find(|r| *r != "dqn" && names.iter().any(|n| n == r));
+        .find(|r| *r != LEARNED && names.iter().any(|n| n == r));
     let seeds: Vec<u64> = test.collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
@@ -94,6 +97,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         .and_then(|p| checkpoint::resolve(&p).ok())
         .and_then(|d| checkpoint::load_state(&d).ok());
     let source = Source {
+        learned_policy: Some(LEARNED.into()),
         experiment: exp.experiment.name.clone(),
         policy: dir.clone(),
         global_step: state.as_ref().map(|s| s.global_step),
@@ -135,5 +139,8 @@ pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
     let seeds: Vec<u64> = test.collect();
     let compiled: Arc<CompiledScenario> = CompiledScenario::new(&scenario).context("scenario")?;
     let report = evaluate_compiled(&compiled, &specs(&names)?, &seeds, reference).context("evaluation")?;
+    // No learned policy here: a source.json of an earlier `eval --out` into this directory
+    // must not stay beside these reports (removed first, so a crash cannot pair them).
+    report::remove_source(&args.out)?;
     finish(&report, &args.out)
 }

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 /// `cluster-rl summary`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
+    /// The row of `report.json` that is the learned policy (`dqn`), which `summary` reports on.
+    /// Absent in files written before it was recorded; `summary` then takes the one row that
+    /// is not a baseline.
+    #[serde(default)]
+    pub learned_policy: Option<String>,
     /// The experiment's name.
     pub experiment: String,
     /// The checkpoint or export directory evaluated.
@@ -68,13 +73,33 @@ pub fn write_all(report: &EvalReport, out: &Path) -> Result<()> {
     write_file(out, "report.svg", &svg(report))
 }
 
-/// Writes `source.json` (what was evaluated) into `out` (created if needed).
+/// The file [`Source`] is written to.
+pub const SOURCE_FILE: &str = "source.json";
+
+/// Writes `source.json` (what was evaluated) into `out` (created if needed). Call it before
+/// [`write_all`]: a crash in between then leaves the new source with the old reports, which
+/// `summary` refuses (they name different policies), never old provenance on new results.
 ///
 /// # Errors
 /// If the file cannot be written.
 pub fn write_source(source: &Source, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the report directory", out.display()))?;
-    write_file(out, "source.json", &serde_json::to_string_pretty(source)?)
+    write_file(out, SOURCE_FILE, &serde_json::to_string_pretty(source)?)
+}
+
+/// Removes `source.json` from `out`, before an evaluation without a learned policy
+/// (`cluster-rl baselines`) writes its reports there: a `source.json` left by an earlier
+/// `cluster-rl eval` would make `summary` attribute the baselines' results to that training run.
+///
+/// # Errors
+/// If the file exists and cannot be removed.
+pub fn remove_source(out: &Path) -> Result<()> {
+    let path = out.join(SOURCE_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => durable::sync_dir(out).with_context(|| format!("{}: cannot sync", out.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot remove the stale source", path.display())),
+    }
 }
 
 /// One row per policy: mean JCT with its CI, the summary metrics, the paired difference.

@@ -448,6 +448,52 @@ fn results_do_not_depend_on_the_number_of_threads() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 13: `baselines --out` into a directory where `eval` wrote before left its
+/// `source.json`, so `summary` attributed the baselines' results to that training run.
+#[test]
+fn baselines_into_an_eval_directory_drop_its_source_and_summary_attributes_nothing() {
+    let dir = scratch("stale-source");
+    let out = dir.join("report");
+    let ckpt = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb");
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        ckpt,
+        "--episodes",
+        "3",
+        "--baselines",
+        "least-loaded",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let source: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("source.json")).unwrap()).unwrap();
+    assert_eq!(source["learned_policy"], "dqn");
+    let summary = run(&["summary", out.to_str().unwrap()]);
+    assert!(summary.status.success(), "{}", stderr(&summary));
+    assert!(String::from_utf8_lossy(&summary.stdout).contains("| dqn − reference (paired) | "));
+
+    let o = run(&[
+        "baselines",
+        "--scenario",
+        "park-lb",
+        "--episodes",
+        "3",
+        "--baselines",
+        "least-loaded,random",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("source.json").exists(), "a stale source.json stayed beside the baselines' reports");
+    let summary = run(&["summary", out.to_str().unwrap()]);
+    assert!(summary.status.success(), "{}", stderr(&summary));
+    let table = String::from_utf8_lossy(&summary.stdout).into_owned();
+    assert!(table.contains("| training | — |"), "{table}");
+    assert!(table.contains("| learned policy − reference (paired) | — |"), "{table}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 13: seed ranges are checked everywhere: training against validation at load,
 /// `eval --episodes` against validation, and overflowing `--seed-offset`s are errors, not panics.
 #[test]
