@@ -11,7 +11,8 @@
 //!   a whole directory before renaming it into place.
 //! - [`replace_dir`]: put a directory built under a [`temp_path`] in place of an existing one, so
 //!   that at every instant, crash or not, the destination is a whole directory (old or new);
-//!   [`recover_dir`] finishes what a crash interrupted on systems without an atomic exchange.
+//!   [`recover_dir`] finishes what a crash interrupted on systems without an atomic exchange,
+//!   and [`remove_stale_temps`] clears the temporaries of writers that ended.
 //!
 //! ```
 //! let dir = std::env::temp_dir().join(format!("durable-doc-{}", std::process::id()));
@@ -208,6 +209,55 @@ pub fn recover_dir(dest: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Removes what interrupted writers of `dest` left beside it: the entries named
+/// `.tmp-<dest's name>-<pid>-<n>` ([`temp_path`]) of processes that no longer run. Entries of
+/// this process and of running ones are kept (they may be writing now); where it cannot tell
+/// whether a process runs (not Linux), it removes nothing. Returns how many were removed.
+/// [`ASIDE_PREFIX`] copies are not touched: run [`recover_dir`] for those.
+///
+/// # Errors
+/// If the directory cannot be listed or a leftover cannot be removed.
+pub fn remove_stale_temps(dest: &Path) -> io::Result<usize> {
+    let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else { return Ok(0) };
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let prefix = format!("{TEMP_PREFIX}{name}-");
+    let entries = match fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        // Exactly `<pid>-<n>` after the prefix: `.tmp-export-2-7-0` belongs to `export-2`.
+        let Some((pid, n)) = file_name.strip_prefix(&prefix).and_then(|rest| rest.split_once('-')) else { continue };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u64>()) else { continue };
+        if pid == std::process::id() || !process_gone(pid) {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(&path)?
+        } else {
+            fs::remove_file(&path)?
+        }
+        removed += 1;
+    }
+    if removed > 0 {
+        sync_dir(parent)?;
+    }
+    Ok(removed)
+}
+
+/// Whether process `pid` is known to have ended.
+fn process_gone(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { !Path::new(&format!("/proc/{pid}")).exists() } else { false }
+}
+
 /// Whether `path` names a directory entry (a dangling symlink counts).
 fn present(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()
@@ -272,6 +322,22 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.parent(), Some(Path::new("/x")));
         assert!(a.file_name().unwrap().to_string_lossy().starts_with(".tmp-best-"));
+    }
+
+    #[test]
+    fn stale_temporaries_of_ended_processes_are_removed_others_kept() {
+        let dir = scratch("stale");
+        let dest = dir.join("export");
+        // pid 4194304 is above Linux's pid_max limit (2^22): never a running process.
+        let dead = dir.join(format!("{TEMP_PREFIX}export-4194304-0"));
+        let mine = temp_path(&dest);
+        let other = dir.join(format!("{TEMP_PREFIX}export-2-4194304-0")); // belongs to `export-2`
+        for d in [&dead, &mine, &other] {
+            fs::create_dir_all(d.join("inner")).unwrap();
+        }
+        assert_eq!(remove_stale_temps(&dest).unwrap(), 1);
+        assert!(!dead.exists() && mine.exists() && other.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -30,6 +30,15 @@ pub enum PolicyError {
         file: &'static str,
     },
 
+    /// The directory cannot be written as an export, or kept changing while it was read.
+    #[error("export directory {}: {reason}", dir.display())]
+    ExportDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong and what would do.
+        reason: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

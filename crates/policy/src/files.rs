@@ -2,8 +2,10 @@
 //! read, checked and written as one [`Export`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use policy_core::{Dense, Mlp, NetworkShape};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
@@ -16,6 +18,14 @@ use crate::meta::{FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, json_string, me
 pub const META_FILE: &str = "policy.json";
 /// The weights file of an export.
 pub const WEIGHTS_FILE: &str = "policy.safetensors";
+/// Files that `cluster-rl export` writes beside [`META_FILE`] and [`WEIGHTS_FILE`]: the ONNX
+/// graph and the experiment. [`Export::write`] replaces a directory only if it holds nothing
+/// but these four, so it never deletes a file it does not know.
+pub const COMPANION_FILES: [&str; 2] = ["policy.onnx", "experiment.toml"];
+
+/// How often [`Export::read`] starts again when the directory is replaced while it reads. One
+/// restart is enough unless a writer replaces the export again and again faster than it is read.
+const READ_ATTEMPTS: usize = 20;
 
 /// An exported policy: metadata and weights, as one directory holds them.
 ///
@@ -78,20 +88,61 @@ impl Export {
         Ok(())
     }
 
-    /// Writes `policy.json` and `policy.safetensors` into `dir` (created if needed).
-    ///
-    /// Each file is written to a temporary file in `dir`, flushed to disk and renamed over the
-    /// old one, so a crash never leaves a half-written file; the weights are written first, so
-    /// a new `policy.json` never describes old weights. (A reader racing the writer may still
-    /// see new weights with the old `policy.json`; write a fresh directory to avoid that.)
+    /// Writes the export as directory `dir`: `policy.json` and `policy.safetensors`, nothing
+    /// else. See [`Export::write_with`].
     ///
     /// # Errors
-    /// An invalid export ([`Export::validate`]) — nothing is written then — or an I/O error
-    /// naming the path.
+    /// As [`Export::write_with`].
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.write_with(dir, |_| Ok(()))
+    }
+
+    /// Writes the export, and whatever `extra` writes into the directory being built (the
+    /// trainer's ONNX graph and experiment), as directory `dir`, replacing a former one whole.
+    ///
+    /// The complete directory is built beside `dir` under a temporary name
+    /// ([`durable::temp_path`]), every file fsynced, and then put in place of the old one by
+    /// [`durable::replace_dir`] (one atomic exchange on Linux). So neither a crash nor a reader
+    /// racing the writer ([`Export::read`]) ever finds new weights with an old `policy.json`, or
+    /// a new export beside a stale companion file. Leftovers of writers that died are removed
+    /// first ([`durable::remove_stale_temps`]).
+    ///
+    /// `dir` must be absent, empty, or an earlier export: a directory holding any other file is
+    /// refused, since replacing it would delete that file.
+    ///
+    /// # Errors
+    /// An invalid export ([`Export::validate`]), a `dir` that is not replaceable, an error of
+    /// `extra`, or an I/O error naming the path. Nothing changes at `dir` then.
+    pub fn write_with<E: From<PolicyError>>(
+        &self,
+        dir: impl AsRef<Path>,
+        extra: impl FnOnce(&Path) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let dir = dir.as_ref();
         self.validate()?;
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        check_replaceable(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        durable::remove_stale_temps(dir).map_err(io_err(dir))?;
+        let tmp = durable::temp_path(dir);
+        let built = (|| -> std::result::Result<(), E> {
+            fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+            self.write_files(&tmp)?;
+            extra(&tmp)?;
+            durable::sync_dir(&tmp).map_err(io_err(&tmp))?;
+            durable::replace_dir(&tmp, dir).map_err(io_err(dir))?;
+            Ok(())
+        })();
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        built
+    }
+
+    /// Writes `policy.json` and `policy.safetensors` into the new directory `dir`, each
+    /// fsynced.
+    fn write_files(&self, dir: &Path) -> Result<()> {
         let weights_path = dir.join(WEIGHTS_FILE);
         let weights = self.safetensors_bytes(&weights_path)?;
         durable::write_atomic(&weights_path, &weights).map_err(io_err(&weights_path))?;
@@ -105,10 +156,15 @@ impl Export {
 
     /// Reads and validates the export in `dir`.
     ///
+    /// `policy.json` and `policy.safetensors` always come from one export: if a writer
+    /// replaces the directory ([`Export::write_with`]) while they are opened, the read starts
+    /// again on the new one.
+    ///
     /// # Errors
     /// A missing directory or file, unreadable JSON (with line and column), a wrong format or
     /// version, inconsistent metadata, an unparsable safetensors file, a missing, extra,
-    /// mis-shaped, non-F32 or non-finite tensor — each naming the file and what is wrong.
+    /// mis-shaped, non-F32 or non-finite tensor — each naming the file and what is wrong — or a
+    /// directory replaced again at every one of 20 attempts ([`PolicyError::ExportDir`]).
     pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         match fs::metadata(dir) {
@@ -119,17 +175,55 @@ impl Export {
             }
             Err(e) => return Err(PolicyError::Io { path: dir.into(), source: e }),
         }
+        for _ in 0..READ_ATTEMPTS {
+            if let Some(export) = Self::read_pinned(dir)? {
+                return Ok(export);
+            }
+            // Replaced while being read: give the writer a moment, then read the new one.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Err(PolicyError::ExportDir {
+            dir: dir.into(),
+            reason: format!("replaced {READ_ATTEMPTS} times while being read; is an export being rewritten in a loop?"),
+        })
+    }
+
+    /// One attempt at [`Export::read`]; `None` if `dir` was replaced during it.
+    ///
+    /// The two files are opened one after the other, by path, so a writer replacing the
+    /// directory in between could hand us one file of each export. Writers replace export
+    /// directories whole ([`Export::write_with`]), never a file inside one, so: if after opening
+    /// both, `dir/policy.json` is still the file we opened, the directory we opened it from was
+    /// still in place, and the weights opened in between came from it too. Then both are read
+    /// through the open handles, which later replacements do not affect.
+    fn read_pinned(dir: &Path) -> Result<Option<Self>> {
         let meta_path = dir.join(META_FILE);
         let weights_path = dir.join(WEIGHTS_FILE);
-        for (path, file) in [(&meta_path, META_FILE), (&weights_path, WEIGHTS_FILE)] {
-            if !path.exists() {
-                return Err(PolicyError::MissingFile { dir: dir.into(), file });
+        let mut meta_file = match File::open(&meta_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PolicyError::MissingFile { dir: dir.into(), file: META_FILE });
             }
+            Err(e) => return Err(PolicyError::Io { path: meta_path, source: e }),
+        };
+        let weights_file = File::open(&weights_path);
+        if !still_at(&meta_file, &meta_path)? {
+            return Ok(None);
         }
-        let meta = read_meta(&meta_path)?;
-        let bytes = fs::read(&weights_path).map_err(io_err(&weights_path))?;
+        let mut weights_file = match weights_file {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PolicyError::MissingFile { dir: dir.into(), file: WEIGHTS_FILE });
+            }
+            Err(e) => return Err(PolicyError::Io { path: weights_path, source: e }),
+        };
+        let mut text = String::new();
+        meta_file.read_to_string(&mut text).map_err(io_err(&meta_path))?;
+        let meta = read_meta(&meta_path, &text)?;
+        let mut bytes = Vec::new();
+        weights_file.read_to_end(&mut bytes).map_err(io_err(&weights_path))?;
         let mlp = read_weights(&weights_path, &bytes, &meta.network)?;
-        Ok(Self { meta, mlp })
+        Ok(Some(Self { meta, mlp }))
     }
 
     /// `policy.safetensors`'s bytes.
@@ -151,18 +245,67 @@ impl Export {
     }
 }
 
-/// Reads `policy.json`: format and version first (so that a future version is reported as
-/// such, not as an unknown field), then the strict schema, then consistency.
-fn read_meta(path: &Path) -> Result<PolicyMeta> {
+/// Whether `path` still names the file `file` was opened from (same device and inode). Where
+/// inodes are not available (not Unix), the same length and modification time.
+fn still_at(file: &File, path: &Path) -> Result<bool> {
+    let now = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(PolicyError::Io { path: path.into(), source: e }),
+    };
+    let opened = file.metadata().map_err(io_err(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok((opened.dev(), opened.ino()) == (now.dev(), now.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(opened.len() == now.len() && opened.modified().ok() == now.modified().ok())
+    }
+}
+
+/// Checks that writing an export as `dir` deletes nothing else: `dir` is absent, or a
+/// directory holding only export files ([`META_FILE`], [`WEIGHTS_FILE`], [`COMPANION_FILES`]).
+fn check_replaceable(dir: &Path) -> Result<()> {
+    let refuse = |reason: String| Err(PolicyError::ExportDir { dir: dir.into(), reason });
+    if dir.file_name().is_none() {
+        return refuse("name the export directory itself (not `.`, `..` or a root)".into());
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) if !dir.is_dir() => return refuse("exists and is not a directory".into()),
+        Err(e) => return Err(PolicyError::Io { path: dir.into(), source: e }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
+        let known = [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES).any(|f| name == *f);
+        if !known || !entry.file_type().map_err(io_err(dir))?.is_file() {
+            return refuse(format!(
+                "holds {}, which is not part of an export; an export replaces its directory whole, so \
+                 choose a new or empty directory (or an earlier export, which holds only {META_FILE}, \
+                 {WEIGHTS_FILE}, {})",
+                name.to_string_lossy(),
+                COMPANION_FILES.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads `policy.json` from its `text`: format and version first (so that a future version is
+/// reported as such, not as an unknown field), then the strict schema, then consistency.
+fn read_meta(path: &Path, text: &str) -> Result<PolicyMeta> {
     /// Just the two fields that say whether the rest can be read.
     #[derive(Deserialize)]
     struct Probe {
         format: Option<serde_json::Value>,
         format_version: Option<serde_json::Value>,
     }
-    let text = fs::read_to_string(path).map_err(io_err(path))?;
     let json_err = |e: serde_json::Error| PolicyError::Json { path: path.into(), message: e.to_string() };
-    let probe: Probe = serde_json::from_str(&text).map_err(json_err)?;
+    let probe: Probe = serde_json::from_str(text).map_err(json_err)?;
     let shown = |v: &Option<serde_json::Value>| v.as_ref().map_or_else(|| "(missing)".to_string(), |v| v.to_string());
     if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT) {
         return Err(PolicyError::Format { path: path.into(), found: shown(&probe.format) });
@@ -174,7 +317,7 @@ fn read_meta(path: &Path) -> Result<PolicyMeta> {
             supported: FORMAT_VERSION,
         });
     }
-    let meta: PolicyMeta = serde_json::from_str(&text).map_err(json_err)?;
+    let meta: PolicyMeta = serde_json::from_str(text).map_err(json_err)?;
     meta.validate_at(path)?;
     Ok(meta)
 }
@@ -549,6 +692,72 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("unknown field `scenari0`") && e.to_string().contains("line"), "{e}");
         let (_, e) = with_json("layout", |s| s.replace("\"[in, out]; y = x W + b\"", "\"[out, in]; y = W x + b\""));
         assert!(e.to_string().contains("weight_layout: is \"[out, in]; y = W x + b\", expected"), "{e}");
+    }
+
+    #[test]
+    fn an_export_replaces_an_earlier_one_whole_and_refuses_other_directories() {
+        let dir = temp_dir("replace");
+        fs::create_dir_all(&dir).unwrap();
+        // An earlier export by the trainer: its companions go with it.
+        for f in [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES) {
+            fs::write(dir.join(f), "old").unwrap();
+        }
+        tiny_export(Activation::Relu, false).write(&dir).unwrap();
+        let mut files: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        files.sort();
+        assert_eq!(files, [META_FILE, WEIGHTS_FILE]);
+        // Anything else in the directory: refused, nothing deleted.
+        fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let e = tiny_export(Activation::Relu, false).write(&dir).unwrap_err();
+        assert!(matches!(e, PolicyError::ExportDir { .. }), "{e}");
+        assert!(e.to_string().contains("holds notes.txt, which is not part of an export"), "{e}");
+        assert_eq!(fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+        let e = tiny_export(Activation::Relu, false).write(dir.join("notes.txt")).unwrap_err();
+        assert!(e.to_string().contains("exists and is not a directory"), "{e}");
+        let e = tiny_export(Activation::Relu, false).write(".").unwrap_err();
+        assert!(e.to_string().contains("name the export directory itself"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A reader racing a writer that alternates two exports of one shape always gets one
+    /// export's metadata with the same export's weights.
+    #[test]
+    fn a_reader_racing_rewrites_never_pairs_two_exports() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let parent = temp_dir("race");
+        let dir = parent.join("export");
+        let mut exports = [tiny_export(Activation::Relu, false), tiny_export(Activation::Relu, false)];
+        for (k, e) in exports.iter_mut().enumerate() {
+            e.meta.source.global_step = Some(k as u64);
+            e.mlp.head.bias = vec![k as f32; e.mlp.head.bias.len()];
+        }
+        exports[0].write(&dir).unwrap();
+        let done = AtomicBool::new(false);
+        let loads = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut loads = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let e = Export::read(&dir).unwrap_or_else(|e| panic!("read {loads}: {e}"));
+                    let k = e.meta.source.global_step.unwrap() as usize;
+                    assert_eq!(e.mlp, exports[k].mlp, "read {loads}: metadata of export {k} with other weights");
+                    loads += 1;
+                }
+                loads
+            });
+            let t0 = std::time::Instant::now();
+            for k in (0..2).cycle() {
+                if t0.elapsed() > std::time::Duration::from_secs(1) {
+                    break;
+                }
+                exports[k].write(&dir).unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            reader.join().unwrap()
+        });
+        assert!(loads > 10, "the reader raced too little: {loads} reads");
+        let names: Vec<_> = fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["export"], "no temporary is left");
+        fs::remove_dir_all(&parent).unwrap();
     }
 
     #[test]

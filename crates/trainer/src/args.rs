@@ -111,7 +111,8 @@ pub struct ExportArgs {
     /// a `latest` pointer file.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// The export directory to write (created if needed; existing files are replaced).
+    /// The export directory to write: created, or an earlier export there replaced whole in
+    /// one step (a directory holding other files is refused).
     #[arg(long)]
     pub out: PathBuf,
 }

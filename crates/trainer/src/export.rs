@@ -16,7 +16,7 @@ use crate::checkpoint::{self, EXPERIMENT_FILE};
 use crate::config::{self, Experiment};
 
 /// The ONNX file of an export.
-pub const ONNX_FILE: &str = "policy.onnx";
+pub const ONNX_FILE: &str = policy::COMPANION_FILES[0];
 
 /// The greedy network of `agent` and the normalisation it applies, in the plain form the
 /// runtime and the exporters read.
@@ -55,13 +55,20 @@ pub fn runtime_of(agent: &Agent, scenario: &str, layout: &ObservationLayout) -> 
     policy::Policy::from_export(export_of(agent, scenario, layout, Source::default())?).context("runtime")
 }
 
-/// Writes `export` into `out`: `policy.json`, `policy.safetensors`, `policy.onnx` and the
-/// experiment file.
+/// Writes `export` as directory `out`: `policy.json`, `policy.safetensors`, `policy.onnx` and
+/// the experiment file, built complete beside `out` and then put in its place in one step
+/// ([`policy::Export::write_with`]), so a reader never pairs files of two exports.
 ///
 /// # Errors
-/// If a file cannot be written.
+/// If a file cannot be written, or `out` holds files that are not an export's.
 pub fn write(export: &Export, experiment_toml: &str, out: &Path) -> Result<()> {
-    export.write(out).context("export")?;
+    export
+        .write_with(out, |dir| write_companions(export, experiment_toml, dir))
+        .with_context(|| format!("export to {}", out.display()))
+}
+
+/// Writes `policy.onnx` and the experiment file into `dir`, the export directory being built.
+fn write_companions(export: &Export, experiment_toml: &str, out: &Path) -> Result<()> {
     let info = policy_onnx::ModelInfo {
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: format!(
@@ -112,4 +119,89 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    const SHIPPED_EXPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb-export");
+
+    #[test]
+    fn the_companion_files_are_the_ones_the_policy_crate_keeps() {
+        assert_eq!(policy::COMPANION_FILES, [ONNX_FILE, EXPERIMENT_FILE]);
+    }
+
+    /// Issue 13: an export directory was written file by file, so a reader racing a re-export
+    /// could pair new weights with the old `policy.json`. Two exports of one network shape
+    /// (steps 1 and 2, head biases 1 apart) are written alternately for two seconds while
+    /// another thread loads the directory with `policy::Policy::load`: every load's Q-values
+    /// must be those of the step its `policy.json` names, and no load may fail.
+    #[test]
+    fn a_reader_racing_re_exports_never_sees_a_mixed_pair() {
+        let dir = std::env::temp_dir().join(format!("cluster-rl-export-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.join("export");
+        let toml = std::fs::read_to_string(Path::new(SHIPPED_EXPORT).join(EXPERIMENT_FILE)).unwrap();
+        let mut exports = [Export::read(SHIPPED_EXPORT).unwrap(), Export::read(SHIPPED_EXPORT).unwrap()];
+        for (k, e) in exports.iter_mut().enumerate() {
+            e.meta.source.global_step = Some(k as u64 + 1);
+            e.mlp.head.bias.iter_mut().for_each(|b| *b += k as f32);
+        }
+        let obs = [0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 3.0, 100.0];
+        let expected: Vec<Vec<f32>> = exports
+            .iter()
+            .map(|e| policy::Policy::from_export(e.clone()).unwrap().q_values(&obs).unwrap().to_vec())
+            .collect();
+        write(&exports[0], &toml, &out).unwrap();
+        let done = AtomicBool::new(false);
+        let (loads, seen) = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let (mut loads, mut seen) = (0, [false; 2]);
+                while !done.load(Ordering::Relaxed) {
+                    let mut p = policy::Policy::load(&out).unwrap_or_else(|e| panic!("load {loads}: {e}"));
+                    let step = p.meta().source.global_step.unwrap();
+                    let k = step as usize - 1;
+                    assert_eq!(
+                        p.q_values(&obs).unwrap(),
+                        expected[k],
+                        "load {loads}: policy.json of step {step} with other weights"
+                    );
+                    seen[k] = true;
+                    loads += 1;
+                }
+                (loads, seen)
+            });
+            let t0 = Instant::now();
+            let mut k = 1;
+            while t0.elapsed() < Duration::from_secs(2) {
+                write(&exports[k], &toml, &out).unwrap();
+                k = 1 - k;
+            }
+            done.store(true, Ordering::Relaxed);
+            reader.join().unwrap()
+        });
+        assert!(loads > 10 && seen == [true, true], "the reader raced too little: {loads} loads, saw {seen:?}");
+        let mut names: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["export"], "no temporary is left beside the export");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_export_never_replaces_a_directory_holding_other_files() {
+        let dir = std::env::temp_dir().join(format!("cluster-rl-export-refuse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        let export = Export::read(SHIPPED_EXPORT).unwrap();
+        let e = format!("{:#}", write(&export, "", &dir).unwrap_err());
+        assert!(e.contains("holds notes.txt, which is not part of an export"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
