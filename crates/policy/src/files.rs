@@ -19,9 +19,18 @@ pub const META_FILE: &str = "policy.json";
 /// The weights file of an export.
 pub const WEIGHTS_FILE: &str = "policy.safetensors";
 /// Files that `cluster-rl export` writes beside [`META_FILE`] and [`WEIGHTS_FILE`]: the ONNX
-/// graph and the experiment. [`Export::write`] replaces a directory only if it holds nothing
-/// but these four, so it never deletes a file it does not know.
+/// graph and the experiment; for a trace scenario also the trace's copy, named
+/// `trace-<16 hex digits>.csv` ([`is_trace_copy`]). [`Export::write`] replaces a directory only
+/// if it holds nothing but these, so it never deletes a file it does not know.
 pub const COMPANION_FILES: [&str; 2] = ["policy.onnx", "experiment.toml"];
+
+/// Whether `name` is the copy of a replayed trace that `cluster-rl export` keeps beside the
+/// experiment: `trace-` and 16 hexadecimal digits (the content's hash), then `.csv`.
+pub fn is_trace_copy(name: &str) -> bool {
+    name.strip_prefix("trace-")
+        .and_then(|rest| rest.strip_suffix(".csv"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
 
 /// How often [`Export::read`] starts again when the directory is replaced while it reads. One
 /// restart is enough unless a writer replaces the export again and again faster than it is read.
@@ -281,12 +290,13 @@ fn check_replaceable(dir: &Path) -> Result<()> {
     for entry in entries {
         let entry = entry.map_err(io_err(dir))?;
         let name = entry.file_name();
-        let known = [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES).any(|f| name == *f);
+        let known = [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES).any(|f| name == *f)
+            || name.to_str().is_some_and(is_trace_copy);
         if !known || !entry.file_type().map_err(io_err(dir))?.is_file() {
             return refuse(format!(
                 "holds {}, which is not part of an export; an export replaces its directory whole, so \
                  choose a new or empty directory (or an earlier export, which holds only {META_FILE}, \
-                 {WEIGHTS_FILE}, {})",
+                 {WEIGHTS_FILE}, {} and a trace-<hash>.csv)",
                 name.to_string_lossy(),
                 COMPANION_FILES.join(", ")
             ));
@@ -699,7 +709,7 @@ pub(crate) mod tests {
         let dir = temp_dir("replace");
         fs::create_dir_all(&dir).unwrap();
         // An earlier export by the trainer: its companions go with it.
-        for f in [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES) {
+        for f in [META_FILE, WEIGHTS_FILE].iter().chain(&COMPANION_FILES).chain(&["trace-0123456789abcdef.csv"]) {
             fs::write(dir.join(f), "old").unwrap();
         }
         tiny_export(Activation::Relu, false).write(&dir).unwrap();
@@ -707,6 +717,7 @@ pub(crate) mod tests {
         files.sort();
         assert_eq!(files, [META_FILE, WEIGHTS_FILE]);
         // Anything else in the directory: refused, nothing deleted.
+        assert!(!is_trace_copy("trace-0123.csv") && !is_trace_copy("trace-0123456789abcdeg.csv"));
         fs::write(dir.join("notes.txt"), "mine").unwrap();
         let e = tiny_export(Activation::Relu, false).write(&dir).unwrap_err();
         assert!(matches!(e, PolicyError::ExportDir { .. }), "{e}");

@@ -63,7 +63,7 @@
 #![deny(missing_docs)]
 
 pub use error::{PolicyError, Result};
-pub use files::{COMPANION_FILES, Export, META_FILE, WEIGHTS_FILE};
+pub use files::{COMPANION_FILES, Export, META_FILE, WEIGHTS_FILE, is_trace_copy};
 pub use meta::{ACTION_MEANING, ActionMeaning, FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, Source, WEIGHT_LAYOUT};
 pub use policy::Policy;
 pub use policy_core::{

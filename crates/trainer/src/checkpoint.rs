@@ -2,7 +2,7 @@
 //!
 //! | entry | what |
 //! |---|---|
-//! | `step-<global_step>/` | the agent ([`dqn::Agent::save`]), `trainer.json` and `experiment.toml` |
+//! | `step-<global_step>/` | the agent ([`dqn::Agent::save`]), `trainer.json`, `experiment.toml`, and the copy of the trace a trace scenario replays (`trace-<hash>.csv`, see [`crate::config::TraceCopy`]) |
 //! | `best/` | the same, for the best validation evaluation so far |
 //! | `latest` | a one-line file naming the newest complete `step-…` directory |
 //!
@@ -25,6 +25,8 @@ use anyhow::{Context, Result, bail};
 use cluster_env::CompiledScenario;
 use dqn::{Agent, DeviceSetting, SaveOptions};
 use serde::{Deserialize, Serialize};
+
+use crate::config::SavedExperiment;
 
 /// The resolved experiment inside each checkpoint.
 pub const EXPERIMENT_FILE: &str = "experiment.toml";
@@ -178,7 +180,7 @@ impl Checkpoints {
         kind: &str,
         agent: &Agent,
         state: &TrainerState,
-        experiment: &str,
+        experiment: &SavedExperiment,
         replay: bool,
     ) -> Result<PathBuf> {
         fs::create_dir_all(&self.root).with_context(|| format!("{}: cannot create", self.root.display()))?;
@@ -190,8 +192,13 @@ impl Checkpoints {
                 .with_context(|| format!("{}: cannot save the agent", staged.display()))?;
             durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
                 .with_context(|| format!("{}: cannot write {STATE_FILE}", staged.display()))?;
-            durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.as_bytes())
+            durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.toml.as_bytes())
                 .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", staged.display()))?;
+            // The trace the experiment names by its copy: the checkpoint replays it from here.
+            if let Some(trace) = &experiment.trace {
+                durable::write_atomic(&staged.join(&trace.name), &trace.bytes)
+                    .with_context(|| format!("{}: cannot write {}", staged.display(), trace.name))?;
+            }
             failpoints::crash_after(&format!("{kind}-staged"));
             let exchange = if failpoints::active("rename-exchange") {
                 durable::Exchange::Never
@@ -222,7 +229,13 @@ impl Checkpoints {
     ///
     /// # Errors
     /// If a file cannot be written.
-    pub fn save_step(&self, agent: &Agent, state: &TrainerState, experiment: &str, replay: bool) -> Result<PathBuf> {
+    pub fn save_step(
+        &self,
+        agent: &Agent,
+        state: &TrainerState,
+        experiment: &SavedExperiment,
+        replay: bool,
+    ) -> Result<PathBuf> {
         let name = format!("step-{:012}", state.global_step);
         let dir = self.write_dir(&name, "step", agent, state, experiment, replay)?;
         let pointer = self.root.join(LATEST);
@@ -236,7 +249,7 @@ impl Checkpoints {
     ///
     /// # Errors
     /// If a file cannot be written.
-    pub fn save_best(&self, agent: &Agent, state: &TrainerState, experiment: &str) -> Result<PathBuf> {
+    pub fn save_best(&self, agent: &Agent, state: &TrainerState, experiment: &SavedExperiment) -> Result<PathBuf> {
         self.write_dir(BEST, "best", agent, state, experiment, false)
     }
 

@@ -6,7 +6,8 @@
 //! sections, every one `deny_unknown_fields`. The resolved experiment is itself a valid
 //! experiment file: loading it again gives the same experiment.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, scenarios};
@@ -224,6 +225,113 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
     resolve(root, overrides).with_context(|| path.display().to_string())
 }
 
+/// The most bytes of a trace file an experiment may replay: the trace is read whole (by the
+/// simulator, and here to copy and hash it), so its size is checked before it is read.
+pub const MAX_TRACE_BYTES: u64 = 1 << 30;
+
+/// A copy of the trace file a cluster scenario replays (`env.workload.trace`), kept beside the
+/// experiment in each checkpoint and export so that they do not depend on the directory
+/// training ran in, nor on the trace staying unchanged there.
+///
+/// Its name records its content: `trace-<FNV-1a 64 of the bytes, 16 hex digits>.csv`. A saved
+/// experiment names the copy by this bare name, which [`load_saved`] resolves beside the
+/// experiment file and checks against the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceCopy {
+    /// `trace-<hash>.csv`.
+    pub name: String,
+    /// The trace's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl TraceCopy {
+    /// The copy of `bytes`.
+    pub fn of(bytes: Vec<u8>) -> Self {
+        Self { name: format!("trace-{:016x}.csv", fnv1a64(&bytes)), bytes }
+    }
+
+    /// The hash a copy's file name records, when `name` is a bare `trace-<16 hex>.csv`.
+    fn recorded_hash(name: &Path) -> Option<u64> {
+        let bare = name.to_str().filter(|_| name.components().count() == 1)?;
+        let hex = bare.strip_prefix("trace-")?.strip_suffix(".csv")?;
+        if hex.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok()
+    }
+}
+
+/// FNV-1a, 64 bits: a content hash to notice a changed trace (not a defence against forgery).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// Reads the trace file at `path`, refusing one over [`MAX_TRACE_BYTES`] before reading it.
+fn read_trace_bytes(path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("{}: cannot read the trace", path.display()))?;
+    let len = file.metadata().with_context(|| format!("{}: cannot read the trace", path.display()))?.len();
+    if len > MAX_TRACE_BYTES {
+        bail!("{}: the trace has {len} bytes, more than the {MAX_TRACE_BYTES} a scenario may replay", path.display());
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_TRACE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{}: cannot read the trace", path.display()))?;
+    if bytes.len() as u64 > MAX_TRACE_BYTES {
+        bail!("{}: the trace grew past {MAX_TRACE_BYTES} bytes while being read", path.display());
+    }
+    Ok(bytes)
+}
+
+/// An experiment as a checkpoint or export keeps it: the resolved TOML, with the scenario's
+/// trace (if any) named by its copy, and that copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedExperiment {
+    /// `experiment.toml`.
+    pub toml: String,
+    /// The trace file to write beside it, under its [`TraceCopy::name`].
+    pub trace: Option<TraceCopy>,
+}
+
+/// An experiment read back from a checkpoint or export ([`load_saved`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedExperiment {
+    /// The experiment, its trace path resolved beside the experiment file.
+    pub experiment: Experiment,
+    /// The trace copy it replays, checked against its name (absent for an experiment without
+    /// a trace, or one saved before traces were copied, whose path is used as it was stored).
+    pub trace: Option<TraceCopy>,
+}
+
+/// Reads an experiment saved in a checkpoint or export (`<dir>/experiment.toml`). A trace
+/// named by a copy (`trace-<hash>.csv`) is read from beside the file and checked against the
+/// hash its name records, and the experiment then points at it, wherever the command runs.
+///
+/// # Errors
+/// As [`load`]; a missing trace copy, or one whose bytes no longer match its name.
+pub fn load_saved(experiment_file: &Path) -> Result<LoadedExperiment> {
+    let mut experiment = load(experiment_file, &[])?;
+    let dir = experiment_file.parent().unwrap_or(Path::new("."));
+    let mut trace = None;
+    if let Some(path) = experiment.trace_mut()
+        && let Some(recorded) = TraceCopy::recorded_hash(path)
+    {
+        let full = dir.join(&*path);
+        let copy = TraceCopy::of(read_trace_bytes(&full).with_context(|| experiment_file.display().to_string())?);
+        let actual = fnv1a64(&copy.bytes);
+        if actual != recorded {
+            bail!(
+                "{}: the trace changed after it was saved: its FNV-1a 64 hash is {actual:016x}, the name records \
+                 {recorded:016x}; restore the file, or train again",
+                full.display()
+            );
+        }
+        *path = full;
+        trace = Some(copy);
+    }
+    Ok(LoadedExperiment { experiment, trace })
+}
+
 /// Parses the experiment from TOML text.
 #[cfg(test)]
 ///
@@ -431,6 +539,41 @@ impl Experiment {
         Ok(format!("# Fully resolved experiment {} (written by cluster-rl)\n{body}", self.experiment.name))
     }
 
+    /// The trace file the scenario replays (`env.workload.trace`), if any.
+    pub fn trace(&self) -> Option<&Path> {
+        match &self.env {
+            EnvSpec::Cluster { scenario, .. } => scenario.workload.trace.as_deref(),
+            EnvSpec::CartPole => None,
+        }
+    }
+
+    /// The trace file the scenario replays, to change it.
+    pub fn trace_mut(&mut self) -> Option<&mut PathBuf> {
+        match &mut self.env {
+            EnvSpec::Cluster { scenario, .. } => scenario.workload.trace.as_mut(),
+            EnvSpec::CartPole => None,
+        }
+    }
+
+    /// The experiment as checkpoints and exports keep it: the trace (if any) is read now,
+    /// once, and named by its copy ([`TraceCopy`]), so a checkpoint holds the trace it was
+    /// trained on even if the file changes later.
+    ///
+    /// # Errors
+    /// An unreadable or too large trace, or a value that cannot be written as TOML.
+    pub fn to_saved(&self) -> Result<SavedExperiment> {
+        let mut saved = self.clone();
+        let trace = match saved.trace_mut() {
+            Some(path) => {
+                let copy = TraceCopy::of(read_trace_bytes(path).context("env.workload.trace")?);
+                *path = PathBuf::from(&copy.name);
+                Some(copy)
+            }
+            None => None,
+        };
+        Ok(SavedExperiment { toml: saved.to_toml()?, trace })
+    }
+
     /// The cluster scenario the experiment trains on.
     ///
     /// # Errors
@@ -615,6 +758,51 @@ mod tests {
         assert!(exp.seed_ranges(Some(0)).is_err() && exp.seed_ranges(Some(MAX_EPISODES)).is_ok());
         let e = exp.seed_ranges(Some(MAX_EPISODES + 1)).unwrap_err();
         assert_eq!(e.to_string(), "--episodes: 1000001 is more than 1000000, the most allowed");
+    }
+
+    #[test]
+    fn trace_copies_are_named_by_their_fnv1a_hash() {
+        // Reference values of FNV-1a 64.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        let copy = TraceCopy::of(b"a".to_vec());
+        assert_eq!(copy.name, "trace-af63dc4c8601ec8c.csv");
+        assert_eq!(TraceCopy::recorded_hash(Path::new(&copy.name)), Some(0xaf63_dc4c_8601_ec8c));
+        for other in ["data/trace-af63dc4c8601ec8c.csv", "trace-af63.csv", "trace-af63dc4c8601ec8c.txt", "jobs.csv"] {
+            assert_eq!(TraceCopy::recorded_hash(Path::new(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_saved_trace_is_read_beside_the_experiment_and_checked() {
+        let dir = std::env::temp_dir().join(format!("cluster-rl-config-trace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = "arrival,work,slot,priority\n0,10,1,0\n5,20,1,0\n";
+        std::fs::write(dir.join("jobs.csv"), csv).unwrap();
+        let set = format!("env.workload.trace=\"{}\"", dir.join("jobs.csv").display());
+        let exp = from_str(MINIMAL, &[set]).unwrap();
+        let saved = exp.to_saved().unwrap();
+        let copy = saved.trace.clone().unwrap();
+        assert_eq!(
+            (copy.bytes.as_slice(), copy.name.as_str()),
+            (csv.as_bytes(), TraceCopy::of(csv.into()).name.as_str())
+        );
+        assert!(saved.toml.contains(&format!("trace = \"{}\"", copy.name)), "{}", saved.toml);
+        let ckpt = dir.join("ckpt");
+        std::fs::create_dir_all(&ckpt).unwrap();
+        std::fs::write(ckpt.join("experiment.toml"), &saved.toml).unwrap();
+        std::fs::write(ckpt.join(&copy.name), &copy.bytes).unwrap();
+        let loaded = load_saved(&ckpt.join("experiment.toml")).unwrap();
+        assert_eq!(loaded.experiment.trace(), Some(ckpt.join(&copy.name).as_path()));
+        assert_eq!(loaded.trace, Some(copy.clone()));
+        std::fs::write(ckpt.join(&copy.name), "arrival,work,slot,priority\n0,11,1,0\n").unwrap();
+        let e = format!("{:#}", load_saved(&ckpt.join("experiment.toml")).unwrap_err());
+        assert!(e.contains("the trace changed after it was saved"), "{e}");
+        std::fs::remove_file(ckpt.join(&copy.name)).unwrap();
+        let e = format!("{:#}", load_saved(&ckpt.join("experiment.toml")).unwrap_err());
+        assert!(e.contains(&format!("{}: cannot read the trace", ckpt.join(&copy.name).display())), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

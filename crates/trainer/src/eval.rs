@@ -68,7 +68,8 @@ fn finish(report: &EvalReport, out: &std::path::Path) -> Result<ExitCode> {
 /// A missing or broken checkpoint, bad arguments, or a failed evaluation.
 pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let dir = checkpoint::resolve(&args.checkpoint)?;
-    let exp: Experiment = config::load(&dir.join(checkpoint::EXPERIMENT_FILE), &[])?;
+    // A trace scenario replays the checkpoint's own copy of its trace, checked.
+    let exp: Experiment = config::load_saved(&dir.join(checkpoint::EXPERIMENT_FILE))?.experiment;
     // `--episodes` moves the end of the test range: checked against training and validation
     // like `evaluation.episodes` was at load (an error names `--episodes`).
     let test = exp.seed_ranges(args.episodes)?.test();

@@ -13,7 +13,7 @@ use policy::{Export, Normalization, PolicyMeta, Source};
 
 use crate::args::ExportArgs;
 use crate::checkpoint::{self, EXPERIMENT_FILE};
-use crate::config::{self, Experiment};
+use crate::config::{self, Experiment, SavedExperiment};
 
 /// The ONNX file of an export.
 pub const ONNX_FILE: &str = policy::COMPANION_FILES[0];
@@ -55,20 +55,22 @@ pub fn runtime_of(agent: &Agent, scenario: &str, layout: &ObservationLayout) -> 
     policy::Policy::from_export(export_of(agent, scenario, layout, Source::default())?).context("runtime")
 }
 
-/// Writes `export` as directory `out`: `policy.json`, `policy.safetensors`, `policy.onnx` and
-/// the experiment file, built complete beside `out` and then put in its place in one step
-/// ([`policy::Export::write_with`]), so a reader never pairs files of two exports.
+/// Writes `export` as directory `out`: `policy.json`, `policy.safetensors`, `policy.onnx`, the
+/// experiment file and its trace copy (if any), built complete beside `out` and then put in its
+/// place in one step ([`policy::Export::write_with`]), so a reader never pairs files of two
+/// exports.
 ///
 /// # Errors
 /// If a file cannot be written, or `out` holds files that are not an export's.
-pub fn write(export: &Export, experiment_toml: &str, out: &Path) -> Result<()> {
+pub fn write(export: &Export, experiment: &SavedExperiment, out: &Path) -> Result<()> {
     export
-        .write_with(out, |dir| write_companions(export, experiment_toml, dir))
+        .write_with(out, |dir| write_companions(export, experiment, dir))
         .with_context(|| format!("export to {}", out.display()))
 }
 
-/// Writes `policy.onnx` and the experiment file into `dir`, the export directory being built.
-fn write_companions(export: &Export, experiment_toml: &str, out: &Path) -> Result<()> {
+/// Writes `policy.onnx`, the experiment file and its trace copy into `out`, the export
+/// directory being built.
+fn write_companions(export: &Export, experiment: &SavedExperiment, out: &Path) -> Result<()> {
     let info = policy_onnx::ModelInfo {
         producer_version: env!("CARGO_PKG_VERSION").into(),
         doc_string: format!(
@@ -84,8 +86,13 @@ fn write_companions(export: &Export, experiment_toml: &str, out: &Path) -> Resul
     policy_onnx::write(out.join(ONNX_FILE), &export.mlp, export.meta.normalization.as_ref(), &info)
         .context("policy.onnx")?;
     let path = out.join(EXPERIMENT_FILE);
-    durable::write_atomic(&path, experiment_toml.as_bytes())
-        .with_context(|| format!("{}: cannot write", path.display()))
+    durable::write_atomic(&path, experiment.toml.as_bytes())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    if let Some(trace) = &experiment.trace {
+        let path = out.join(&trace.name);
+        durable::write_atomic(&path, &trace.bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `cluster-rl export`.
@@ -95,7 +102,8 @@ fn write_companions(export: &Export, experiment_toml: &str, out: &Path) -> Resul
 pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let dir = checkpoint::resolve(&args.checkpoint)?;
     let experiment_path = dir.join(EXPERIMENT_FILE);
-    let exp: Experiment = config::load(&experiment_path, &[])?;
+    let loaded = config::load_saved(&experiment_path)?;
+    let exp: Experiment = loaded.experiment;
     // policy.json describes the observation of a cluster scenario; CartPole has none to describe.
     let scenario = exp.scenario("export")?;
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
@@ -110,7 +118,8 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let export = export_of(&agent, &scenario.name, compiled.observation_layout(), source)?;
     let toml = std::fs::read_to_string(&experiment_path)
         .with_context(|| format!("{}: cannot read", experiment_path.display()))?;
-    write(&export, &toml, &args.out)?;
+    // The checkpoint's experiment as it is: it names its trace copy, which goes along.
+    write(&export, &SavedExperiment { toml, trace: loaded.trace }, &args.out)?;
     eprintln!(
         "exported {} ({}, step {}) to {}: policy.json, policy.safetensors, {ONNX_FILE}, {EXPERIMENT_FILE}",
         dir.display(),
@@ -156,6 +165,7 @@ mod tests {
             .iter()
             .map(|e| policy::Policy::from_export(e.clone()).unwrap().q_values(&obs).unwrap().to_vec())
             .collect();
+        let toml = SavedExperiment { toml, trace: None };
         write(&exports[0], &toml, &out).unwrap();
         let done = AtomicBool::new(false);
         let (loads, seen) = std::thread::scope(|s| {
@@ -199,7 +209,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("notes.txt"), "mine").unwrap();
         let export = Export::read(SHIPPED_EXPORT).unwrap();
-        let e = format!("{:#}", write(&export, "", &dir).unwrap_err());
+        let saved = SavedExperiment { toml: String::new(), trace: None };
+        let e = format!("{:#}", write(&export, &saved, &dir).unwrap_err());
         assert!(e.contains("holds notes.txt, which is not part of an export"), "{e}");
         assert_eq!(std::fs::read_to_string(dir.join("notes.txt")).unwrap(), "mine");
         let _ = std::fs::remove_dir_all(&dir);

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::TrainArgs;
 use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
-use crate::config::{self, EnvSpec, Experiment};
+use crate::config::{self, EnvSpec, Experiment, LoadedExperiment, SavedExperiment};
 use crate::task::{CartPoleTask, ClusterTask, Task};
 use crate::tensorboard::TensorBoard;
 
@@ -134,6 +134,30 @@ fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<
     }
 }
 
+/// `now` as checkpoint `dir` (experiment `loaded`) would have saved it, for comparing the two:
+/// a checkpoint replays its own copy of the trace, so the run goes on only with the same trace
+/// (equal copy names: equal hashes), and then the paths do not matter.
+///
+/// # Errors
+/// A trace that is not the one the checkpoint was trained on.
+fn as_saved_in(now: &Experiment, saved: &SavedExperiment, loaded: &LoadedExperiment, dir: &Path) -> Result<Experiment> {
+    let mut now = now.clone();
+    if let (Some(ours), Some(theirs), Some(path)) = (&saved.trace, &loaded.trace, now.trace_mut()) {
+        if ours.name != theirs.name {
+            bail!(
+                "--resume: the trace {} is not the one {} was trained on ({} there, {} now): resume with the same \
+                 trace",
+                path.display(),
+                dir.display(),
+                theirs.name,
+                ours.name
+            );
+        }
+        *path = loaded.experiment.trace().map(Path::to_path_buf).unwrap_or_default();
+    }
+    Ok(now)
+}
+
 /// The best record a resumed run continues from: `latest`'s, or `best/`'s own when that is
 /// better. Validations run more often than checkpoints, so `best/` may hold a better policy
 /// than `latest` knew of when it was written; starting from `latest`'s record alone would let
@@ -142,10 +166,16 @@ fn check_compatible(saved: &Experiment, now: &Experiment, dir: &Path) -> Result<
 /// # Errors
 /// A `best/` that cannot be read, or one scored on another validation setup than `now`'s (its
 /// score would not compare with the new ones).
-fn resumed_best(ckpts: &Checkpoints, latest: Option<(f64, u64)>, now: &Experiment) -> Result<Option<(f64, u64)>> {
+fn resumed_best(
+    ckpts: &Checkpoints,
+    latest: Option<(f64, u64)>,
+    now: &Experiment,
+    saved: &SavedExperiment,
+) -> Result<Option<(f64, u64)>> {
     let Some(dir) = ckpts.best() else { return Ok(latest) };
-    let saved = config::load(&dir.join(EXPERIMENT_FILE), &[]).context("--resume: the best checkpoint")?;
-    if let Some((key, was, is)) = first_difference(&saved, now, &VALIDATION_SETUP)? {
+    let loaded = config::load_saved(&dir.join(EXPERIMENT_FILE)).context("--resume: the best checkpoint")?;
+    let now = as_saved_in(now, saved, &loaded, &dir)?;
+    if let Some((key, was, is)) = first_difference(&loaded.experiment, &now, &VALIDATION_SETUP)? {
         bail!(
             "--resume: {key} is {was} for the best checkpoint ({}) but {is} now, so its validation score \
              does not compare with new ones; resume with {key} = {was}, or move {} out of {} to start a new \
@@ -229,19 +259,32 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode> {
         print!("{resolved}");
         return Ok(ExitCode::SUCCESS);
     }
+    // What checkpoints keep: read before the scenario is compiled, so it holds the trace
+    // training replays (and not the file as it may be later).
+    let saved = exp.to_saved()?;
     match &exp.env {
         EnvSpec::Cluster { scenario, .. } => {
             let baselines =
                 exp.evaluation.baselines.names().map_err(anyhow::Error::msg).context("evaluation.baselines")?;
             let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
-            drive(&ClusterTask::new(compiled, exp.validation_seeds(), &baselines)?, &exp, &resolved, args)
+            let task = ClusterTask::new(compiled, exp.validation_seeds(), &baselines)?;
+            drive(&task, &exp, &resolved, &saved, args)
         }
-        EnvSpec::CartPole => drive(&CartPoleTask { episodes: exp.training.eval_episodes }, &exp, &resolved, args),
+        EnvSpec::CartPole => {
+            drive(&CartPoleTask { episodes: exp.training.eval_episodes }, &exp, &resolved, &saved, args)
+        }
     }
 }
 
-/// Trains on `task` as `exp` says: the loop, checkpoints, validation and logging.
-fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) -> Result<ExitCode> {
+/// Trains on `task` as `exp` says: the loop, checkpoints (with `saved`), validation and logging
+/// (with `resolved`, the experiment as given).
+fn drive<T: Task>(
+    task: &T,
+    exp: &Experiment,
+    resolved: &str,
+    saved: &SavedExperiment,
+    args: &TrainArgs,
+) -> Result<ExitCode> {
     let name = &exp.experiment.name;
     let ckpts = Checkpoints::new(Path::new(&exp.logging.checkpoint_dir).join(name), exp.training.keep_checkpoints);
     ckpts.clean_temporaries()?;
@@ -265,8 +308,8 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
             };
             bail!("--resume: no checkpoint to resume from in {} (no latest pointer){best}", ckpts.root().display());
         };
-        let saved = config::load(&dir.join(EXPERIMENT_FILE), &[])?;
-        check_compatible(&saved, exp, &dir)?;
+        let loaded = config::load_saved(&dir.join(EXPERIMENT_FILE))?;
+        check_compatible(&loaded.experiment, &as_saved_in(exp, saved, &loaded, &dir)?, &dir)?;
         let mut agent = Agent::load(&dir).context("--resume")?;
         let mut state = checkpoint::load_state(&dir)?;
         if state.global_step != agent.global_step() {
@@ -277,7 +320,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
                 agent.global_step()
             );
         }
-        state.best = resumed_best(&ckpts, state.best, exp)?;
+        state.best = resumed_best(&ckpts, state.best, exp, saved)?;
         // The envs restart with fresh episodes (their state is not checkpointed), so the
         // agent's half-built n-step windows of the old episodes end here, as truncations.
         envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
@@ -382,7 +425,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
             say(&bar, &format!("step {step}: {}{}", v.line, if best { " (best)" } else { "" }));
             if best && v.score.is_finite() {
                 state.best = Some((v.score, step));
-                ckpts.save_best(lp.agent(), &state, resolved).map_err(|e| save_failed(e, step, &ckpts))?;
+                ckpts.save_best(lp.agent(), &state, saved).map_err(|e| save_failed(e, step, &ckpts))?;
             }
             last_eval = Some(step);
         }
@@ -391,7 +434,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
         let interrupted = stop.load(Ordering::SeqCst);
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
             let dir = ckpts
-                .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
+                .save_step(lp.agent(), &state, saved, exp.training.save_replay)
                 .map_err(|e| save_failed(e, step, &ckpts))?;
             last_saved = Some(step);
             say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
@@ -411,7 +454,7 @@ fn drive<T: Task>(task: &T, exp: &Experiment, resolved: &str, args: &TrainArgs) 
     }
     if last_saved.is_none() {
         ckpts
-            .save_step(lp.agent(), &state, resolved, exp.training.save_replay)
+            .save_step(lp.agent(), &state, saved, exp.training.save_replay)
             .map_err(|e| save_failed(e, step, &ckpts))?;
     }
     bar.finish();

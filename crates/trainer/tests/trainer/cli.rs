@@ -559,3 +559,83 @@ fn seed_ranges_stay_disjoint_through_every_command() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 13 (11): a trace scenario's checkpoint named the trace by a path relative to where
+/// training ran, so `eval` or `export` elsewhere failed, or read a trace changed since. Now the
+/// checkpoint (and its export) holds a copy named by its hash, used from any directory and
+/// checked on load; `--resume` refuses a changed trace.
+#[test]
+fn a_trace_checkpoint_is_self_contained_and_notices_a_changed_trace() {
+    use std::fmt::Write as _;
+    let dir = scratch("trace");
+    let cfg = tiny(&dir, 1000, 50);
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut csv = String::from("arrival,work,slot,priority\n");
+    for k in 0..40 {
+        let _ = writeln!(csv, "{},{},1,0", k * 50, 100 + (k * 37) % 400);
+    }
+    std::fs::write(work.join("jobs.csv"), &csv).unwrap();
+    let in_dir = |cwd: &Path, args: &[&str]| Command::new(BIN).current_dir(cwd).args(args).output().unwrap();
+    let train = ["train", "--config", cfg.to_str().unwrap(), "--quiet", "--set", "env.workload.trace=jobs.csv"];
+    let o = in_dir(&work, &train);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The checkpoint names its own copy, by hash.
+    let ckpts = dir.join("checkpoints/tiny");
+    let last = latest(&ckpts);
+    let copies: Vec<String> = std::fs::read_dir(&last)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("trace-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(std::fs::read_to_string(last.join(&copies[0])).unwrap(), csv);
+    let toml = std::fs::read_to_string(last.join("experiment.toml")).unwrap();
+    assert!(toml.contains(&format!("trace = \"{}\"", copies[0])), "{toml}");
+
+    // eval and export from another directory; the export carries the copy and evaluates too.
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let eval = |checkpoint: &Path| {
+        let c = checkpoint.to_str().unwrap().to_owned();
+        in_dir(
+            &elsewhere,
+            &["eval", "--checkpoint", &c, "--episodes", "2", "--baselines", "least-loaded", "--out", "r"],
+        )
+    };
+    let o = eval(&ckpts);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let export = dir.join("export");
+    for _ in 0..2 {
+        // Twice: a re-export replaces an export that holds a trace copy.
+        let o =
+            in_dir(&elsewhere, &["export", "--checkpoint", ckpts.to_str().unwrap(), "--out", export.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read_to_string(export.join(&copies[0])).unwrap(), csv);
+    let o = eval(&export);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A changed copy is noticed, naming the file.
+    std::fs::write(last.join(&copies[0]), format!("{csv}2000,100,1,0\n")).unwrap();
+    let o = eval(&ckpts);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("{}: the trace changed after it was saved", last.join(&copies[0]).display())),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(last.join(&copies[0]), &csv).unwrap();
+
+    // --resume goes on with the same trace and refuses another one.
+    let resume: Vec<&str> = train.iter().copied().chain(["--resume"]).collect();
+    std::fs::write(work.join("jobs.csv"), format!("{csv}2000,100,1,0\n")).unwrap();
+    let o = in_dir(&work, &resume);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--resume: the trace jobs.csv is not the one"), "{}", stderr(&o));
+    std::fs::write(work.join("jobs.csv"), &csv).unwrap();
+    let o = in_dir(&work, &resume);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
