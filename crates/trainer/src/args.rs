@@ -29,6 +29,8 @@ pub enum Command {
     Infer(InferArgs),
     /// One Markdown results table from several evaluation directories (scenarios as columns).
     Summary(SummaryArgs),
+    /// Sweeps: a grid of settings × training seeds, run locally or on Slurm, then a report.
+    Sweep(crate::sweep::SweepArgs),
 }
 
 /// `cluster-rl train`.

@@ -2,7 +2,8 @@
 //! `cluster-rl: {:#}` and exit 2 on failure (bad input, unreadable files, a diverged run).
 //!
 //! # Brief overview
-//! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `export`, `infer`, `summary`).
+//! - [`args`]: the clap command line (`train`, `eval`, `baselines`, `export`, `infer`, `summary`,
+//!   `sweep`).
 //! - [`config`]: experiment files, `--set` overrides, strict validation, the resolved TOML.
 //! - [`seeds`]: the training, validation and test seed ranges, and the check that keeps them
 //!   apart.
@@ -15,9 +16,11 @@
 //! - [`summary`]: one results table from several evaluations.
 //! - [`export`]: a checkpoint as safetensors + ONNX + policy.json, and the runtime of an agent.
 //! - [`infer`]: JSON-lines decisions from an export.
+//! - [`sweep`]: sweeps of settings × training seeds (plan, run locally or on Slurm, status,
+//!   report); [`signals`]: SIGUSR1/SIGTERM make training checkpoint and exit 75.
 //!
 //! Modules depend one way: `train` → `task` → `export`, `scheduler`; `eval` → `export`,
-//! `report`, `checkpoint`; `summary` → `report`.
+//! `report`, `checkpoint`; `summary` → `report`; `sweep` → `train`, `eval`, `config`, `signals`.
 #![deny(missing_docs)]
 
 use std::process::ExitCode;
@@ -33,7 +36,9 @@ mod infer;
 mod report;
 mod scheduler;
 mod seeds;
+mod signals;
 mod summary;
+mod sweep;
 mod task;
 mod tensorboard;
 mod train;
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
         args::Command::Summary(a) => summary::run(&a),
         args::Command::Export(a) => export::run(&a),
         args::Command::Infer(a) => infer::run(&a),
+        args::Command::Sweep(a) => sweep::run(&a),
     };
     match result {
         Ok(code) => code,

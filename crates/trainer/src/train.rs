@@ -2,7 +2,8 @@
 //!
 //! The DQN algorithm itself lives in `dqn` (one vector step per [`dqn::Loop::step`]); this file
 //! owns everything on a clock or a step count around it: periodic validation against the
-//! baselines, checkpoints, TensorBoard, the progress bar and Ctrl-C.
+//! baselines, checkpoints, TensorBoard, the progress bar, Ctrl-C (exit 130) and SIGUSR1/SIGTERM
+//! (checkpoint and exit 75, see [`crate::signals`]).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::args::TrainArgs;
 use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
 use crate::config::{self, EnvSpec, Experiment, LoadedExperiment, SavedExperiment};
 use crate::task::{CartPoleTask, ClusterTask, Task};
+use crate::signals;
 use crate::tensorboard::TensorBoard;
 
 /// Environment steps between the schedule scalars (ε, learning rate, SPS) and progress updates.
@@ -366,6 +368,11 @@ fn drive<T: Task>(
             eprintln!("cluster-rl: warning: cannot catch Ctrl-C: {e}");
         }
     }
+    // PLUMBING: SIGUSR1/SIGTERM (a batch scheduler's warning or requeue) likewise, but exit 75:
+    // "checkpointed, resume me".
+    if let Err(e) = signals::install() {
+        eprintln!("cluster-rl: warning: cannot catch SIGUSR1/SIGTERM: {e}");
+    }
 
     let total = exp.training.total_steps;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
@@ -430,8 +437,10 @@ fn drive<T: Task>(
             last_eval = Some(step);
         }
 
-        // PLUMBING: checkpoints; Ctrl-C.
-        let interrupted = stop.load(Ordering::SeqCst);
+        // PLUMBING: checkpoints; Ctrl-C, SIGUSR1, SIGTERM.
+        // (On the last step training is complete: finishing beats a requeue that only validates.)
+        let resume_signal = signals::received().filter(|_| step < total);
+        let interrupted = stop.load(Ordering::SeqCst) || resume_signal.is_some();
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
             let dir = ckpts
                 .save_step(lp.agent(), &state, saved, exp.training.save_replay)
@@ -442,8 +451,12 @@ fn drive<T: Task>(
         if interrupted {
             bar.abandon();
             rec.tb.close();
+            if let Some(signal) = resume_signal {
+                eprintln!("cluster-rl: {signal} at step {step}: checkpointed; continue with --resume (exit 75)");
+                return Ok(ExitCode::from(signals::EXIT_RESUME));
+            }
             eprintln!("cluster-rl: interrupted at step {step}; continue with --resume");
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(signals::EXIT_INTERRUPTED));
         }
     }
     // A resumed run that was already complete still ends with an evaluation and a checkpoint.

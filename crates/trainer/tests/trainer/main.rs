@@ -6,4 +6,5 @@ mod checkpoints;
 mod cli;
 mod common;
 mod export;
+mod sweep;
 mod tensorboard_interop;

@@ -1,0 +1,155 @@
+//! `cluster-rl sweep run --backend local`: every unfinished run as a `cluster-rl sweep run-one`
+//! child process of this executable, `--jobs` at a time, each writing to `DIR/logs/<run>.log`
+//! (appended across attempts).
+//!
+//! Ctrl-C reaches the children too (same process group): each checkpoints and stops, and the
+//! next `sweep run` resumes them.
+
+use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::plan::Plan;
+use super::state::{RunState, Status};
+
+/// Exit code of `sweep run` when some runs did not finish (bad input is 2, as everywhere).
+pub const EXIT_UNFINISHED: u8 = 1;
+
+/// The runs of `plan` whose state is not `done`, by index.
+///
+/// # Errors
+/// A corrupt state file.
+pub fn unfinished(dir: &Path, plan: &Plan) -> Result<Vec<usize>> {
+    let mut todo = Vec::new();
+    for (i, run) in plan.runs.iter().enumerate() {
+        let run_dir = Plan::run_dir(dir, run);
+        let done = run_dir.join(super::state::STATE_FILE).exists() && RunState::load(&run_dir)?.status == Status::Done;
+        if !done {
+            todo.push(i);
+        }
+    }
+    Ok(todo)
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => "ended".into(),
+    }
+}
+
+/// Prints which runs are not done (with their last errors) and returns whether all are.
+///
+/// # Errors
+/// A corrupt state file.
+pub fn check_all_done(dir: &Path, plan: &Plan, indices: &[usize]) -> Result<bool> {
+    let mut missing = Vec::new();
+    for &i in indices {
+        let run = &plan.runs[i];
+        let run_dir = Plan::run_dir(dir, run);
+        let st = RunState::load(&run_dir)?;
+        if st.status != Status::Done {
+            let error = st.last_error.as_deref().unwrap_or("no error recorded");
+            missing.push(format!("  {} ({}, {} attempts): {error}", run.id, st.status.as_str(), st.attempts));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(true);
+    }
+    eprintln!("sweep {}: {} of {} runs did not finish:", plan.name, missing.len(), indices.len());
+    for m in &missing {
+        eprintln!("{m}");
+    }
+    eprintln!("run `cluster-rl sweep run {}` again to resume them (a run resumes from its checkpoint)", dir.display());
+    Ok(false)
+}
+
+/// `cluster-rl sweep run DIR --backend local --jobs N`.
+///
+/// # Errors
+/// The executable or a log file cannot be found or opened, or a process cannot be started.
+pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
+    let todo = unfinished(dir, plan)?;
+    if todo.is_empty() {
+        println!("sweep {}: all {} runs are done; nothing to run", plan.name, plan.runs.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("cannot locate the cluster-rl executable")?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("{}: cannot create", logs.display()))?;
+    // Share the cores between the children (results do not depend on the thread count).
+    let threads = std::env::var("RAYON_NUM_THREADS").ok().unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / jobs.min(todo.len())).max(1).to_string()
+    });
+    println!(
+        "sweep {}: {} of {} runs to do, {jobs} at a time; logs in {}",
+        plan.name,
+        todo.len(),
+        plan.runs.len(),
+        logs.display()
+    );
+
+    let mut queue: VecDeque<usize> = todo.iter().copied().collect();
+    let mut running: Vec<(usize, Child, Instant)> = Vec::new();
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < jobs
+            && let Some(i) = queue.pop_front()
+        {
+            let run = &plan.runs[i];
+            let log_path = logs.join(format!("{}.log", run.id));
+            let log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .with_context(|| format!("{}: cannot open", log_path.display()))?;
+            let child = Command::new(&exe)
+                .args(["sweep", "run-one"])
+                .arg(dir)
+                .arg(i.to_string())
+                .env("RAYON_NUM_THREADS", &threads)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().with_context(|| format!("{}: cannot open", log_path.display()))?)
+                .stderr(log)
+                .spawn()
+                .with_context(|| format!("cannot start {} sweep run-one", exe.display()))?;
+            println!("{}: started (pid {})", run.id, child.id());
+            running.push((i, child, Instant::now()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut k = 0;
+        while k < running.len() {
+            let (i, child, started) = &mut running[k];
+            match child.try_wait().context("waiting for a run")? {
+                Some(status) => {
+                    let run = &plan.runs[*i];
+                    let secs = started.elapsed().as_secs_f64();
+                    if status.success() {
+                        println!("{}: done ({secs:.1} s)", run.id);
+                    } else {
+                        println!(
+                            "{}: {} after {secs:.1} s; see {}",
+                            run.id,
+                            describe(status),
+                            logs.join(format!("{}.log", run.id)).display()
+                        );
+                    }
+                    running.swap_remove(k);
+                }
+                None => k += 1,
+            }
+        }
+    }
+    if check_all_done(dir, plan, &todo)? {
+        println!("sweep {}: all {} runs are done", plan.name, plan.runs.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(EXIT_UNFINISHED))
+    }
+}
