@@ -414,7 +414,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("[sweep]\nname = \"s\"\nbase = \"e\"\nseeds = []\n", "sweep.seeds: the list is empty"),
             ("[sweep]\nname = \"s\"\nbase = \"e\"\nseeds = [1, 1]\n", "sweep.seeds: seed 1 is listed twice"),
-            ("[sweep]\nname = \"s\"\nbase = \"e\"\nseeds = [1]\nsed = 2\n", "sweep: unknown field `sed`"),
+            ("[sweep]\nname = \"s\"\nbase = \"e\"\nseeds = [1]\nsed = 2\n", "sweep.sed: unknown field `sed`"),
             ("[sweep]\nname = \"s\"\nbase = \"e\"\nseeds = [-1]\n", "sweep.seeds[0]: invalid value"),
             ("[sweep]\nname = \"a b\"\nbase = \"e\"\nseeds = [1]\n", "sweep.name: \"a b\" must be"),
             ("[sweep]\nname = \"s\"\nseeds = [1]\n", "sweep: missing field `base`"),
@@ -430,7 +430,7 @@ mod tests {
             (&format!("{HEAD}[resources]\nmem = \"2 GB\"\n"), "resources.mem: \"2 GB\" is not a memory size"),
             (&format!("{HEAD}[resources]\ntime = \"1h\"\n"), "resources.time: \"1h\" is not a Slurm time"),
             (&format!("{HEAD}[resources]\nmax_parallel = 0\n"), "resources.max_parallel: must be at least 1"),
-            (&format!("{HEAD}[resources]\ncpu = 2\n"), "resources: unknown field `cpu`"),
+            (&format!("{HEAD}[resources]\ncpu = 2\n"), "resources.cpu: unknown field `cpu`"),
             (&format!("{HEAD}[resources]\ncpus = \"2\"\n"), "resources.cpus: invalid type: string"),
             ("[sweep\n", "invalid toml"),
         ];

@@ -123,6 +123,11 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("{}: cannot make absolute", path.display()))
 }
 
+/// `path` made absolute with `..` and links resolved (it exists: it was just read).
+fn canonical(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).with_context(|| format!("{}: cannot resolve", path.display()))
+}
+
 /// A path as a TOML string literal for `--set` (escaped as TOML wants).
 fn path_literal(path: &Path) -> Result<String> {
     let s = path.to_str().ok_or_else(|| anyhow!("{}: the path is not valid UTF-8", path.display()))?;
@@ -163,8 +168,8 @@ fn expand(sweep: &SweepFile, dir: &Path) -> Result<(Plan, Vec<Expanded>)> {
         format: FORMAT.into(),
         format_version: FORMAT_VERSION,
         name: sweep.name.clone(),
-        sweep_file: absolute(&sweep.path)?,
-        base: absolute(&sweep.base)?,
+        sweep_file: canonical(&sweep.path)?,
+        base: canonical(&sweep.base)?,
         dir: dir.to_path_buf(),
         seeds: sweep.seeds.clone(),
         configurations: configurations.iter().map(planned_configuration).collect::<Result<_>>()?,

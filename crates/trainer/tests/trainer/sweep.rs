@@ -22,7 +22,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// A tiny park-lb experiment (its logging paths are the sweep's business).
-fn tiny_experiment(dir: &Path, total_steps: u64, n_tasks: u64) -> PathBuf {
+fn tiny_experiment(dir: &Path, total_steps: u64, n_tasks: u64, checkpoint_interval: u64) -> PathBuf {
     let text = format!(
         r#"
 [experiment]
@@ -44,7 +44,7 @@ total_steps = {total_steps}
 num_envs = 2
 eval_interval = 1000
 eval_episodes = 2
-checkpoint_interval = 250
+checkpoint_interval = {checkpoint_interval}
 keep_checkpoints = 100
 [evaluation]
 episodes = 4
@@ -61,7 +61,7 @@ fn sweep_file(dir: &Path, name: &str, seeds: &str, extra: &str) -> PathBuf {
     let text = format!(
         "[sweep]\nname = \"{name}\"\nbase = \"tiny.toml\"\nseeds = {seeds}\n[grid]\n\"agent.learning_rate\" = [1e-3, 3e-4]\n{extra}"
     );
-    let path = dir.join(format!("{name}.toml"));
+    let path = dir.join(format!("{name}-sweep.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -120,7 +120,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn plan_dry_run_and_strict_sweep_files() {
     let dir = scratch("plan");
-    tiny_experiment(&dir, 2000, 60);
+    tiny_experiment(&dir, 2000, 60, 500);
     let file = sweep_file(&dir, "tiny", "[1, 2]", "[resources]\nmem = \"1G\"\ntime = \"00:10:00\"\nmax_parallel = 2\n");
 
     // --dry-run: the runs, nothing written.
@@ -163,7 +163,7 @@ fn plan_dry_run_and_strict_sweep_files() {
         "#SBATCH --open-mode=append".into(),
         format!("#SBATCH --output={}/logs/%A_%a.out", sw.display()),
         format!("BIN='{}'", std::fs::canonicalize(BIN).unwrap().display()),
-        "scontrol requeue \"$task\"".into(),
+        "  scontrol requeue \"$task\"".into(),
     ] {
         assert!(script.lines().any(|l| l == line), "{line:?} not in\n{script}");
     }
@@ -182,7 +182,7 @@ fn plan_dry_run_and_strict_sweep_files() {
     // Strict files: errors name the file and the key, exit 2, nothing planned.
     let head = "[sweep]\nname = \"x\"\nbase = \"tiny.toml\"\n";
     let cases: &[(&str, String, &str)] = &[
-        ("unknown", format!("{head}seeds = [1]\nseed = 3\n"), "sweep: unknown field `seed`"),
+        ("unknown", format!("{head}seeds = [1]\nseed = 3\n"), "sweep.seed: unknown field `seed`"),
         (
             "zip",
             format!("{head}seeds = [1]\n[zip]\n\"agent.gamma\" = [0.9, 0.99]\n\"agent.n_step\" = [1, 2, 3]\n"),
@@ -284,7 +284,7 @@ fn check_report(sw: &Path) {
 #[test]
 fn local_backend_runs_everything_once_and_reports() {
     let dir = scratch("local");
-    tiny_experiment(&dir, 2000, 60);
+    tiny_experiment(&dir, 2000, 60, 500);
     let file = sweep_file(&dir, "tiny", "[1, 2]", "");
     let sw = dir.join("sw");
     let o = run(&["sweep", "plan", s(&file), "--dir", s(&sw)]);
@@ -340,12 +340,12 @@ fn local_backend_runs_everything_once_and_reports() {
 #[test]
 fn killed_and_interrupted_runs_resume_from_their_checkpoints() {
     let dir = scratch("resume");
-    tiny_experiment(&dir, 30000, 1000);
+    tiny_experiment(&dir, 30000, 1000, 1000);
     let file = dir.join("resume.toml");
     std::fs::write(&file, "[sweep]\nname = \"r\"\nbase = \"tiny.toml\"\nseeds = [1, 2]\n").unwrap();
     let sw = dir.join("sw");
     assert!(run(&["sweep", "plan", s(&file), "--dir", s(&sw)]).status.success());
-    let mut pool: Child = Command::new(BIN)
+    let pool: Child = Command::new(BIN)
         .args(["sweep", "run", s(&sw), "--jobs", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -355,7 +355,7 @@ fn killed_and_interrupted_runs_resume_from_their_checkpoints() {
     let mut killed_at = [0u64; 2];
     for (k, (id, signal)) in [("c0-s1", "-KILL"), ("c0-s2", "-TERM")].into_iter().enumerate() {
         wait_until(&format!("{id}'s second checkpoint"), Duration::from_secs(180), || {
-            latest_step(&ckpts(id)).is_some_and(|s| s >= 500)
+            latest_step(&ckpts(id)).is_some_and(|s| s >= 2000)
         });
         let pid = state(&sw, id)["history"][0]["pid"].as_u64().unwrap();
         assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
@@ -422,7 +422,7 @@ impl Slurm {
             .output()
             .map_err(|e| format!("start.sh: {e}"))?;
         // Stop whatever did start, even if start.sh failed half-way.
-        let guard = Self { state: state.to_path_buf(), conf: String::new() };
+        let mut guard = Self { state: state.to_path_buf(), conf: String::new() };
         if !start.status.success() {
             return Err(format!("scripts/slurm/start.sh failed: {}", stderr(&start)));
         }
@@ -430,7 +430,8 @@ impl Slurm {
             .lines()
             .find_map(|l| l.strip_prefix("export SLURM_CONF=").map(str::to_string))
             .ok_or_else(|| format!("start.sh printed no SLURM_CONF: {}", stdout(&start)))?;
-        Ok(Self { conf, ..guard })
+        guard.conf = conf;
+        Ok(guard)
     }
 
     fn command(&self, program: &str) -> Command {
@@ -481,7 +482,7 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
         ),
     };
     eprintln!("slurm started in {:.1} s", t0.elapsed().as_secs_f64());
-    tiny_experiment(&dir, 6000, 200);
+    tiny_experiment(&dir, 20000, 200, 1000);
     let file = sweep_file(&dir, "tiny", "[1, 2]", "[resources]\nmax_parallel = 2\nsignal_seconds = 60\n");
     let (sw, local) = (dir.join("slurm"), dir.join("local"));
     for d in [&sw, &local] {
@@ -489,7 +490,7 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
         assert!(o.status.success(), "{}", stderr(&o));
     }
     let jobcomp = dir.join("slurm-state/jobcomp.log");
-    let mut submit = slurm
+    let submit = slurm
         .command(BIN)
         .args(["sweep", "run", s(&sw), "--backend", "slurm", "--wait", "--poll-seconds", "0.5", "--jobcomp", s(&jobcomp)])
         .stdout(Stdio::piped())
@@ -516,7 +517,7 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
     let st = state(&sw, "c0-s1");
     assert_eq!(st["attempts"], 1, "the rerun started before the checkpoints were copied: {st}");
     let stopped_at = latest_step(&stash).unwrap();
-    assert!(stopped_at < 6000, "{st}");
+    assert!(stopped_at < 20000, "{st}");
     assert!(st["last_error"].as_str().unwrap().contains("interrupted by SIGUSR1"), "{st}");
 
     let out = submit.wait_with_output().unwrap();
