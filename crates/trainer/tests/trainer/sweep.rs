@@ -506,10 +506,21 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
     wait_until("task 0's first checkpoint", Duration::from_secs(120), || latest_step(&ckpts).is_some());
     let squeue = slurm.command("squeue").args(["-h", "-j", &task, "-o", "%t"]).output().unwrap();
     assert_eq!(stdout(&squeue).trim(), "R", "task 0 runs: {}", stderr(&squeue));
-    let o = slurm.command("scancel").args(["--signal=USR1", "--batch", &task]).output().unwrap();
-    assert!(o.status.success(), "scancel: {}", stderr(&o));
+    // scancel waits for Slurm's answer, and retries while the task is "in a transitional
+    // state", which it is as soon as it has checkpointed, exited and requeued itself: in the
+    // background, then, and stopped once the signal has done its work, so that it cannot
+    // signal the rerun too.
+    let mut scancel = slurm
+        .command("scancel")
+        .args(["--signal=USR1", "--batch", &task])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let t_signal = Instant::now();
     wait_until("task 0 to checkpoint and stop", Duration::from_secs(60), || state(&sw, "c0-s1")["status"] == "interrupted");
+    let _ = scancel.kill();
+    let _ = scancel.wait();
     // The checkpoints as they were when it stopped, before the requeued task resumes (it
     // starts no sooner than cred_expire + 1 = 6 s later), for the local replay below.
     let stash = dir.join("stash");
@@ -569,6 +580,8 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
             std::fs::write(&trainer, text.replace(s(&sw), s(&local))).unwrap();
         }
     }
+    // (The TensorBoard run it appends to.)
+    std::fs::create_dir_all(local.join("runs/c0-s1/tensorboard/tiny-c0-s1/run-1")).unwrap();
     let o = run(&["sweep", "run", s(&local), "--jobs", "2"]);
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     assert_eq!(state(&local, "c0-s1")["history"][0]["resumed_from_step"], stopped_at);
