@@ -21,8 +21,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::args::TrainArgs;
 use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
 use crate::config::{self, EnvSpec, Experiment, LoadedExperiment, SavedExperiment};
-use crate::task::{CartPoleTask, ClusterTask, Task};
 use crate::signals;
+use crate::task::{CartPoleTask, ClusterTask, Task};
 use crate::tensorboard::TensorBoard;
 
 /// Environment steps between the schedule scalars (ε, learning rate, SPS) and progress updates.

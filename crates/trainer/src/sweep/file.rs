@@ -309,8 +309,11 @@ impl SweepFile {
             );
         }
         let grid: Vec<(String, Vec<Value>)> = grid.into_iter().collect();
-        let keys: Vec<(&str, &str)> =
-            grid.iter().map(|(k, _)| ("grid", k.as_str())).chain(zip.iter().map(|(k, _)| ("zip", k.as_str()))).collect();
+        let keys: Vec<(&str, &str)> = grid
+            .iter()
+            .map(|(k, _)| ("grid", k.as_str()))
+            .chain(zip.iter().map(|(k, _)| ("zip", k.as_str())))
+            .collect();
         for (i, (section, key)) in keys.iter().enumerate() {
             if let Some((_, owner)) = OWNED_KEYS.iter().find(|(k, _)| k == key) {
                 bail!("{section}.{key}: set by {owner}; it cannot be varied here");

@@ -92,7 +92,11 @@ impl Plan {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(PLAN_FILE);
         let bytes = std::fs::read(&path).with_context(|| {
-            format!("{}: cannot read (is {} a sweep directory? create one with `cluster-rl sweep plan FILE --dir DIR`)", path.display(), dir.display())
+            format!(
+                "{}: cannot read (is {} a sweep directory? create one with `cluster-rl sweep plan FILE --dir DIR`)",
+                path.display(),
+                dir.display()
+            )
         })?;
         let plan: Plan =
             serde_json::from_slice(&bytes).with_context(|| format!("{}: not a sweep plan", path.display()))?;
@@ -113,7 +117,12 @@ impl Plan {
     /// An index past the last run.
     pub fn run(&self, index: usize) -> Result<&PlannedRun> {
         self.runs.get(index).ok_or_else(|| {
-            anyhow!("run index {index}: sweep {} has {} runs (0..={})", self.name, self.runs.len(), self.runs.len().saturating_sub(1))
+            anyhow!(
+                "run index {index}: sweep {} has {} runs (0..={})",
+                self.name,
+                self.runs.len(),
+                self.runs.len().saturating_sub(1)
+            )
         })
     }
 }
@@ -154,8 +163,9 @@ fn expand(sweep: &SweepFile, dir: &Path) -> Result<(Plan, Vec<Expanded>)> {
             sets.push(format!("experiment.name={}", literal(&Value::String(name.clone()))));
             sets.push(format!("logging.runs_dir={}", path_literal(&run_dir.join("tensorboard"))?));
             sets.push(format!("logging.checkpoint_dir={}", path_literal(&run_dir.join("checkpoints"))?));
-            let exp = config::load(&sweep.base, &sets)
-                .with_context(|| format!("{}: configuration {} ({}), seed {seed}", sweep.path.display(), c.id, c.label()))?;
+            let exp = config::load(&sweep.base, &sets).with_context(|| {
+                format!("{}: configuration {} ({}), seed {seed}", sweep.path.display(), c.id, c.label())
+            })?;
             exp.scenario("a sweep (its report compares held-out JCT with the heuristics)")
                 .with_context(|| sweep.path.display().to_string())?;
             expanded.push(Expanded {
@@ -206,7 +216,13 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     };
     let (plan, expanded) = expand(&sweep, &dir)?;
     if args.dry_run {
-        println!("sweep {}: {} configurations × {} seeds = {} runs", plan.name, plan.configurations.len(), plan.seeds.len(), plan.runs.len());
+        println!(
+            "sweep {}: {} configurations × {} seeds = {} runs",
+            plan.name,
+            plan.configurations.len(),
+            plan.seeds.len(),
+            plan.runs.len()
+        );
         println!("{:>5}  {:<12} {:>6}  configuration", "index", "run", "seed");
         for (i, r) in plan.runs.iter().enumerate() {
             let c = &plan.configurations[r.configuration];

@@ -4,7 +4,8 @@
 //!
 //! The score of a run is the mean JCT of its best checkpoint on the held-out seeds
 //! (`runs/<id>/eval/report.json`, policy `dqn`). Per configuration, over its finished runs:
-//! - mean, median and IQM of the scores, each with a 95% stratified-bootstrap CI;
+//! - mean, median and IQM of the scores over runs, each with a 95% stratified-bootstrap CI
+//!   (one set of replicates for the three);
 //! - the paired difference to least-loaded and to the best heuristic: per run, the policy's
 //!   mean JCT minus the heuristic's on the same held-out seeds (the heuristic was evaluated in
 //!   that run's own `eval`), then mean, median and IQM of those differences with CIs. The best
@@ -26,8 +27,8 @@ use anyhow::{Context, Result, bail};
 use cluster_env::EvalReport;
 use serde::Serialize;
 use sweep_stats::{
-    BootstrapConfig, Direction, Interval, PerformanceProfile, ProfileKind, ScoreMatrix, aggregate_intervals, linspace,
-    performance_profile_intervals, probability_of_improvement_interval,
+    BootstrapConfig, Direction, Interval, PerformanceProfile, ProfileKind, ScoreMatrix, bootstrap_intervals, iqm,
+    linspace, mean, performance_profile_intervals, probability_of_improvement_interval,
 };
 
 use super::plan::{Plan, write_file};
@@ -52,7 +53,7 @@ const LEAST_LOADED: &str = "least-loaded";
 pub struct Aggregate {
     /// Mean over runs.
     pub mean: Interval,
-    /// Median over runs.
+    /// Median over runs (numpy's: the mean of the middle two for an even count).
     pub median: Interval,
     /// Interquartile mean over runs.
     pub iqm: Interval,
@@ -144,10 +145,29 @@ fn mean_jct(report: &EvalReport, policy: &str) -> Option<f64> {
     report.policies.iter().find(|p| p.name == policy)?.metric("mean_jct").map(|m| m.value.mean)
 }
 
+/// The median of `values` (the mean of the middle two for an even count, as numpy's).
+fn median_of(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Mean, median and IQM over runs, from one set of stratified bootstrap replicates.
+///
+/// The scores are one task (the held-out evaluation), so the median is taken over the runs
+/// here: rliable's `aggregate_median` is the median over tasks of per-task means, which for a
+/// single task is just the mean.
 fn aggregate(values: &[f64], config: &BootstrapConfig) -> Result<Aggregate> {
     let m = ScoreMatrix::from_runs(values)?;
-    let a = aggregate_intervals(&m, None, config)?;
-    Ok(Aggregate { mean: a.mean, median: a.median, iqm: a.iqm })
+    let i = bootstrap_intervals(&[&m], config, |s| {
+        vec![mean(&s[0]), median_of(s[0].task(0).unwrap_or_default()), iqm(&s[0])]
+    })?;
+    Ok(Aggregate { mean: i[0], median: i[1], iqm: i[2] })
 }
 
 /// A finished run's evaluation.
@@ -285,7 +305,9 @@ pub fn build(dir: &Path, plan: &Plan) -> Result<SweepReport> {
     }
     // One τ grid for every configuration, spanning every score and the heuristics.
     let mut all: Vec<f64> = configurations.iter().flat_map(|c| c.seeds.iter().map(|s| s.mean_jct)).collect();
-    all.extend(configurations.iter().flat_map(|c| c.least_loaded.into_iter().chain(c.best_heuristic.as_ref().map(|b| b.1))));
+    all.extend(
+        configurations.iter().flat_map(|c| c.least_loaded.into_iter().chain(c.best_heuristic.as_ref().map(|b| b.1))),
+    );
     let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let pad = ((hi - lo) * 0.05).max(hi.abs() * 1e-3).max(1e-9);
     let taus = linspace(lo - pad, hi + pad, PROFILE_POINTS)?;
@@ -355,7 +377,8 @@ pub fn markdown(r: &SweepReport) -> String {
         }
         let _ = write!(s, " {} |", opt(c.least_loaded));
         let _ = write!(s, " {} |", c.diff_vs_least_loaded.map_or_else(|| "—".into(), |d| ci(&d.iqm)));
-        let _ = write!(s, " {} |", c.best_heuristic.as_ref().map_or_else(|| "—".into(), |(n, v)| format!("{n} {v:.1}")));
+        let _ =
+            write!(s, " {} |", c.best_heuristic.as_ref().map_or_else(|| "—".into(), |(n, v)| format!("{n} {v:.1}")));
         let _ = write!(s, " {} |", c.diff_vs_best_heuristic.map_or_else(|| "—".into(), |d| ci(&d.iqm)));
         let _ = writeln!(
             s,
@@ -505,7 +528,12 @@ pub fn iqm_svg(r: &SweepReport) -> String {
             iqm.estimate
         );
         for row in &c.seeds {
-            let _ = writeln!(s, "<circle cx=\"{:.1}\" cy=\"{}\" r=\"2.5\" fill=\"black\" opacity=\"0.6\"/>", x(row.mean_jct), y + 9.0);
+            let _ = writeln!(
+                s,
+                "<circle cx=\"{:.1}\" cy=\"{}\" r=\"2.5\" fill=\"black\" opacity=\"0.6\"/>",
+                x(row.mean_jct),
+                y + 9.0
+            );
         }
         for (v, tick) in [(c.least_loaded, "#888888"), (c.best_heuristic.as_ref().map(|b| b.1), "#ee8800")] {
             if let Some(v) = v {
@@ -520,7 +548,11 @@ pub fn iqm_svg(r: &SweepReport) -> String {
         }
     }
     let axis_y = top + row_h * rows.len() as f64 + 10.0;
-    let _ = writeln!(s, "<line x1=\"{label_w}\" x2=\"{}\" y1=\"{axis_y}\" y2=\"{axis_y}\" stroke=\"black\"/>", label_w + plot_w);
+    let _ = writeln!(
+        s,
+        "<line x1=\"{label_w}\" x2=\"{}\" y1=\"{axis_y}\" y2=\"{axis_y}\" stroke=\"black\"/>",
+        label_w + plot_w
+    );
     for t in 0..=4 {
         let v = lo + (hi - lo) * f64::from(t) / 4.0;
         let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{v:.0}</text>", x(v), axis_y + 16.0);
@@ -532,12 +564,8 @@ pub fn iqm_svg(r: &SweepReport) -> String {
 /// `profile.svg`: per configuration, the fraction of runs with mean JCT below τ, with its CI
 /// band; dashed lines at least-loaded's mean JCT.
 pub fn profile_svg(r: &SweepReport) -> String {
-    let rows: Vec<(usize, &ConfigurationReport, &PerformanceProfile)> = r
-        .configurations
-        .iter()
-        .enumerate()
-        .filter_map(|(k, c)| c.profile.as_ref().map(|p| (k, c, p)))
-        .collect();
+    let rows: Vec<(usize, &ConfigurationReport, &PerformanceProfile)> =
+        r.configurations.iter().enumerate().filter_map(|(k, c)| c.profile.as_ref().map(|p| (k, c, p))).collect();
     let taus = rows.first().map(|r| r.2.taus.clone()).unwrap_or_default();
     let (lo, hi) = (taus.first().copied().unwrap_or(0.0), taus.last().copied().unwrap_or(1.0));
     let span = if hi > lo { hi - lo } else { 1.0 };
@@ -554,7 +582,8 @@ pub fn profile_svg(r: &SweepReport) -> String {
     );
     for &(k, c, p) in &rows {
         let colour = COLOURS[k % COLOURS.len()];
-        let upper: Vec<String> = p.taus.iter().zip(&p.fractions).map(|(&t, f)| format!("{:.1},{:.1}", x(t), y(f.high))).collect();
+        let upper: Vec<String> =
+            p.taus.iter().zip(&p.fractions).map(|(&t, f)| format!("{:.1},{:.1}", x(t), y(f.high))).collect();
         let lower: Vec<String> =
             p.taus.iter().zip(&p.fractions).rev().map(|(&t, f)| format!("{:.1},{:.1}", x(t), y(f.low))).collect();
         let line: Vec<String> =
@@ -602,7 +631,12 @@ pub fn profile_svg(r: &SweepReport) -> String {
             y(f) + 4.0
         );
     }
-    let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">τ (mean JCT)</text>", left + w / 2.0, top + h + 36.0);
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">τ (mean JCT)</text>",
+        left + w / 2.0,
+        top + h + 36.0
+    );
     s.push_str("</svg>\n");
     s
 }

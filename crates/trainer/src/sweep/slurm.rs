@@ -46,7 +46,10 @@ fn sh_quote(s: &str) -> String {
 fn sbatch_path(path: &Path) -> Result<&str> {
     let s = path.to_str().filter(|s| !s.chars().any(|c| c.is_whitespace() || matches!(c, '%' | '"' | '\'' | '\\')));
     s.with_context(|| {
-        format!("{}: the Slurm backend needs a sweep directory path without spaces, quotes, '\\' or '%'", path.display())
+        format!(
+            "{}: the Slurm backend needs a sweep directory path without spaces, quotes, '\\' or '%'",
+            path.display()
+        )
     })
 }
 
@@ -219,7 +222,10 @@ pub fn jobcomp_tasks(text: &str, job: &str) -> BTreeMap<usize, (String, String, 
         // Key=Value pairs separated by spaces; Name= and WorkDir= may hold spaces, so look
         // each key up by its " Key=" prefix rather than splitting the whole line.
         let field = |key: &str| {
-            let at = line.find(&format!(" {key}=")).map(|i| i + 1).or_else(|| line.starts_with(&format!("{key}=")).then_some(0))?;
+            let at = line
+                .find(&format!(" {key}="))
+                .map(|i| i + 1)
+                .or_else(|| line.starts_with(&format!("{key}=")).then_some(0))?;
             let rest = &line[at + key.len() + 1..];
             Some(rest.split(' ').next().unwrap_or("").to_string())
         };
@@ -266,7 +272,12 @@ pub fn run(dir: &Path, plan: &Plan, args: &RunArgs) -> Result<ExitCode> {
     let mut jobs = submissions(&dir)?;
     jobs.push(Submission { job_id: job.clone(), array: array.clone(), submitted_at: utc_now() });
     write_file(&dir.join(JOBS_FILE), (serde_json::to_string_pretty(&jobs)? + "\n").as_bytes())?;
-    println!("sweep {}: submitted array job {job} ({} runs: --array={array}); logs in {}/logs", plan.name, todo.len(), dir.display());
+    println!(
+        "sweep {}: submitted array job {job} ({} runs: --array={array}); logs in {}/logs",
+        plan.name,
+        todo.len(),
+        dir.display()
+    );
     if !args.wait {
         println!("follow it with `squeue -j {job}` and `cluster-rl sweep status {}`", dir.display());
         return Ok(ExitCode::SUCCESS);

@@ -17,7 +17,11 @@ use super::state::{RunState, Status, is_running};
 /// The first line of `s`, at most `n` characters.
 fn short(s: &str, n: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > n { format!("{}…", line.chars().take(n - 1).collect::<String>()) } else { line.to_string() }
+    if line.chars().count() > n {
+        format!("{}…", line.chars().take(n - 1).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 /// `cluster-rl sweep status`.

@@ -128,7 +128,9 @@ fn plan_dry_run_and_strict_sweep_files() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("2 configurations × 2 seeds = 4 runs"), "{out}");
-    for (i, id, seed, lr) in [(0, "c0-s1", 1, "0.001"), (1, "c0-s2", 2, "0.001"), (2, "c1-s1", 1, "0.0003"), (3, "c1-s2", 2, "0.0003")] {
+    for (i, id, seed, lr) in
+        [(0, "c0-s1", 1, "0.001"), (1, "c0-s2", 2, "0.001"), (2, "c1-s1", 1, "0.0003"), (3, "c1-s2", 2, "0.0003")]
+    {
         let line = out.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} missing: {out}"));
         let words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(words[..3], [i.to_string().as_str(), id, seed.to_string().as_str()], "{line}");
@@ -216,6 +218,11 @@ fn plan_dry_run_and_strict_sweep_files() {
     assert!(err.contains("agent.gama: unknown field `gama`") && err.contains(s(&dir.join("tiny.toml"))), "{err}");
     let err = stderr(&run(&["sweep", "plan", s(&dir.join("badvalue.toml")), "--dir", s(&dir.join("x"))]));
     assert!(err.contains("agent.gamma: 1.5 is outside [0, 1]"), "{err}");
+    // The shipped example sweep plans.
+    let shipped = Path::new(REPO).join("experiments/sweeps/park-lb-seeds.toml");
+    let o = run(&["sweep", "plan", s(&shipped), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 configurations × 5 seeds = 10 runs"), "{}", stdout(&o));
     let o = run(&["sweep", "run-one", s(&sw), "4"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("run index 4: sweep tiny has 4 runs (0..=3)"), "{}", stderr(&o));
@@ -239,7 +246,8 @@ fn check_report(sw: &Path) {
         for stat in ["mean", "median", "iqm"] {
             let got = c["mean_jct"][stat]["estimate"].as_f64().unwrap();
             assert!(close(got, mean(&dqn)), "{ci} {stat}: {got} vs {}", mean(&dqn));
-            let (lo, hi) = (c["mean_jct"][stat]["low"].as_f64().unwrap(), c["mean_jct"][stat]["high"].as_f64().unwrap());
+            let (lo, hi) =
+                (c["mean_jct"][stat]["low"].as_f64().unwrap(), c["mean_jct"][stat]["high"].as_f64().unwrap());
             assert!(lo <= got && got <= hi && lo >= dqn[0].min(dqn[1]) && hi <= dqn[0].max(dqn[1]), "{c}");
         }
         let best = [("least-loaded", mean(&ll)), ("random", mean(&random)), ("shortest-expected-delay", mean(&sed))]
@@ -260,7 +268,13 @@ fn check_report(sw: &Path) {
         let mut p = 0.0;
         for d in &dqn {
             for l in &ll {
-                p += if d < l { 1.0 } else if d == l { 0.5 } else { 0.0 };
+                p += if d < l {
+                    1.0
+                } else if d == l {
+                    0.5
+                } else {
+                    0.0
+                };
             }
         }
         assert_eq!(c["reference"][0], "least-loaded");
@@ -303,9 +317,14 @@ fn local_backend_runs_everything_once_and_reports() {
         assert!(sw.join(format!("runs/{id}/eval/report.json")).is_file());
         // Its own TensorBoard run, under the sweep directory.
         let tb = sw.join(format!("runs/{id}/tensorboard/tiny-{id}/run-1"));
-        let events = std::fs::read_dir(&tb).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"));
+        let events = std::fs::read_dir(&tb)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"));
         assert_eq!(events.count(), 1, "{}", tb.display());
-        assert!(std::fs::read_to_string(sw.join(format!("logs/{id}.log"))).unwrap().contains(&format!("run {id} done")));
+        assert!(
+            std::fs::read_to_string(sw.join(format!("logs/{id}.log"))).unwrap().contains(&format!("run {id} done"))
+        );
     }
     let o = run(&["sweep", "status", s(&sw)]);
     assert!(o.status.success());
@@ -360,7 +379,8 @@ fn killed_and_interrupted_runs_resume_from_their_checkpoints() {
         let pid = state(&sw, id)["history"][0]["pid"].as_u64().unwrap();
         assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
         wait_until(&format!("{id} to stop"), Duration::from_secs(60), || {
-            !Path::new(&format!("/proc/{pid}")).exists() || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
         });
         killed_at[k] = latest_step(&ckpts(id)).unwrap();
         assert!(killed_at[k] < 30000, "{id} finished before it was stopped");
@@ -492,7 +512,18 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
     let jobcomp = dir.join("slurm-state/jobcomp.log");
     let submit = slurm
         .command(BIN)
-        .args(["sweep", "run", s(&sw), "--backend", "slurm", "--wait", "--poll-seconds", "0.5", "--jobcomp", s(&jobcomp)])
+        .args([
+            "sweep",
+            "run",
+            s(&sw),
+            "--backend",
+            "slurm",
+            "--wait",
+            "--poll-seconds",
+            "0.5",
+            "--jobcomp",
+            s(&jobcomp),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -518,7 +549,9 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
         .spawn()
         .unwrap();
     let t_signal = Instant::now();
-    wait_until("task 0 to checkpoint and stop", Duration::from_secs(60), || state(&sw, "c0-s1")["status"] == "interrupted");
+    wait_until("task 0 to checkpoint and stop", Duration::from_secs(60), || {
+        state(&sw, "c0-s1")["status"] == "interrupted"
+    });
     let _ = scancel.kill();
     let _ = scancel.wait();
     // The checkpoints as they were when it stopped, before the requeued task resumes (it
@@ -557,10 +590,13 @@ fn slurm_backend_requeues_an_interrupted_task_and_matches_the_local_backend() {
     let log = std::fs::read_to_string(sw.join(format!("logs/{job}_0.out"))).unwrap();
     for want in [
         "SIGUSR1 at step".to_string(),
-        format!("run-one exited 75 (signals: USR1)"),
+        "run-one exited 75 (signals: USR1)".into(),
         format!("requeueing {task}"),
         "restart 1".into(),
-        format!("resuming tiny-c0-s1 from {}", sw.join(format!("runs/c0-s1/checkpoints/tiny-c0-s1/step-{stopped_at:012}")).display()),
+        format!(
+            "resuming tiny-c0-s1 from {}",
+            sw.join(format!("runs/c0-s1/checkpoints/tiny-c0-s1/step-{stopped_at:012}")).display()
+        ),
         "run c0-s1 done".into(),
     ] {
         assert!(log.contains(&want), "{want:?} not in {job}_0.out:\n{log}");
