@@ -310,7 +310,9 @@ pub fn build(dir: &Path, plan: &Plan) -> Result<SweepReport> {
     );
     let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let pad = ((hi - lo) * 0.05).max(hi.abs() * 1e-3).max(1e-9);
-    let taus = linspace(lo - pad, hi + pad, PROFILE_POINTS)?;
+    // (Completion times are not negative: neither is the grid.)
+    let start = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+    let taus = linspace(start, hi + pad, PROFILE_POINTS)?;
     let profile_config = BootstrapConfig::new(PROFILE_REPS, BOOTSTRAP_SEED);
     for c in &mut configurations {
         if c.seeds.is_empty() {
@@ -496,7 +498,7 @@ pub fn iqm_svg(r: &SweepReport) -> String {
     }
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let pad = ((hi - lo) * 0.08).max(1e-9);
-    let (lo, hi) = (lo - pad, hi + pad);
+    let (lo, hi) = (if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad }, hi + pad);
     let (label_w, plot_w, row_h, top) = (220.0, 520.0, 34.0, 50.0);
     let x = |v: f64| label_w + (v - lo) / (hi - lo) * plot_w;
     let height = top + row_h * rows.len() as f64 + 40.0;
@@ -664,4 +666,25 @@ pub fn run(dir: &Path, out: Option<&Path>) -> Result<ExitCode> {
     }
     println!("wrote {}/{{report.md,report.json,report.csv,seeds.csv,iqm.svg,profile.svg}}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_over_runs() {
+        assert_eq!(median_of(&[3.0, 1.0, 10.0]), 3.0);
+        assert_eq!(median_of(&[4.0, 1.0, 10.0, 2.0]), 3.0);
+        let a = aggregate(&[1.0, 2.0, 10.0, 3.0, 4.0], &BootstrapConfig::new(2000, BOOTSTRAP_SEED)).unwrap();
+        assert_eq!(a.mean.estimate, 4.0);
+        assert_eq!(a.median.estimate, 3.0);
+        // IQM of 5 scores: drop floor(5/4) = 1 from each end, the mean of 2, 3, 4.
+        assert_eq!(a.iqm.estimate, 3.0);
+        for i in [a.mean, a.median, a.iqm] {
+            assert!(i.low <= i.estimate && i.estimate <= i.high && i.low >= 1.0 && i.high <= 10.0, "{i:?}");
+        }
+        // Same scores, same seed: the same intervals.
+        assert_eq!(aggregate(&[1.0, 2.0, 10.0, 3.0, 4.0], &BootstrapConfig::new(2000, BOOTSTRAP_SEED)).unwrap(), a);
+    }
 }
