@@ -15,6 +15,13 @@ if ! .venv/bin/python -c "import tensorboard, onnx, onnxruntime, rliable, scipy"
 fi
 export CLUSTER_RL_PYTHON="$PWD/.venv/bin/python"
 
+# The sweep's Slurm backend is tested on a real Slurm: Debian's slurmctld, slurmd and munge
+# (installed here when missing; the test starts its own one-node cluster on ports 6837/6838 and
+# stops it). CLUSTER_RL_SKIP_SLURM=1 skips both, for machines without root or apt.
+if [ "${CLUSTER_RL_SKIP_SLURM:-0}" != 1 ]; then
+  scripts/slurm/install.sh
+fi
+
 # failpoints: the trainer's crash tests abort the binary at named steps of a checkpoint write.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --features trainer/failpoints -- -D warnings
