@@ -382,6 +382,21 @@ pub fn load_state(dir: &Path) -> Result<TrainerState> {
     serde_json::from_slice(&bytes).with_context(|| format!("{}: corrupt trainer state", path.display()))
 }
 
+/// The size of checkpoint `dir` for the log: `"41.3 MB: replay.bin 40.1 MB, envs.bin 0.6 MB"`
+/// (the total, and the two files that grow with the buffer and the workload).
+pub fn describe_size(dir: &Path) -> String {
+    let size = |name: &str| fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    let total: u64 = fs::read_dir(dir)
+        .map_or(0, |entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum());
+    let mb = |b: u64| b as f64 / 1e6;
+    format!(
+        "{:.1} MB: replay.bin {:.1} MB, {ENVS_FILE} {:.2} MB",
+        mb(total),
+        mb(size("replay.bin")),
+        mb(size(ENVS_FILE))
+    )
+}
+
 /// The training environments' state of checkpoint `dir` (whose trainer state is `state`),
 /// checked against the checksum `state` records; `None` if the checkpoint has none.
 ///

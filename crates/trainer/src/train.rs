@@ -496,10 +496,16 @@ fn drive<T: Task>(
         let resume_signal = signals::received().filter(|_| step < total);
         let interrupted = stop.load(Ordering::SeqCst) || resume_signal.is_some();
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
+            let started = Instant::now();
             let dir = save_step(&ckpts, &lp, &mut rec, &mut state, saved, exp.training.save_replay)
                 .map_err(|e| save_failed(e, step, &ckpts))?;
             last_saved = Some(step);
-            say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
+            // What a checkpoint costs, so users can weigh `checkpoint_interval` and `save_replay`.
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            say(
+                &bar,
+                &format!("step {step}: checkpoint {} ({}, {ms:.0} ms)", dir.display(), checkpoint::describe_size(&dir)),
+            );
         }
         failpoints::hang_after_step(step);
         if interrupted {
