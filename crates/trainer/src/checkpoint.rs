@@ -136,6 +136,17 @@ pub mod failpoints {
     }
 }
 
+/// What one checkpoint holds.
+struct Contents<'a> {
+    agent: &'a Agent,
+    state: &'a TrainerState,
+    experiment: &'a SavedExperiment,
+    /// Whether to save the replay buffer.
+    replay: bool,
+    /// The training environments' state (step checkpoints).
+    envs: Option<&'a [u8]>,
+}
+
 /// The checkpoints of one experiment.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
@@ -218,16 +229,8 @@ impl Checkpoints {
 
     /// Writes checkpoint `name` (`kind` names its failpoints) into a temporary directory and
     /// puts it in place, replacing an existing one atomically.
-    fn write_dir(
-        &self,
-        name: &str,
-        kind: &str,
-        agent: &Agent,
-        state: &TrainerState,
-        experiment: &SavedExperiment,
-        replay: bool,
-        envs: Option<&[u8]>,
-    ) -> Result<PathBuf> {
+    fn write_dir(&self, name: &str, kind: &str, contents: Contents<'_>) -> Result<PathBuf> {
+        let Contents { agent, state, experiment, replay, envs } = contents;
         fs::create_dir_all(&self.root).with_context(|| format!("{}: cannot create", self.root.display()))?;
         let dest = self.root.join(name);
         let staged = durable::temp_path(&dest);
@@ -290,7 +293,7 @@ impl Checkpoints {
         envs: &[u8],
     ) -> Result<PathBuf> {
         let name = format!("step-{:012}", state.global_step);
-        let dir = self.write_dir(&name, "step", agent, state, experiment, replay, Some(envs))?;
+        let dir = self.write_dir(&name, "step", Contents { agent, state, experiment, replay, envs: Some(envs) })?;
         let pointer = self.root.join(LATEST);
         durable::write_atomic(&pointer, format!("{name}\n").as_bytes())
             .with_context(|| format!("{}: cannot update", pointer.display()))?;
@@ -303,7 +306,7 @@ impl Checkpoints {
     /// # Errors
     /// If a file cannot be written.
     pub fn save_best(&self, agent: &Agent, state: &TrainerState, experiment: &SavedExperiment) -> Result<PathBuf> {
-        self.write_dir(BEST, "best", agent, state, experiment, false, None)
+        self.write_dir(BEST, "best", Contents { agent, state, experiment, replay: false, envs: None })
     }
 
     fn prune(&self, keep_name: &str) -> Result<()> {

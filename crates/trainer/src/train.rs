@@ -348,7 +348,7 @@ fn drive<T: Task>(
         let how = match checkpoint::load_envs(&dir, &state)? {
             Some(bytes) => {
                 envs.load_state(&bytes).with_context(|| format!("{}: {ENVS_FILE}", dir.display()))?;
-                if agent.replay().len() > 0 || agent.global_step() == 0 {
+                if !agent.replay().is_empty() || agent.global_step() == 0 {
                     "exactly: environments, replay buffer, optimizer and random streams restored".to_string()
                 } else {
                     "approximately: the checkpoint has no replay buffer (training.save_replay = false), so \
