@@ -33,6 +33,7 @@ use std::sync::Arc;
 use policy_core::FIT_EPS;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
+use serde::{Deserialize, Serialize};
 
 use crate::compiled::CompiledScenario;
 use crate::config::ScenarioConfig;
@@ -42,8 +43,10 @@ use crate::reward::RewardAcc;
 use crate::streams::Stream;
 use crate::workload::WorkloadGen;
 
+mod snapshot;
+
 /// What happens at a scheduled event.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum EventKind {
     Completion {
         node: u32,
@@ -62,7 +65,7 @@ enum EventKind {
 }
 
 /// Which events go first at equal times, first to last (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum EventClass {
     /// A node comes back up.
     Up,
@@ -85,7 +88,7 @@ impl EventKind {
 }
 
 /// The order of events: `(time, class, seq)`, compared lexicographically.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct EventKey {
     time: f64,
     class: EventClass,
@@ -98,7 +101,7 @@ impl EventKey {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Event {
     key: EventKey,
     kind: EventKind,
@@ -123,7 +126,7 @@ impl Ord for Event {
 }
 
 /// Per-node dynamic state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct SimNode {
     up: bool,
     /// Outages in progress (scheduled and random outages may overlap).
@@ -142,7 +145,7 @@ struct SimNode {
 }
 
 /// Per-task dynamic state; tasks are numbered in arrival order.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct SimTask {
     pub arrival: f64,
     pub work: f64,

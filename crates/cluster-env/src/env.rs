@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use gym::{BoxSpace, Discrete, Env, EnvError, Step};
+use gym::{BoxSpace, Discrete, Env, EnvError, Snapshot, Step};
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
@@ -126,9 +126,38 @@ impl Env for ClusterEnv {
     }
 }
 
+/// [`ClusterEnv`]'s state as [`Snapshot`] saves it: the simulator's, and the stream of the
+/// derived episode seeds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ClusterEnvState {
+    sim: Vec<u8>,
+    seeds: ChaCha8Rng,
+    needs_reset: bool,
+}
+
+impl Snapshot for ClusterEnv {
+    fn save_state(&self) -> Vec<u8> {
+        let state =
+            ClusterEnvState { sim: self.sim.save_state(), seeds: self.seeds.clone(), needs_reset: self.needs_reset };
+        // Encoding plain data into a Vec cannot fail.
+        postcard::to_stdvec(&state).unwrap_or_default()
+    }
+
+    fn load_state(&mut self, bytes: &[u8]) -> Result<(), EnvError> {
+        let state: ClusterEnvState = postcard::from_bytes(bytes)
+            .map_err(|e| EnvError::BadState(format!("cluster env: the state does not decode: {e}")))?;
+        self.sim.load_state(&state.sim).map_err(|e| EnvError::BadState(e.to_string()))?;
+        self.seeds = state.seeds;
+        self.needs_reset = state.needs_reset;
+        // The observation is a function of the simulator's state: encode it again.
+        self.encode();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    //! Seeding, truncation and the reset contract of [`ClusterEnv`].
+    //! Seeding, truncation, the reset contract and snapshots of [`ClusterEnv`].
 
     use rand::SeedableRng;
 
@@ -273,6 +302,55 @@ mod tests {
             }
             assert_eq!(s.info.metrics, None);
         }
+    }
+
+    /// Steps `envs` `steps` times with a rule that depends on the observations (so a wrong
+    /// restored observation changes the actions), returning everything they reported.
+    fn drive(envs: &mut gym::VectorEnv<ClusterEnv>, steps: usize) -> Vec<(Vec<f32>, Vec<f64>, Vec<bool>)> {
+        let (n, a) = (envs.num_envs(), envs.n_actions());
+        let mut out = Vec::new();
+        for _ in 0..steps {
+            let obs = envs.obs();
+            let actions: Vec<usize> = (0..n)
+                .map(|i| {
+                    let mask = &envs.masks()[i * a..(i + 1) * a];
+                    let start = (obs[i * envs.obs_dim()].to_bits() as usize) % a;
+                    (0..a).map(|k| (start + k) % a).find(|&k| mask[k]).unwrap()
+                })
+                .collect();
+            envs.step(&actions).unwrap();
+            out.push((envs.obs().to_vec(), envs.rewards().to_vec(), envs.truncated().to_vec()));
+        }
+        out
+    }
+
+    #[test]
+    fn a_restored_vector_env_continues_exactly_across_episode_ends() {
+        let mut cfg = scenarios::seed_case();
+        cfg.max_decisions = Some(40); // episodes end (by truncation) within the test
+        let make = || gym::VectorEnv::new((0..3).map(|_| ClusterEnv::new(&cfg).unwrap()).collect()).unwrap();
+        let mut a = make();
+        a.reset(5);
+        drive(&mut a, 57);
+        let state = a.save_state();
+        let mut b = make();
+        b.reset(77);
+        drive(&mut b, 3);
+        b.load_state(&state).unwrap();
+        assert_eq!(b.obs(), a.obs());
+        assert_eq!(b.masks(), a.masks());
+        let (ra, rb) = (drive(&mut a, 100), drive(&mut b, 100));
+        assert!(ra.iter().any(|(_, _, t)| t.iter().any(|&t| t)), "an episode ended after the restore");
+        assert_eq!(ra, rb);
+
+        // A state of another size is refused and changes nothing.
+        let mut c = gym::VectorEnv::new((0..2).map(|_| ClusterEnv::new(&cfg).unwrap()).collect()).unwrap();
+        c.reset(1);
+        let before = c.save_state();
+        let e = c.load_state(&state).unwrap_err().to_string();
+        assert!(e.contains("3 envs"), "{e}");
+        assert_eq!(c.save_state(), before);
+        assert!(c.load_state(b"not a state").is_err());
     }
 }
 

@@ -75,6 +75,10 @@ pub enum ClusterError {
         /// What was found.
         message: String,
     },
+    /// A saved simulator or environment state cannot be restored (damaged, another version, or
+    /// of another scenario).
+    #[error("restoring a saved state: {0}")]
+    BadState(String),
     /// An evaluation request was inconsistent (no seeds, unknown reference policy, ...).
     #[error("evaluation: {0}")]
     Eval(String),

@@ -105,7 +105,7 @@ pub(crate) struct RunTotals<'a> {
 }
 
 /// Running sums the engine updates as events happen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct MetricsAcc {
     pub tasks: usize,
     pub submitted: usize,

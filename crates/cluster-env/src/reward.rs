@@ -12,10 +12,12 @@
 //!
 //! so that the undiscounted return of `weighted-jct` and `attributed-jct` is −Σ weight × JCT.
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::RewardKind;
 
 /// The running sums behind the reward.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RewardAcc {
     kind: RewardKind,
     /// Reward accrued since the last [`RewardAcc::take`].
@@ -27,6 +29,11 @@ pub(crate) struct RewardAcc {
 }
 
 impl RewardAcc {
+    /// The reward this accumulates.
+    pub fn kind(&self) -> RewardKind {
+        self.kind
+    }
+
     pub fn new(kind: RewardKind) -> Self {
         Self { kind, pending: 0.0, weight_in_system: 0.0, inv_ideal_in_system: 0.0 }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Arrivals, DemandConfig, ScenarioConfig, SizeDist};
 use crate::error::{ClusterError, invalid};
@@ -43,13 +44,20 @@ enum CompiledArrivals {
 }
 
 /// Per-episode generator state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct WorkloadGen {
     rng: ChaCha8Rng,
     t: f64,
     emitted: usize,
     mmpp_state: usize,
     mmpp_switch_at: f64,
+}
+
+impl WorkloadGen {
+    /// How many tasks this episode has emitted so far.
+    pub fn emitted(&self) -> usize {
+        self.emitted
+    }
 }
 
 impl Workload {

@@ -33,6 +33,9 @@ pub enum EnvError {
     /// The environment itself failed (e.g. a simulator invariant); the message says what.
     #[error("environment failure: {0}")]
     Internal(String),
+    /// A saved state ([`crate::Snapshot`]) cannot be restored into this environment.
+    #[error("restoring a saved environment state: {0}")]
+    BadState(String),
 }
 
 impl EnvError {

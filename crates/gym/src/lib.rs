@@ -26,6 +26,7 @@
 mod cartpole;
 mod check;
 mod error;
+mod snapshot;
 mod spaces;
 mod vector;
 mod wrappers;
@@ -33,6 +34,7 @@ mod wrappers;
 pub use cartpole::CartPole;
 pub use check::{CheckError, check_env};
 pub use error::EnvError;
+pub use snapshot::Snapshot;
 pub use spaces::{BoxSpace, Discrete};
 pub use vector::{VectorEnv, VectorInfo};
 pub use wrappers::{EpisodeInfo, EpisodeStats, RecordEpisodeStatistics, TimeLimit};

@@ -3,7 +3,32 @@
 
 use rayon::prelude::*;
 
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{self, Snapshot};
 use crate::{Env, EnvError, EpisodeStats};
+
+/// Layout version of [`VectorEnv::save_state`]'s bytes.
+const VECTOR_STATE_VERSION: u32 = 1;
+
+/// A [`VectorEnv`]'s state: its buffers and each env's own state.
+#[derive(Serialize, Deserialize)]
+struct VectorState {
+    version: u32,
+    obs_dim: u64,
+    n_actions: u64,
+    obs: Vec<f32>,
+    final_obs: Vec<f32>,
+    final_masks: Vec<bool>,
+    masks: Vec<bool>,
+    rewards: Vec<f64>,
+    terminated: Vec<bool>,
+    truncated: Vec<bool>,
+    episode_returns: Vec<f64>,
+    episode_lengths: Vec<u64>,
+    needs_reset: bool,
+    envs: Vec<Vec<u8>>,
+}
 
 /// What one sub-environment of a [`VectorEnv`] reported on the last `reset` or `step`.
 ///
@@ -321,6 +346,95 @@ impl<E: Env> VectorEnv<E> {
     /// The sub-environments, for inspection.
     pub fn envs(&self) -> &[E] {
         &self.envs
+    }
+}
+
+impl<E: Env + Snapshot> VectorEnv<E> {
+    /// The complete state: every env's ([`Snapshot`]) and the batch buffers (observations,
+    /// masks, the last step's rewards and flags, the episodes' running returns and lengths),
+    /// so that [`load_state`](Self::load_state) continues exactly. The last step's infos are
+    /// not saved (they describe a step already taken).
+    pub fn save_state(&self) -> Vec<u8> {
+        snapshot::encode(&VectorState {
+            version: VECTOR_STATE_VERSION,
+            obs_dim: self.obs_dim as u64,
+            n_actions: self.n_actions as u64,
+            obs: self.obs.clone(),
+            final_obs: self.final_obs.clone(),
+            final_masks: self.final_masks.clone(),
+            masks: self.masks.clone(),
+            rewards: self.rewards.clone(),
+            terminated: self.terminated.clone(),
+            truncated: self.truncated.clone(),
+            episode_returns: self.episode_returns.clone(),
+            episode_lengths: self.episode_lengths.clone(),
+            needs_reset: self.needs_reset,
+            envs: self.envs.iter().map(Snapshot::save_state).collect(),
+        })
+    }
+
+    /// Restores a state from [`save_state`](Self::save_state) of a vector env with the same
+    /// number of envs, of the same configuration. The infos are reset to their defaults.
+    ///
+    /// # Errors
+    /// [`EnvError::BadState`] if the bytes do not decode, the sizes differ (naming them), or an
+    /// env refuses its state. Nothing is changed then.
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), EnvError> {
+        let s: VectorState = snapshot::decode("vector env", bytes)?;
+        let bad = |m: String| Err(EnvError::BadState(format!("vector env: {m}")));
+        if s.version != VECTOR_STATE_VERSION {
+            return bad(format!("state version {} (this build reads {VECTOR_STATE_VERSION})", s.version));
+        }
+        let n = self.envs.len();
+        if (s.envs.len(), s.obs_dim, s.n_actions) != (n, self.obs_dim as u64, self.n_actions as u64) {
+            return bad(format!(
+                "the state has {} envs, obs_dim {} and {} actions; this vector env has {n}, {} and {}",
+                s.envs.len(),
+                s.obs_dim,
+                s.n_actions,
+                self.obs_dim,
+                self.n_actions
+            ));
+        }
+        let (rows, masks) = (n * self.obs_dim, n * self.n_actions);
+        let sizes = [
+            (s.obs.len(), rows),
+            (s.final_obs.len(), rows),
+            (s.final_masks.len(), masks),
+            (s.masks.len(), masks),
+            (s.rewards.len(), n),
+            (s.terminated.len(), n),
+            (s.truncated.len(), n),
+            (s.episode_returns.len(), n),
+            (s.episode_lengths.len(), n),
+        ];
+        if sizes.iter().any(|(got, want)| got != want) {
+            return bad("a batch buffer has the wrong length".into());
+        }
+        // Envs are not `Clone`: if one refuses its state, the envs restored before it get back
+        // the states saved here, so that a failed load changes nothing.
+        let before: Vec<Vec<u8>> = self.envs.iter().map(Snapshot::save_state).collect();
+        for (i, (env, state)) in self.envs.iter_mut().zip(&s.envs).enumerate() {
+            if let Err(e) = env.load_state(state) {
+                for (env, old) in self.envs.iter_mut().zip(&before).take(i) {
+                    // A state this env just saved always loads back.
+                    let _ = env.load_state(old);
+                }
+                return bad(format!("env {i}: {e}"));
+            }
+        }
+        self.obs = s.obs;
+        self.final_obs = s.final_obs;
+        self.final_masks = s.final_masks;
+        self.masks = s.masks;
+        self.rewards = s.rewards;
+        self.terminated = s.terminated;
+        self.truncated = s.truncated;
+        self.episode_returns = s.episode_returns;
+        self.episode_lengths = s.episode_lengths;
+        self.needs_reset = s.needs_reset;
+        self.infos.iter_mut().for_each(|i| *i = VectorInfo::default());
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@
 //! With the `failpoints` cargo feature (tests only), `CLUSTER_RL_FAIL_AT` stops the process at
 //! a named step of a checkpoint write, as a crash would (see [`failpoints`]).
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,12 @@ pub const STATE_FILE: &str = "trainer.json";
 pub const LATEST: &str = "latest";
 /// The best checkpoint's directory.
 pub const BEST: &str = "best";
+/// The training environments' state inside each step checkpoint
+/// ([`gym::VectorEnv::save_state`]): with the replay buffer, what makes a resume exact.
+pub const ENVS_FILE: &str = "envs.bin";
+/// The largest [`ENVS_FILE`] read back (checked before reading): far above any real state
+/// (1,000 nodes and 100,000 tasks take a few MB per env).
+const MAX_ENVS_BYTES: u64 = 1 << 32;
 
 /// What the trainer needs besides the agent to continue a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +58,18 @@ pub struct TrainerState {
     /// checkpoints included). Absent in checkpoints written before it was recorded.
     #[serde(default)]
     pub train_seconds: Option<f64>,
+    /// FNV-1a 64 (hex) of the checkpoint's [`ENVS_FILE`]; absent where there is none (`best/`,
+    /// and checkpoints written before environment states were saved).
+    #[serde(default)]
+    pub envs_fnv1a64: Option<String>,
+    /// The run directory's TensorBoard event files and their lengths at this checkpoint, which
+    /// a resumed run cuts the directory back to ([`crate::tensorboard::rewind`]).
+    #[serde(default)]
+    pub event_files: BTreeMap<String, u64>,
+    /// Training actions counted per node since the last `charts/chosen_node` histogram, so a
+    /// resumed run's next histogram counts the same actions as an uninterrupted run's.
+    #[serde(default)]
+    pub chosen: Vec<u64>,
 }
 
 /// Test-only fault injection, compiled with the `failpoints` cargo feature: the environment
@@ -63,6 +82,11 @@ pub struct TrainerState {
 ///   first `best/` appears).
 /// - `rename-exchange`: the atomic exchange fails as on a file system without it, so the
 ///   portable fallback (`moved-aside`, then `renamed-in`) replaces `best/`.
+/// - `events-synced-<N>`: abort after the TensorBoard events of the step-`N` checkpoint are on
+///   disk and before the checkpoint is written (the event file is then ahead of `latest`).
+/// - `hang-after-step-<N>`: stop making progress once training step `N` (a global step) is
+///   done, printing `failpoint hang-after-step-<N>: waiting` to stderr, for a test to `kill -9`
+///   the process at a known point.
 ///
 /// Aborting (no unwinding, no destructors, buffered logs lost) is what a crash or `kill -9`
 /// does to the process; everything written before was fsynced.
@@ -83,6 +107,26 @@ pub mod failpoints {
         false
     }
 
+    /// Hangs (sleeps until killed) if failpoint `hang-after-step-<step>` is set.
+    #[cfg(feature = "failpoints")]
+    pub fn hang_after_step(step: u64) {
+        static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        let at = AT.get_or_init(|| {
+            std::env::var(VAR).ok()?.split(',').find_map(|n| n.trim().strip_prefix("hang-after-step-")?.parse().ok())
+        });
+        if *at == Some(step) {
+            eprintln!("cluster-rl: failpoint hang-after-step-{step}: waiting");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+    }
+
+    /// Hangs if failpoint `hang-after-step-<step>` is set: never without the `failpoints`
+    /// feature.
+    #[cfg(not(feature = "failpoints"))]
+    pub fn hang_after_step(_step: u64) {}
+
     /// Aborts the process if failpoint `name` is set.
     pub fn crash_after(name: &str) {
         if active(name) {
@@ -90,6 +134,17 @@ pub mod failpoints {
             std::process::abort();
         }
     }
+}
+
+/// What one checkpoint holds.
+struct Contents<'a> {
+    agent: &'a Agent,
+    state: &'a TrainerState,
+    experiment: &'a SavedExperiment,
+    /// Whether to save the replay buffer.
+    replay: bool,
+    /// The training environments' state (step checkpoints).
+    envs: Option<&'a [u8]>,
 }
 
 /// The checkpoints of one experiment.
@@ -174,15 +229,8 @@ impl Checkpoints {
 
     /// Writes checkpoint `name` (`kind` names its failpoints) into a temporary directory and
     /// puts it in place, replacing an existing one atomically.
-    fn write_dir(
-        &self,
-        name: &str,
-        kind: &str,
-        agent: &Agent,
-        state: &TrainerState,
-        experiment: &SavedExperiment,
-        replay: bool,
-    ) -> Result<PathBuf> {
+    fn write_dir(&self, name: &str, kind: &str, contents: Contents<'_>) -> Result<PathBuf> {
+        let Contents { agent, state, experiment, replay, envs } = contents;
         fs::create_dir_all(&self.root).with_context(|| format!("{}: cannot create", self.root.display()))?;
         let dest = self.root.join(name);
         let staged = durable::temp_path(&dest);
@@ -190,7 +238,14 @@ impl Checkpoints {
             agent
                 .save(&staged, SaveOptions { replay })
                 .with_context(|| format!("{}: cannot save the agent", staged.display()))?;
-            durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)
+            let mut state = state.clone();
+            state.envs_fnv1a64 = None;
+            if let Some(envs) = envs {
+                durable::write_atomic(&staged.join(ENVS_FILE), envs)
+                    .with_context(|| format!("{}: cannot write {ENVS_FILE}", staged.display()))?;
+                state.envs_fnv1a64 = Some(format!("{:016x}", crate::config::fnv1a64(envs)));
+            }
+            durable::write_atomic(&staged.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?)
                 .with_context(|| format!("{}: cannot write {STATE_FILE}", staged.display()))?;
             durable::write_atomic(&staged.join(EXPERIMENT_FILE), experiment.toml.as_bytes())
                 .with_context(|| format!("{}: cannot write {EXPERIMENT_FILE}", staged.display()))?;
@@ -224,8 +279,8 @@ impl Checkpoints {
         Ok(dest)
     }
 
-    /// Writes checkpoint `step-<global_step>`, points `latest` at it and deletes step
-    /// checkpoints beyond the newest `keep`.
+    /// Writes checkpoint `step-<global_step>` with the training environments' state `envs`,
+    /// points `latest` at it and deletes step checkpoints beyond the newest `keep`.
     ///
     /// # Errors
     /// If a file cannot be written.
@@ -235,9 +290,10 @@ impl Checkpoints {
         state: &TrainerState,
         experiment: &SavedExperiment,
         replay: bool,
+        envs: &[u8],
     ) -> Result<PathBuf> {
         let name = format!("step-{:012}", state.global_step);
-        let dir = self.write_dir(&name, "step", agent, state, experiment, replay)?;
+        let dir = self.write_dir(&name, "step", Contents { agent, state, experiment, replay, envs: Some(envs) })?;
         let pointer = self.root.join(LATEST);
         durable::write_atomic(&pointer, format!("{name}\n").as_bytes())
             .with_context(|| format!("{}: cannot update", pointer.display()))?;
@@ -250,7 +306,7 @@ impl Checkpoints {
     /// # Errors
     /// If a file cannot be written.
     pub fn save_best(&self, agent: &Agent, state: &TrainerState, experiment: &SavedExperiment) -> Result<PathBuf> {
-        self.write_dir(BEST, "best", agent, state, experiment, false)
+        self.write_dir(BEST, "best", Contents { agent, state, experiment, replay: false, envs: None })
     }
 
     fn prune(&self, keep_name: &str) -> Result<()> {
@@ -327,6 +383,41 @@ pub fn load_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(STATE_FILE);
     let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{}: corrupt trainer state", path.display()))
+}
+
+/// The size of checkpoint `dir` for the log: `"41.3 MB: replay.bin 40.1 MB, envs.bin 0.6 MB"`
+/// (the total, and the two files that grow with the buffer and the workload).
+pub fn describe_size(dir: &Path) -> String {
+    let size = |name: &str| fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    let total: u64 = fs::read_dir(dir)
+        .map_or(0, |entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum());
+    let mb = |b: u64| b as f64 / 1e6;
+    format!(
+        "{:.1} MB: replay.bin {:.1} MB, {ENVS_FILE} {:.2} MB",
+        mb(total),
+        mb(size("replay.bin")),
+        mb(size(ENVS_FILE))
+    )
+}
+
+/// The training environments' state of checkpoint `dir` (whose trainer state is `state`),
+/// checked against the checksum `state` records; `None` if the checkpoint has none.
+///
+/// # Errors
+/// A missing, oversized or damaged file.
+pub fn load_envs(dir: &Path, state: &TrainerState) -> Result<Option<Vec<u8>>> {
+    let Some(expected) = &state.envs_fnv1a64 else { return Ok(None) };
+    let path = dir.join(ENVS_FILE);
+    let len = fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?.len();
+    if len > MAX_ENVS_BYTES {
+        bail!("{}: {len} bytes, more than the {MAX_ENVS_BYTES} an environment state may have", path.display());
+    }
+    let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let actual = format!("{:016x}", crate::config::fnv1a64(&bytes));
+    if &actual != expected {
+        bail!("{}: damaged: its FNV-1a 64 checksum is {actual}, {STATE_FILE} records {expected}", path.display());
+    }
+    Ok(Some(bytes))
 }
 
 /// Loads the agent of checkpoint `dir` on the CPU (whatever device it trained on).

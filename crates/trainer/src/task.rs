@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use cluster_env::{ClusterEnv, ClusterInfo, CompiledScenario, EvalReport, SchedulerSpec, evaluate_compiled};
 use dqn::{Agent, Logger};
-use gym::{CartPole, Env};
+use gym::{CartPole, Env, Snapshot};
 
 use crate::seeds::VALIDATION_SEED;
 use crate::tensorboard::TensorBoard;
@@ -38,7 +38,7 @@ pub struct Validation {
 /// An environment family the trainer can train on.
 pub trait Task {
     /// The environment.
-    type Env: Env;
+    type Env: Env + Snapshot;
     /// A fresh training environment.
     ///
     /// # Errors

@@ -1,44 +1,159 @@
-//! TensorBoard event files through tensorboard-rs, behind [`dqn::Logger`].
+//! TensorBoard event files, behind [`dqn::Logger`].
 //!
-//! tensorboard-rs writes on a background thread and its `flush` does not wait: the data is on
-//! disk only once the writer is dropped ([`TensorBoard::close`]). Its `SummaryWriter` panics in
-//! `add_histogram` and `add_text` (unimplemented), so we write summaries through its lower-level
-//! `FileWriter`: scalars and raw histograms with its own builders, text with the text plugin's
-//! format built here from tensorboard-proto's types — all into one event file, since two
-//! writers opened in the same second in one directory clobber each other.
+//! The events are encoded with tensorboard-rs's summary builders and tensorboard-proto's types
+//! (scalars, raw histograms, and text in the text plugin's format, which tensorboard-rs's own
+//! `SummaryWriter` cannot write), framed as TFRecords by its `RecordWriter`, and written by this
+//! module to one event file per training session: tensorboard-rs's `FileWriter` writes on a
+//! background thread and only when dropped, so a killed run lost all its curves, and two
+//! writers opened in the same second clobbered each other.
+//!
+//! Here events are buffered and appended by [`TensorBoard::flush`] (every few seconds, so curves
+//! appear while training) and [`TensorBoard::sync`] (at each checkpoint, fsynced). A checkpoint
+//! records the length of every event file of the run ([`TensorBoard::files`]), and a resumed run
+//! first cuts the run directory back to those lengths ([`rewind`]): the curves then continue
+//! from the checkpoint without the steps that the interrupted session logged after it, which the
+//! resumed session logs again.
 
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use protobuf::RepeatedField;
+use protobuf::{Message, RepeatedField};
+use tensorboard_proto::event::Event;
 use tensorboard_proto::summary::{Summary, Summary_Value, SummaryMetadata, SummaryMetadata_PluginData};
 use tensorboard_proto::tensor::TensorProto;
 use tensorboard_proto::tensor_shape::TensorShapeProto;
 use tensorboard_proto::types::DataType;
+use tensorboard_rs::record_writer::RecordWriter;
 use tensorboard_rs::summary::{histogram_raw, scalar};
-use tensorboard_rs::summary_writer::FileWriter;
 
-/// A TensorBoard run directory being written.
+/// What TensorBoard reads: files whose name contains this.
+const EVENT_FILE_MARK: &str = "tfevents";
+
+/// Seconds between the appends of [`TensorBoard::flush_every`].
+pub const FLUSH_SECONDS: f64 = 5.0;
+
+/// A TensorBoard run directory being written: this session's event file.
 pub struct TensorBoard {
-    writer: Option<FileWriter>,
     dir: PathBuf,
+    /// The event file's name inside `dir`.
+    name: String,
+    file: Option<File>,
+    /// Framed records not yet appended.
+    pending: Vec<u8>,
+    /// Bytes of the file appended so far.
+    written: u64,
+    last_flush: Instant,
 }
 
 impl std::fmt::Debug for TensorBoard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TensorBoard").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("TensorBoard").field("dir", &self.dir).field("name", &self.name).finish_non_exhaustive()
     }
+}
+
+fn wall_time() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl TensorBoard {
     /// Opens a new event file in `dir` (created if needed; earlier event files are kept, so a
-    /// resumed run appends to the same run).
+    /// resumed run appends to the same run), named like TensorBoard's own
+    /// (`events.out.tfevents.<seconds>.<host>.<pid>.<n>`, with `n` making it new).
     ///
     /// # Errors
-    /// If the directory cannot be created.
+    /// If the directory or the file cannot be created.
     pub fn create(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
-        Ok(Self { writer: Some(FileWriter::new(dir)), dir: dir.to_path_buf() })
+        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
+        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let host = gethostname::gethostname().to_string_lossy().replace(['/', '\\'], "_");
+        let pid = std::process::id();
+        let (name, file) = (0..)
+            .map(|n| format!("events.out.{EVENT_FILE_MARK}.{seconds:010}.{host}.{pid}.{n}"))
+            .find_map(|name| match OpenOptions::new().append(true).create_new(true).open(dir.join(&name)) {
+                Ok(file) => Some(Ok((name, file))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e)),
+            })
+            .unwrap_or_else(|| unreachable!("an unbounded range always finds a free name or an error"))
+            .with_context(|| format!("{}: cannot create an event file", dir.display()))?;
+        let mut tb = Self {
+            dir: dir.to_path_buf(),
+            name,
+            file: Some(file),
+            pending: Vec::new(),
+            written: 0,
+            last_flush: Instant::now(),
+        };
+        let mut version = Event::new();
+        version.set_wall_time(wall_time());
+        version.set_file_version("brain.Event:2".into());
+        tb.record(&version);
+        tb.flush()?;
+        Ok(tb)
+    }
+
+    fn record(&mut self, event: &Event) {
+        // Encoding a message into a Vec and framing it into a Vec cannot fail.
+        if let Ok(bytes) = event.write_to_bytes() {
+            let _ = RecordWriter::new(&mut self.pending).write(&bytes);
+        }
+    }
+
+    fn summary(&mut self, summary: Summary, step: u64) {
+        let mut event = Event::new();
+        event.set_wall_time(wall_time());
+        event.set_step(i64::try_from(step).unwrap_or(i64::MAX));
+        event.set_summary(summary);
+        self.record(&event);
+    }
+
+    /// Appends the buffered events to the file (not fsynced: see [`TensorBoard::sync`]).
+    ///
+    /// # Errors
+    /// If the file cannot be written (the events stay buffered).
+    pub fn flush(&mut self) -> Result<()> {
+        self.last_flush = Instant::now();
+        let Some(file) = &mut self.file else { return Ok(()) };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join(&self.name);
+        file.write_all(&self.pending).with_context(|| format!("{}: cannot write", path.display()))?;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// [`flush`](Self::flush)es if the last one is [`FLUSH_SECONDS`] old, so that curves
+    /// appear while training runs; a failure is reported once and retried later.
+    pub fn flush_every(&mut self) {
+        if self.last_flush.elapsed().as_secs_f64() >= FLUSH_SECONDS
+            && let Err(e) = self.flush()
+        {
+            eprintln!("cluster-rl: warning: TensorBoard: {e:#}");
+        }
+    }
+
+    /// Flushes and fsyncs, so that the lengths [`files`](Self::files) reports are on disk.
+    ///
+    /// # Errors
+    /// If the file cannot be written or synced.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        if let Some(file) = &self.file {
+            file.sync_data().with_context(|| format!("{}: cannot sync", self.dir.join(&self.name).display()))?;
+        }
+        Ok(())
+    }
+
+    /// This session's event file and its length on disk (after a [`sync`](Self::sync)): what a
+    /// checkpoint records, added to the earlier sessions' files.
+    pub fn file(&self) -> (String, u64) {
+        (self.name.clone(), self.written)
     }
 
     /// A histogram of `values` in 30 equal-width buckets (non-finite values are skipped).
@@ -75,10 +190,8 @@ impl TensorBoard {
         let (min, max) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
         let sum: f64 = xs.iter().sum();
         let sum_sq: f64 = xs.iter().map(|x| x * x).sum();
-        if let Some(w) = &mut self.writer {
-            let summary = histogram_raw(tag, min, max, xs.len() as f64, sum, sum_sq, limits, counts);
-            w.add_summary(summary, step as usize);
-        }
+        let summary = histogram_raw(tag, min, max, xs.len() as f64, sum, sum_sq, limits, counts);
+        self.summary(summary, step);
     }
 
     /// A text summary (markdown, shown in TensorBoard's Text tab), in the text plugin's format:
@@ -100,24 +213,22 @@ impl TensorBoard {
         value.set_tensor(tensor);
         let mut summary = Summary::new();
         summary.set_value(RepeatedField::from(vec![value]));
-        if let Some(w) = &mut self.writer {
-            w.add_summary(summary, step as usize);
-        }
+        self.summary(summary, step);
     }
 
-    /// Finishes the event file: everything logged is on disk when this returns.
+    /// Finishes the event file: everything logged is written when this returns (a failure is
+    /// reported, not fatal: the checkpoints are what training must keep).
     pub fn close(&mut self) {
-        if let Some(mut w) = self.writer.take() {
-            w.flush();
+        if let Err(e) = self.sync() {
+            eprintln!("cluster-rl: warning: TensorBoard: {e:#}");
         }
+        self.file = None;
     }
 }
 
 impl dqn::Logger for TensorBoard {
     fn scalar(&mut self, tag: &str, value: f64, step: u64) {
-        if let Some(w) = &mut self.writer {
-            w.add_summary(scalar(tag, value as f32), step as usize);
-        }
+        self.summary(scalar(tag, value as f32), step);
     }
 }
 
@@ -125,4 +236,50 @@ impl Drop for TensorBoard {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Cuts run directory `dir` back to what a checkpoint recorded (`files`: event file name →
+/// length): longer files are truncated, event files it does not know (of a session that
+/// started after the checkpoint) are removed. A checkpoint that recorded nothing (written
+/// before event files were recorded) changes nothing. Returns how many files changed.
+///
+/// # Errors
+/// If the directory cannot be listed or a file cannot be truncated or removed.
+pub fn rewind(dir: &Path, files: &BTreeMap<String, u64>) -> Result<usize> {
+    if files.is_empty() {
+        return Ok(0);
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
+    };
+    let mut changed = 0;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.contains(EVENT_FILE_MARK) {
+            continue;
+        }
+        let path = entry.path();
+        match files.get(&name) {
+            Some(&len) => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("{}: cannot open", path.display()))?;
+                let now = file.metadata().with_context(|| format!("{}: cannot stat", path.display()))?.len();
+                if now > len {
+                    file.set_len(len).with_context(|| format!("{}: cannot truncate", path.display()))?;
+                    file.sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
+                    changed += 1;
+                }
+            }
+            None => {
+                fs::remove_file(&path).with_context(|| format!("{}: cannot remove", path.display()))?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
 }

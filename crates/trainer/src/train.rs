@@ -5,7 +5,7 @@
 //! baselines, checkpoints, TensorBoard, the progress bar, Ctrl-C (exit 130) and SIGUSR1/SIGTERM
 //! (checkpoint and exit 75, see [`crate::signals`]).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,15 +15,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use cluster_env::{CompiledScenario, DERIVED_SEED_BIT};
 use dqn::{Agent, DqnError, Logger, Loop, crossed};
-use gym::VectorEnv;
+use gym::{Env, Snapshot, VectorEnv};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::TrainArgs;
-use crate::checkpoint::{self, Checkpoints, EXPERIMENT_FILE, TrainerState};
+use crate::checkpoint::{self, Checkpoints, ENVS_FILE, EXPERIMENT_FILE, TrainerState, failpoints};
 use crate::config::{self, EnvSpec, Experiment, LoadedExperiment, SavedExperiment};
 use crate::signals;
 use crate::task::{CartPoleTask, ClusterTask, Task};
-use crate::tensorboard::TensorBoard;
+use crate::tensorboard::{self, TensorBoard};
 
 /// Environment steps between the schedule scalars (ε, learning rate, SPS) and progress updates.
 const SCALAR_INTERVAL: u64 = 1000;
@@ -249,6 +249,28 @@ fn diverged(step: u64, what: &str, ckpts: &Checkpoints) -> String {
     )
 }
 
+/// Writes a step checkpoint of the loop: the agent, the environments' state, and the trainer
+/// state with the TensorBoard files as they are on disk now (synced first), so that a resume
+/// continues the curves exactly where the checkpoint is.
+///
+/// # Errors
+/// If the event file or the checkpoint cannot be written.
+fn save_step<E: Env + Snapshot>(
+    ckpts: &Checkpoints,
+    lp: &Loop<'_, E>,
+    rec: &mut Recorder,
+    state: &mut TrainerState,
+    saved: &SavedExperiment,
+    replay: bool,
+) -> Result<PathBuf> {
+    rec.tb.sync().context("TensorBoard")?;
+    let (file, len) = rec.tb.file();
+    state.event_files.insert(file, len);
+    state.chosen.clone_from(&rec.chosen);
+    failpoints::crash_after(&format!("events-synced-{}", state.global_step));
+    ckpts.save_step(lp.agent(), state, saved, replay, &lp.envs().save_state())
+}
+
 /// `cluster-rl train`.
 ///
 /// # Errors
@@ -323,11 +345,30 @@ fn drive<T: Task>(
             );
         }
         state.best = resumed_best(&ckpts, state.best, exp, saved)?;
-        // The envs restart with fresh episodes (their state is not checkpointed), so the
-        // agent's half-built n-step windows of the old episodes end here, as truncations.
-        envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
-        agent.truncate_pending();
-        eprintln!("resuming {name} from {} (step {})", dir.display(), agent.global_step());
+        let how = match checkpoint::load_envs(&dir, &state)? {
+            Some(bytes) => {
+                envs.load_state(&bytes).with_context(|| format!("{}: {ENVS_FILE}", dir.display()))?;
+                if !agent.replay().is_empty() || agent.global_step() == 0 {
+                    "exactly: environments, replay buffer, optimizer and random streams restored".to_string()
+                } else {
+                    "approximately: the checkpoint has no replay buffer (training.save_replay = false), so \
+                     learning restarts from an empty one"
+                        .to_string()
+                }
+            }
+            None => {
+                // A checkpoint without environment states (written before they were saved):
+                // the envs restart with fresh episodes, and the agent's half-built n-step
+                // windows of the old ones end here, as truncations.
+                envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
+                agent.truncate_pending();
+                format!("approximately: {} has no {ENVS_FILE}, so the environments start new episodes", dir.display())
+            }
+        };
+        // The curves continue from the checkpoint: what the interrupted session logged after
+        // it is cut off (this session logs those steps again).
+        tensorboard::rewind(&state.run_dir, &state.event_files).context("--resume: TensorBoard")?;
+        eprintln!("resuming {name} from {} (step {}), {how}", dir.display(), agent.global_step());
         (agent, state)
     } else {
         // Any checkpoint counts: a run can die after its first `best/` and before its first
@@ -351,12 +392,24 @@ fn drive<T: Task>(
         envs.reset(exp.experiment.seed);
         let agent = Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).context("agent")?;
         let run_dir = new_run_dir(&Path::new(&exp.logging.runs_dir).join(name))?;
-        (agent, TrainerState { global_step: 0, run_dir, best: None, train_seconds: Some(0.0) })
+        let state = TrainerState {
+            global_step: 0,
+            run_dir,
+            best: None,
+            train_seconds: Some(0.0),
+            envs_fnv1a64: None,
+            event_files: BTreeMap::new(),
+            chosen: Vec::new(),
+        };
+        (agent, state)
     };
     let experiment_copy = state.run_dir.join(EXPERIMENT_FILE);
     durable::write_atomic(&experiment_copy, resolved.as_bytes())
         .with_context(|| format!("{}: cannot write", experiment_copy.display()))?;
-    let mut rec = Recorder { tb: TensorBoard::create(&state.run_dir)?, chosen: vec![0; envs.n_actions()] };
+    // The counts of the next `charts/chosen_node` histogram continue from the checkpoint's.
+    let mut chosen = std::mem::take(&mut state.chosen);
+    chosen.resize(envs.n_actions(), 0);
+    let mut rec = Recorder { tb: TensorBoard::create(&state.run_dir)?, chosen };
     // The resolved experiment in the Text tab, so a curve can be traced to its settings.
     rec.tb.text("config/experiment", &format!("```toml\n{resolved}```"), agent.global_step());
 
@@ -413,6 +466,7 @@ fn drive<T: Task>(
         }
         if crossed(prev, step, SCALAR_INTERVAL) || step >= total {
             lp.log_schedules(&mut rec);
+            rec.tb.flush_every();
             let mean_return = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
             bar.set_position(step);
             bar.set_message(format!("ε {:.3} return {mean_return:.4e}", lp.agent().epsilon()));
@@ -442,12 +496,18 @@ fn drive<T: Task>(
         let resume_signal = signals::received().filter(|_| step < total);
         let interrupted = stop.load(Ordering::SeqCst) || resume_signal.is_some();
         if crossed(prev, step, interval(exp.training.checkpoint_interval)) || step >= total || interrupted {
-            let dir = ckpts
-                .save_step(lp.agent(), &state, saved, exp.training.save_replay)
+            let started = Instant::now();
+            let dir = save_step(&ckpts, &lp, &mut rec, &mut state, saved, exp.training.save_replay)
                 .map_err(|e| save_failed(e, step, &ckpts))?;
             last_saved = Some(step);
-            say(&bar, &format!("step {step}: checkpoint {}", dir.display()));
+            // What a checkpoint costs, so users can weigh `checkpoint_interval` and `save_replay`.
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            say(
+                &bar,
+                &format!("step {step}: checkpoint {} ({}, {ms:.0} ms)", dir.display(), checkpoint::describe_size(&dir)),
+            );
         }
+        failpoints::hang_after_step(step);
         if interrupted {
             bar.abandon();
             rec.tb.close();
@@ -466,8 +526,7 @@ fn drive<T: Task>(
         say(&bar, &format!("step {step}: {}", v.line));
     }
     if last_saved.is_none() {
-        ckpts
-            .save_step(lp.agent(), &state, saved, exp.training.save_replay)
+        save_step(&ckpts, &lp, &mut rec, &mut state, saved, exp.training.save_replay)
             .map_err(|e| save_failed(e, step, &ckpts))?;
     }
     bar.finish();

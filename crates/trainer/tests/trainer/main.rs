@@ -6,5 +6,6 @@ mod checkpoints;
 mod cli;
 mod common;
 mod export;
+mod resume;
 mod sweep;
 mod tensorboard_interop;
