@@ -219,7 +219,7 @@ fn plan_dry_run_and_strict_sweep_files() {
     let err = stderr(&run(&["sweep", "plan", s(&dir.join("badvalue.toml")), "--dir", s(&dir.join("x"))]));
     assert!(err.contains("agent.gamma: 1.5 is outside [0, 1]"), "{err}");
     // The shipped example sweep plans.
-    let shipped = Path::new(REPO).join("experiments/sweeps/park-lb-seeds.toml");
+    let shipped = Path::new(REPO).join("experiments/sweeps/park-lb-lr.toml");
     let o = run(&["sweep", "plan", s(&shipped), "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("2 configurations × 5 seeds = 10 runs"), "{}", stdout(&o));
