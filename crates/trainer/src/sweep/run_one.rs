@@ -33,6 +33,35 @@ pub fn latest_step(root: &Path) -> Result<Option<u64>> {
     }
 }
 
+/// Clears the checkpoint directory `root` of a run that has no step checkpoint to resume from
+/// but left a `best/` (it was stopped after a validation and before its first step
+/// checkpoint): `train` refuses to start over on top of it, and there is nothing to resume, so
+/// the sweep, which owns the directory, starts the run again from zero. A directory with a
+/// `step-*` checkpoint is never cleared. Returns whether anything was removed.
+///
+/// # Errors
+/// If the directory cannot be listed or removed.
+pub fn clear_unresumable(root: &Path) -> Result<bool> {
+    if latest_step(root)?.is_some() || !root.is_dir() {
+        return Ok(false);
+    }
+    let names: Vec<String> = std::fs::read_dir(root)
+        .with_context(|| format!("{}: cannot list", root.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    // A complete step checkpoint without a `latest` pointer (a crash between the two) is
+    // progress: keep it, and let `train` report it.
+    if names.iter().any(|n| n.starts_with("step-")) {
+        return Ok(false);
+    }
+    let any = !names.is_empty();
+    if any {
+        std::fs::remove_dir_all(root).with_context(|| format!("{}: cannot remove", root.display()))?;
+    }
+    Ok(any)
+}
+
 /// The checkpoint directory of the run whose resolved experiment is `run_dir/experiment.toml`.
 ///
 /// # Errors
@@ -101,6 +130,12 @@ pub fn run(dir: &Path, index: usize) -> Result<ExitCode> {
 /// Trains (unless trained) and evaluates, recording each step in `st`.
 fn attempt(run_dir: &Path, root: &Path, st: &mut RunState) -> Result<ExitCode> {
     if !st.trained {
+        if clear_unresumable(root)? {
+            eprintln!(
+                "sweep: {} had a best/ but no step checkpoint to resume from: training starts again from zero",
+                root.display()
+            );
+        }
         let args = TrainArgs {
             config: run_dir.join(EXPERIMENT_FILE),
             sets: Vec::new(),
@@ -134,4 +169,30 @@ fn attempt(run_dir: &Path, root: &Path, st: &mut RunState) -> Result<ExitCode> {
     st.save(run_dir)?;
     eprintln!("run {} done: {}", st.id, run_dir.join("eval/report.json").display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_run_without_a_step_checkpoint_is_cleared() {
+        let root = std::env::temp_dir().join(format!("cluster-rl-unresumable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(!clear_unresumable(&root).unwrap(), "no directory: nothing to do");
+        std::fs::create_dir_all(root.join(BEST)).unwrap();
+        std::fs::write(root.join(BEST).join("agent.json"), "{}").unwrap();
+        assert!(clear_unresumable(&root).unwrap());
+        assert!(!root.exists());
+        // A step checkpoint without `latest` is kept.
+        std::fs::create_dir_all(root.join("step-000000001000")).unwrap();
+        assert!(!clear_unresumable(&root).unwrap());
+        std::fs::remove_dir_all(&root).unwrap();
+        // A `latest` pointer that names a missing checkpoint is an error, never a deletion.
+        std::fs::create_dir_all(root.join(BEST)).unwrap();
+        std::fs::write(root.join(checkpoint::LATEST), "step-000000001000\n").unwrap();
+        assert!(clear_unresumable(&root).is_err());
+        assert!(root.join(BEST).exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
