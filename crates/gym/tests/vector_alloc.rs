@@ -39,6 +39,10 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+/// Fewer allocations than this in the counted steps: rayon's one-time lazy buffers (see the
+/// assertion), never one per step or per episode.
+const MAX_ONE_TIME: usize = 16;
+
 #[test]
 fn vector_step_does_not_allocate_in_steady_state() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
@@ -65,5 +69,9 @@ fn vector_step_does_not_allocate_in_steady_state() {
         (ALLOCATIONS.load(Ordering::SeqCst), episodes)
     });
     assert!(episodes > 100, "autoreset must be exercised, only {episodes} episodes");
-    assert_eq!(allocations, 0, "VectorEnv::step allocated {allocations} times in 2000 steps");
+    // On an idle machine this is 0. On a loaded one rayon allocates a few buffers once, lazily,
+    // the first time a worker sleeps or is preempted mid-job (seen: 2–6 allocations of 48 B to
+    // 2.3 KB, the same sizes every time, whatever the number of steps), which the warm-up cannot
+    // force. An allocation per step (2,000) or per episode (over 100) is far above this bound.
+    assert!(allocations < MAX_ONE_TIME, "VectorEnv::step allocated {allocations} times in 2000 steps");
 }
