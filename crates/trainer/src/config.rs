@@ -332,8 +332,8 @@ pub fn load_saved(experiment_file: &Path) -> Result<LoadedExperiment> {
     Ok(LoadedExperiment { experiment, trace })
 }
 
-/// Parses the experiment from TOML text.
-#[cfg(test)]
+/// Parses the experiment from TOML text and applies `overrides` (`key=value`, dotted keys), as
+/// [`load`] does with a file's text.
 ///
 /// # Errors
 /// As [`load`], without the file name.

@@ -226,6 +226,20 @@ fn serve(server: &mut Server, mut input: impl BufRead, mut output: impl Write, m
     Ok(served)
 }
 
+/// Serves every request line of `input` with `policy`, one reply line each on `output`, as
+/// `cluster-rl infer` serves stdin: a bad request (malformed JSON, a wrong field, bytes that are
+/// not UTF-8, a line over `max_line_bytes`) gets an `error` reply and the next line is served.
+/// Returns the number of replies.
+///
+/// # Errors
+/// Only an I/O error of `input` or `output`.
+pub fn serve_lines(policy: Policy, input: impl BufRead, output: impl Write, max_line_bytes: usize) -> Result<u64> {
+    let n = policy.n_actions();
+    let d = policy.obs_dim();
+    let mut server = Server { policy, obs: Vec::with_capacity(d), mask: vec![true; n] };
+    serve(&mut server, input, output, max_line_bytes)
+}
+
 /// `cluster-rl infer`.
 ///
 /// # Errors
@@ -240,13 +254,10 @@ pub fn run(args: &InferArgs) -> Result<ExitCode> {
         meta.scenario,
         policy.n_actions()
     );
-    let n = policy.n_actions();
-    let d = policy.obs_dim();
-    let mut server = Server { policy, obs: Vec::with_capacity(d), mask: vec![true; n] };
     // The flag's range (clap) keeps it at most 1 GiB, so it fits a usize everywhere.
     let max_line_bytes = usize::try_from(args.max_line_bytes).context("--max-line-bytes")?;
     let stdin = std::io::stdin();
-    let served = serve(&mut server, stdin.lock(), std::io::stdout().lock(), max_line_bytes)?;
+    let served = serve_lines(policy, stdin.lock(), std::io::stdout().lock(), max_line_bytes)?;
     eprintln!("cluster-rl infer: served {served} requests");
     Ok(ExitCode::SUCCESS)
 }
