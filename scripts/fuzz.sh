@@ -116,7 +116,8 @@ for target in "${targets[@]}"; do
     summary+=("$(printf '%-22s %12s %8s %10s %8s  %s' "$target" "${execs:-?}" "${seconds}s" "${rate:-?}" "$corpus" "$result")")
     if ((cmin)) && ((status == 0)); then
         cp -n "$scratch"/* "fuzz/corpus/$target/" 2>/dev/null || true
-        (cd fuzz && cargo +nightly fuzz cmin "${build_flags[@]}" "$target" "corpus/$target") >>"$log" 2>&1
+        (cd fuzz && cargo +nightly fuzz cmin "${build_flags[@]}" "$target" "corpus/$target" -- -use_counters=0) \
+            >>"$log" 2>&1
     fi
 done
 
