@@ -20,6 +20,12 @@ pub const MAX_TASKS: usize = 10_000_000;
 /// Most priority classes, and most tenants, a workload may have: tasks store both as `u16`.
 pub const MAX_CLASSES: usize = 1 << 16;
 
+/// Most values of a node × resource table (`f64`, 128 MiB at the bound), which the compiled
+/// scenario and the simulator hold several of. Without it, an experiment file of a few KiB (a
+/// million nodes of a few hundred resources) made validation itself allocate gigabytes (found by
+/// the `experiment_toml` fuzz target).
+pub const MAX_NODE_RESOURCES: usize = 1 << 24;
+
 /// Most entries of the tenant × node permission table (one byte each, 256 MiB), which the
 /// compiled scenario holds in full.
 pub const MAX_TENANT_NODE_PAIRS: usize = 1 << 28;
@@ -313,6 +319,13 @@ impl ScenarioConfig {
         }
         if self.n_nodes() > MAX_NODES {
             return Err(invalid("nodes", self.n_nodes(), format!("at most {MAX_NODES} nodes over all groups")));
+        }
+        if self.n_nodes().saturating_mul(r) > MAX_NODE_RESOURCES {
+            return Err(invalid(
+                "resources",
+                format!("{r} resources × {} nodes", self.n_nodes()),
+                format!("at most {MAX_NODE_RESOURCES} node-resource values"),
+            ));
         }
         for (i, g) in self.nodes.iter().enumerate() {
             if g.capacity.len() != r {
@@ -789,6 +802,15 @@ mod tests {
         c.validate().unwrap();
         c.nodes[0].count = MAX_TENANT_NODE_PAIRS / MAX_CLASSES;
         check(&c, ("workload.tenants", &format!("{MAX_CLASSES} tenants × {} nodes", c.n_nodes())));
+        // A million nodes of 400 resources: 4·10^8 values (before, validation alone allocated
+        // them, 3 GB). 16 resources of a million nodes are within the bound.
+        let mut c = base.clone();
+        c.resources = (0..400).map(|i| format!("r{i}")).collect();
+        c.nodes = vec![NodeGroup { count: MAX_NODES, capacity: vec![1.0; 400], speed: 1.0 }];
+        check(&c, ("resources", &format!("400 resources × {MAX_NODES} nodes")));
+        c.resources.truncate(16);
+        c.nodes[0].capacity.truncate(16);
+        assert_ne!(field(&c), "resources");
         let mut c = base;
         let class = PriorityClass { name: "none".into(), weight: 1.0, prob: 0.0 };
         c.workload.priorities.extend(vec![class; MAX_CLASSES]);

@@ -60,4 +60,5 @@ pub use eval::{
 pub use metrics::{EpisodeMetrics, coefficient_of_variation, percentile};
 pub use policy_core::ObservationLayout;
 pub use stats::{Estimate, t975};
+pub use trace::check_trace;
 pub use view::{ClusterView, NodeView, TaskView};

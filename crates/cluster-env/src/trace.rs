@@ -27,6 +27,17 @@ pub(crate) fn read_trace(path: &Path, cfg: &ScenarioConfig) -> Result<Vec<TraceR
     parse_trace(&text, path, cfg)
 }
 
+/// Checks a CSV trace's `text` as a scenario replaying it does (the header against `cfg`'s
+/// resources; each row's numbers, arrival order, priority class and tenant; that each task fits
+/// a node it may use) and returns its number of tasks. Errors name the line and column, with
+/// the file as `trace.csv`.
+///
+/// # Errors
+/// [`ClusterError::Trace`] for the first bad header or row, or a trace without tasks.
+pub fn check_trace(text: &str, cfg: &ScenarioConfig) -> Result<usize, ClusterError> {
+    parse_trace(text, Path::new("trace.csv"), cfg).map(|rows| rows.len())
+}
+
 fn trace_err(path: &Path, line: usize, column: usize, message: String) -> ClusterError {
     ClusterError::Trace { path: PathBuf::from(path), line, column, message }
 }
@@ -273,5 +284,19 @@ mod tests {
             }
             other => panic!("expected a trace error, got {other:?}"),
         }
+    }
+
+    /// `check_trace` (the fuzz target's entry) counts the tasks of a valid trace and gives the
+    /// parser's errors, naming `trace.csv`.
+    #[test]
+    fn check_trace_counts_tasks_and_names_the_file() {
+        let cfg = crate::scenarios::park_lb();
+        assert_eq!(check_trace("arrival,work,slot,priority\n0,10,1,0\n5,20,1,0\n", &cfg).unwrap(), 2);
+        let e = check_trace("arrival,work,slot,priority\n0,10,1,1\n", &cfg).unwrap_err();
+        assert!(
+            matches!(&e, ClusterError::Trace { path, line: 2, column: 4, .. } if path == Path::new("trace.csv")),
+            "{e:?}"
+        );
+        assert!(check_trace("", &cfg).is_err());
     }
 }

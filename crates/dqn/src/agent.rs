@@ -12,7 +12,7 @@ use crate::DqnError;
 use crate::config::{DeviceSetting, DqnConfig, LossKind};
 use crate::model::QNetwork;
 use crate::normalize::{RewardScaler, RunningMeanStd};
-use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer};
+use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, ReplayState};
 use crate::schedule::{epsilon, learning_rate, per_beta};
 use crate::td::{TdInputs, td_targets};
 use policy_core::{NetworkShape, masked_argmax};
@@ -171,19 +171,15 @@ impl Agent {
         // ALGO: the target network starts as a copy of the online network.
         let target = online.valid();
         let n_envs = cfg.num_envs;
+        let ReplayState { replay, nstep, pending_next_obs, pending_next_masks, pending_next_known } =
+            ReplayState::new(&cfg, obs_dim, n_actions);
         Ok(Self {
             optim: optimizer(&cfg),
-            replay: ReplayBuffer::new(
-                cfg.buffer_size,
-                obs_dim,
-                n_actions,
-                cfg.prioritized_replay.then_some(cfg.per_alpha),
-            ),
-            nstep: NStepAccumulator::new(cfg.n_step, cfg.gamma, n_envs, obs_dim),
-            pending_next_obs: vec![0.0; n_envs * obs_dim],
-            pending_next_masks: vec![false; n_envs * n_actions],
-            // Nothing is pending yet, so there is nothing to know.
-            pending_next_known: true,
+            replay,
+            nstep,
+            pending_next_obs,
+            pending_next_masks,
+            pending_next_known,
             obs_stats: cfg.normalize_obs.then(|| RunningMeanStd::new(obs_dim)),
             reward_scaler: RewardScaler::new(cfg.reward_scale, cfg.normalize_reward, cfg.gamma, n_envs),
             rng,

@@ -468,6 +468,38 @@ impl NStepAccumulator {
     }
 }
 
+/// The replay state of an agent, as `replay.bin` saves it: the buffer, the pending n-step
+/// windows and the observation and mask each env's pending window would bootstrap from.
+#[derive(Debug)]
+pub(crate) struct ReplayState {
+    pub(crate) replay: ReplayBuffer,
+    pub(crate) nstep: NStepAccumulator,
+    pub(crate) pending_next_obs: Vec<f32>,
+    pub(crate) pending_next_masks: Vec<bool>,
+    pub(crate) pending_next_known: bool,
+}
+
+impl ReplayState {
+    /// Empty buffers of the sizes of `cfg` (which must have passed
+    /// [`DqnConfig::validate_for`](crate::DqnConfig::validate_for) for the sizes).
+    pub(crate) fn new(cfg: &crate::DqnConfig, obs_dim: usize, n_actions: usize) -> Self {
+        let n_envs = cfg.num_envs;
+        Self {
+            replay: ReplayBuffer::new(
+                cfg.buffer_size,
+                obs_dim,
+                n_actions,
+                cfg.prioritized_replay.then_some(cfg.per_alpha),
+            ),
+            nstep: NStepAccumulator::new(cfg.n_step, cfg.gamma, n_envs, obs_dim),
+            pending_next_obs: vec![0.0; n_envs * obs_dim],
+            pending_next_masks: vec![false; n_envs * n_actions],
+            // Nothing is pending yet, so there is nothing to know.
+            pending_next_known: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::optim::OptimizerRecord;
@@ -40,6 +40,7 @@ use crate::bin::{ByteReader, ByteWriter, fnv1a64};
 use crate::config::{DeviceSetting, DqnConfig};
 use crate::model::QNetwork;
 use crate::normalize::{RewardScaler, RunningMeanStd};
+use crate::replay::{NStepAccumulator, ReplayBuffer, ReplayState};
 use policy_core::NetworkShape;
 
 /// Version of the checkpoint format this build writes and reads.
@@ -301,51 +302,11 @@ impl Agent {
         let dir = dir.as_ref();
         let path = dir.join(AGENT_FILE);
         let bytes = read(&path)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| DqnError::corrupt(&path, format!("not valid json: {e}")))?;
-        if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
-            return Err(DqnError::corrupt(&path, "not a dqn agent file (no format tag)"));
-        }
-        match value.get("format_version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(DqnError::FormatVersion {
-                    path,
-                    found: u32::try_from(v).unwrap_or(u32::MAX),
-                    expected: FORMAT_VERSION,
-                });
-            }
-            None => return Err(DqnError::corrupt(&path, "missing format_version")),
-        }
-        let mut file: AgentFile = serde_json::from_value(value).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
+        let mut file = read_agent_file(&path, &bytes)?;
         if let Some(device) = device {
             file.config.device = device;
         }
-        // Every field is checked before anything is allocated: the sizes with the validation a
-        // fresh agent runs (a corrupted or edited file cannot make the load abort), then the
-        // network and the statistics against the config.
         let (obs_dim, n_actions) = (file.network.obs_dim, file.network.n_actions);
-        file.config.validate_for(obs_dim, n_actions).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
-        let expected = network_shape(&file.config, obs_dim, n_actions);
-        if expected != file.network {
-            return Err(DqnError::ShapeMismatch {
-                path,
-                expected: format!("network {expected}"),
-                found: format!("network {}", file.network),
-            });
-        }
-        let n_envs = file.config.num_envs;
-        let stats_ok = match (&file.obs_stats, file.config.normalize_obs) {
-            (Some(s), true) => s.dim() == obs_dim && s.var.len() == s.dim(),
-            (None, false) => true,
-            _ => false,
-        };
-        let scaler_ok = file.reward_scaler.returns.len() == n_envs
-            && file.reward_scaler.return_stats.as_ref().is_none_or(|s| s.dim() == 1 && s.var.len() == 1)
-            && file.reward_scaler.return_stats.is_some() == file.config.normalize_reward;
-        if !stats_ok || !scaler_ok {
-            return Err(DqnError::corrupt(&path, "normalisation statistics do not fit the config"));
-        }
         // A fresh agent of the saved shape (validating again, as every new agent does), whose
         // state the files then replace.
         let mut agent =
@@ -385,6 +346,69 @@ impl Agent {
         agent.invalidate_caches();
         Ok(agent)
     }
+}
+
+/// Reads and checks `agent.json` from its `bytes` (named `path` in errors), as [`Agent::load`]
+/// does before it builds anything: the format tag and version, the strict schema, the config
+/// with the validation a fresh agent runs (so no size read here can make a later allocation
+/// abort), the network shape against the config, and the normalisation statistics against
+/// both.
+fn read_agent_file(path: &Path, bytes: &[u8]) -> Result<AgentFile, DqnError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| DqnError::corrupt(path, format!("not valid json: {e}")))?;
+    if value.get("format").and_then(|v| v.as_str()) != Some(FORMAT_NAME) {
+        return Err(DqnError::corrupt(path, "not a dqn agent file (no format tag)"));
+    }
+    match value.get("format_version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(FORMAT_VERSION) => {}
+        Some(v) => {
+            return Err(DqnError::FormatVersion {
+                path: path.into(),
+                found: u32::try_from(v).unwrap_or(u32::MAX),
+                expected: FORMAT_VERSION,
+            });
+        }
+        None => return Err(DqnError::corrupt(path, "missing format_version")),
+    }
+    let file: AgentFile = serde_json::from_value(value).map_err(|e| DqnError::corrupt(path, e.to_string()))?;
+    // Every field is checked before anything is allocated: the sizes with the validation a
+    // fresh agent runs (a corrupted or edited file cannot make the load abort), then the
+    // network and the statistics against the config.
+    let (obs_dim, n_actions) = (file.network.obs_dim, file.network.n_actions);
+    file.config.validate_for(obs_dim, n_actions).map_err(|e| DqnError::corrupt(path, e.to_string()))?;
+    let expected = network_shape(&file.config, obs_dim, n_actions);
+    if expected != file.network {
+        return Err(DqnError::ShapeMismatch {
+            path: path.into(),
+            expected: format!("network {expected}"),
+            found: format!("network {}", file.network),
+        });
+    }
+    let n_envs = file.config.num_envs;
+    let stats_ok = match (&file.obs_stats, file.config.normalize_obs) {
+        (Some(s), true) => s.dim() == obs_dim && s.var.len() == s.dim(),
+        (None, false) => true,
+        _ => false,
+    };
+    let scaler_ok = file.reward_scaler.returns.len() == n_envs
+        && file.reward_scaler.return_stats.as_ref().is_none_or(|s| s.dim() == 1 && s.var.len() == 1)
+        && file.reward_scaler.return_stats.is_some() == file.config.normalize_reward;
+    if !stats_ok || !scaler_ok {
+        return Err(DqnError::corrupt(path, "normalisation statistics do not fit the config"));
+    }
+    Ok(file)
+}
+
+/// Checks the bytes of a checkpoint's `agent.json` as [`Agent::load`] does before it builds
+/// the networks or reads the other files (format, version, schema, the config's validation,
+/// the network shape and the normalisation statistics against the config), without the file
+/// system or burn; errors name the file `agent.json`. Returns the network the file describes.
+///
+/// # Errors
+/// As [`Agent::load`] for `agent.json`: [`DqnError::Corrupt`], [`DqnError::FormatVersion`] or
+/// [`DqnError::ShapeMismatch`].
+pub fn check_agent_json(bytes: &[u8]) -> Result<NetworkShape, DqnError> {
+    read_agent_file(Path::new(AGENT_FILE), bytes).map(|file| file.network)
 }
 
 /// Checks an optimizer file against the online network before burn parses it: every state
@@ -438,7 +462,30 @@ fn check_optimizer(path: &Path, bytes: &[u8], network: &str, online: &QNetwork) 
     Ok(())
 }
 
-fn load_replay(path: &PathBuf, bytes: &[u8], sum: &str, agent: &mut Agent) -> Result<(), DqnError> {
+fn load_replay(path: &Path, bytes: &[u8], sum: &str, agent: &mut Agent) -> Result<(), DqnError> {
+    let parts = ReplayParts {
+        nstep: &mut agent.nstep,
+        pending_next_known: &mut agent.pending_next_known,
+        pending_next_obs: &mut agent.pending_next_obs,
+        pending_next_masks: &mut agent.pending_next_masks,
+        replay: &mut agent.replay,
+    };
+    read_replay(path, bytes, parts)?;
+    verify_checksum(path, bytes, Some(&sum.to_owned()))
+}
+
+/// What `replay.bin` restores, in buffers already of the config's sizes.
+struct ReplayParts<'a> {
+    nstep: &'a mut NStepAccumulator,
+    pending_next_known: &'a mut bool,
+    pending_next_obs: &'a mut [f32],
+    pending_next_masks: &'a mut [bool],
+    replay: &'a mut ReplayBuffer,
+}
+
+/// Parses `replay.bin` (`bytes`, named `path` in errors) into `parts`: every length must equal
+/// the size of the buffer it fills, so nothing is allocated from a size in the file.
+fn read_replay(path: &Path, bytes: &[u8], parts: ReplayParts<'_>) -> Result<(), DqnError> {
     let mut r = ByteReader::new(bytes);
     let corrupt = |e: String| DqnError::corrupt(path, e);
     if r.take(REPLAY_MAGIC.len()).map_err(corrupt)? != REPLAY_MAGIC {
@@ -446,27 +493,56 @@ fn load_replay(path: &PathBuf, bytes: &[u8], sum: &str, agent: &mut Agent) -> Re
     }
     let version = r.u32().map_err(corrupt)?;
     if version != 1 && version != REPLAY_VERSION {
-        return Err(DqnError::FormatVersion { path: path.clone(), found: version, expected: REPLAY_VERSION });
+        return Err(DqnError::FormatVersion { path: path.into(), found: version, expected: REPLAY_VERSION });
     }
-    agent.nstep.read_into(&mut r).map_err(|e| DqnError::ShapeMismatch {
-        path: path.clone(),
+    parts.nstep.read_into(&mut r).map_err(|e| DqnError::ShapeMismatch {
+        path: path.into(),
         expected: "the n-step accumulator of the config".into(),
         found: e,
     })?;
     if version == 1 {
-        agent.pending_next_known = false;
+        *parts.pending_next_known = false;
     } else {
         let mut known = [false];
         r.bools_into(&mut known).map_err(corrupt)?;
-        agent.pending_next_known = known[0];
-        r.f32s_into(&mut agent.pending_next_obs).map_err(corrupt)?;
-        r.bools_into(&mut agent.pending_next_masks).map_err(corrupt)?;
+        *parts.pending_next_known = known[0];
+        r.f32s_into(parts.pending_next_obs).map_err(corrupt)?;
+        r.bools_into(parts.pending_next_masks).map_err(corrupt)?;
     }
-    agent.replay.read_into(&mut r).map_err(corrupt)?;
+    parts.replay.read_into(&mut r).map_err(corrupt)?;
     if r.remaining() != 0 {
         return Err(DqnError::corrupt(path, format!("{} trailing bytes", r.remaining())));
     }
-    verify_checksum(path, bytes, Some(&sum.to_owned()))
+    Ok(())
+}
+
+/// Parses the bytes of a checkpoint's `replay.bin` as [`Agent::load`] does for an agent of
+/// `config` on `obs_dim` observations and `n_actions` actions (without the checksum that
+/// `agent.json` records, and without the file system or burn): into fresh buffers of the
+/// config's sizes, so no length in the file is ever allocated. Errors name the file
+/// `replay.bin`. Returns the replay buffer read.
+///
+/// # Errors
+/// [`DqnError::InvalidConfig`] if `config` does not validate for the sizes
+/// ([`DqnConfig::validate_for`]); otherwise as [`Agent::load`] for `replay.bin`:
+/// [`DqnError::Corrupt`], [`DqnError::FormatVersion`] or [`DqnError::ShapeMismatch`].
+pub fn check_replay(
+    bytes: &[u8],
+    config: &DqnConfig,
+    obs_dim: usize,
+    n_actions: usize,
+) -> Result<ReplayBuffer, DqnError> {
+    config.validate_for(obs_dim, n_actions)?;
+    let mut state = ReplayState::new(config, obs_dim, n_actions);
+    let parts = ReplayParts {
+        nstep: &mut state.nstep,
+        pending_next_known: &mut state.pending_next_known,
+        pending_next_obs: &mut state.pending_next_obs,
+        pending_next_masks: &mut state.pending_next_masks,
+        replay: &mut state.replay,
+    };
+    read_replay(Path::new(REPLAY_FILE), bytes, parts)?;
+    Ok(state.replay)
 }
 
 #[cfg(test)]
@@ -576,7 +652,7 @@ mod tests {
         let bytes = w.into_inner();
 
         let mut loaded = Agent::new(cfg, 1, 2).unwrap();
-        load_replay(&PathBuf::from("replay.bin"), &bytes, &checksum(&bytes), &mut loaded).unwrap();
+        load_replay(Path::new("replay.bin"), &bytes, &checksum(&bytes), &mut loaded).unwrap();
         assert_eq!(loaded.replay, agent.replay);
         assert_eq!(loaded.nstep, agent.nstep);
         assert_eq!(loaded.nstep.pending(0), 1);
@@ -585,5 +661,37 @@ mod tests {
         loaded.truncate_pending();
         assert_eq!(loaded.replay.len(), 1);
         assert_eq!(loaded.nstep.pending(0), 0);
+    }
+
+    /// The from-bytes checks (what the fuzz targets call) accept the files `Agent::save`
+    /// writes and reject what `Agent::load` rejects, naming the bare file.
+    #[test]
+    fn agent_json_and_replay_files_are_checked_from_bytes() {
+        let dir = std::env::temp_dir().join(format!("dqn-check-bytes-{}", std::process::id()));
+        let cfg = DqnConfig { buffer_size: 8, batch_size: 4, n_step: 2, hidden_sizes: vec![4], ..DqnConfig::default() };
+        let mut agent = Agent::new(cfg.clone(), 1, 2).unwrap();
+        let t = Transitions {
+            obs: &[1.0],
+            actions: &[1],
+            rewards: &[2.0],
+            next_obs: &[1.5],
+            next_masks: &[true, true],
+            terminated: &[false],
+            truncated: &[false],
+        };
+        agent.observe(&t).unwrap();
+        agent.save(&dir, SaveOptions { replay: true }).unwrap();
+        let json = fs::read(dir.join(AGENT_FILE)).unwrap();
+        assert_eq!(check_agent_json(&json).unwrap(), agent.net_cfg);
+        let e = check_agent_json(b"{\"format\": \"cluster-rl-dqn\"}").unwrap_err();
+        assert_eq!(e.to_string(), "agent.json: corrupt checkpoint file: missing format_version");
+        let replay = fs::read(dir.join(REPLAY_FILE)).unwrap();
+        assert_eq!(check_replay(&replay, &cfg, 1, 2).unwrap(), agent.replay);
+        assert!(matches!(check_replay(&replay, &cfg, 2, 2), Err(DqnError::ShapeMismatch { .. })));
+        let e = check_replay(&replay[..replay.len() - 1], &cfg, 1, 2).unwrap_err();
+        assert!(matches!(&e, DqnError::Corrupt { path, .. } if path == Path::new(REPLAY_FILE)), "{e:?}");
+        let huge = DqnConfig { buffer_size: 10_000_000_000, ..cfg };
+        assert!(matches!(check_replay(&replay, &huge, 1, 2), Err(DqnError::InvalidConfig { .. })));
+        let _ = fs::remove_dir_all(&dir);
     }
 }

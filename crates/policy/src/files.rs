@@ -226,13 +226,31 @@ impl Export {
             }
             Err(e) => return Err(PolicyError::Io { path: weights_path, source: e }),
         };
-        let mut text = String::new();
-        meta_file.read_to_string(&mut text).map_err(io_err(&meta_path))?;
-        let meta = read_meta(&meta_path, &text)?;
+        let mut text = Vec::new();
+        meta_file.read_to_end(&mut text).map_err(io_err(&meta_path))?;
         let mut bytes = Vec::new();
         weights_file.read_to_end(&mut bytes).map_err(io_err(&weights_path))?;
-        let mlp = read_weights(&weights_path, &bytes, &meta.network)?;
-        Ok(Some(Self { meta, mlp }))
+        Self::parse(&meta_path, &text, &weights_path, &bytes).map(Some)
+    }
+
+    /// Reads an export from the contents of its two files, as [`Export::read`] does once it has
+    /// read them: `policy_json`, the bytes of `policy.json`, and `safetensors`, the bytes of
+    /// `policy.safetensors`. Errors name the files as `policy.json` and `policy.safetensors`.
+    ///
+    /// # Errors
+    /// As [`Export::read`], except the file-system ones; `policy.json` not in UTF-8 is a
+    /// [`PolicyError::Json`].
+    pub fn from_bytes(policy_json: &[u8], safetensors: &[u8]) -> Result<Self> {
+        Self::parse(Path::new(META_FILE), policy_json, Path::new(WEIGHTS_FILE), safetensors)
+    }
+
+    /// [`Export::from_bytes`], naming the files by `meta_path` and `weights_path`.
+    fn parse(meta_path: &Path, policy_json: &[u8], weights_path: &Path, safetensors: &[u8]) -> Result<Self> {
+        let text = std::str::from_utf8(policy_json)
+            .map_err(|e| PolicyError::Json { path: meta_path.into(), message: format!("not valid UTF-8: {e}") })?;
+        let meta = read_meta(meta_path, text)?;
+        let mlp = read_weights(weights_path, safetensors, &meta.network)?;
+        Ok(Self { meta, mlp })
     }
 
     /// `policy.safetensors`'s bytes.
@@ -808,5 +826,20 @@ pub(crate) mod tests {
             assert!(policy.act(&obs, &mask).unwrap() < policy.n_actions());
             fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// `Export::from_bytes` parses what `Export::read` reads from the files, naming the files
+    /// without a directory; `policy.json` must be UTF-8 (a typed error, not an I/O one).
+    #[test]
+    fn from_bytes_reads_the_files_contents() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/shipped-park-lb-export");
+        let (json, weights) =
+            (fs::read(shipped.join(META_FILE)).unwrap(), fs::read(shipped.join(WEIGHTS_FILE)).unwrap());
+        assert_eq!(Export::from_bytes(&json, &weights).unwrap(), Export::read(&shipped).unwrap());
+        let e = Export::from_bytes(b"{\"format\": \"\xff\"}", &weights).unwrap_err();
+        assert!(matches!(e, PolicyError::Json { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("policy.json: not valid UTF-8"), "{e}");
+        let e = Export::from_bytes(&json, &weights[..100]).unwrap_err();
+        assert!(e.to_string().starts_with("policy.safetensors: "), "{e}");
     }
 }

@@ -332,8 +332,8 @@ pub fn load_saved(experiment_file: &Path) -> Result<LoadedExperiment> {
     Ok(LoadedExperiment { experiment, trace })
 }
 
-/// Parses the experiment from TOML text.
-#[cfg(test)]
+/// Parses the experiment from TOML text and applies `overrides` (`key=value`, dotted keys), as
+/// [`load`] does with a file's text.
 ///
 /// # Errors
 /// As [`load`], without the file name.
@@ -749,6 +749,20 @@ mod tests {
             let got = err(MINIMAL, sets);
             assert!(got.contains(want), "{sets:?}: {got}");
         }
+        // Found by the experiment_toml fuzz target: 9 KB of TOML made resolving it allocate
+        // 3 GB (a million nodes × 400 resources) before the experiment was rejected.
+        let names: Vec<String> = (0..400).map(|i| format!("\"r{i}\"")).collect();
+        let many = [
+            format!("env.resources=[{}]", names.join(", ")),
+            format!("env.nodes=[{{count = 1000000, capacity = [{}], speed = 1.0}}]", vec!["1.0"; 400].join(", ")),
+        ];
+        let got = format!("{:#}", from_str(MINIMAL, &many).unwrap_err());
+        assert!(
+            got.contains(
+                "env.resources = 400 resources × 1000000 nodes: allowed: at most 16777216 node-resource values"
+            ),
+            "{got}"
+        );
         let deep = format!("agent.hidden_sizes=[{}]", vec!["8"; 65].join(", "));
         assert!(err(MINIMAL, &[&deep]).contains("agent.hidden_sizes: 65 layers is above 64"));
         // The bounds themselves are accepted.

@@ -46,13 +46,13 @@ struct Request {
 }
 
 /// Reusable buffers of the server, so a raw-observation request allocates only for parsing.
-struct Server {
-    policy: Policy,
+struct Server<'p> {
+    policy: &'p mut Policy,
     obs: Vec<f32>,
     mask: Vec<bool>,
 }
 
-impl Server {
+impl Server<'_> {
     /// The reply to one line: `{"id", "node", "q_values"}` or `{"id", "error"}`.
     fn answer(&mut self, line: &str) -> Value {
         let request: Request = match serde_json::from_str(line) {
@@ -189,7 +189,12 @@ fn finish_line(buf: &mut Vec<u8>, len: u64, max: usize) -> Line {
 /// Serves every line of `input`, writing one reply line per non-empty request line to `output`
 /// (flushed after each, so an interactive client gets its answer at once). A line longer than
 /// `max_line_bytes` or not in UTF-8 gets an error reply; only an I/O error ends the loop.
-fn serve(server: &mut Server, mut input: impl BufRead, mut output: impl Write, max_line_bytes: usize) -> Result<u64> {
+fn serve(
+    server: &mut Server<'_>,
+    mut input: impl BufRead,
+    mut output: impl Write,
+    max_line_bytes: usize,
+) -> Result<u64> {
     let mut served = 0;
     let mut buf = Vec::new();
     let mut number = 0u64;
@@ -226,12 +231,26 @@ fn serve(server: &mut Server, mut input: impl BufRead, mut output: impl Write, m
     Ok(served)
 }
 
+/// Serves every request line of `input` with `policy`, one reply line each on `output`, as
+/// `cluster-rl infer` serves stdin: a bad request (malformed JSON, a wrong field, bytes that are
+/// not UTF-8, a line over `max_line_bytes`) gets an `error` reply and the next line is served.
+/// Returns the number of replies.
+///
+/// # Errors
+/// Only an I/O error of `input` or `output`.
+pub fn serve_lines(policy: &mut Policy, input: impl BufRead, output: impl Write, max_line_bytes: usize) -> Result<u64> {
+    let n = policy.n_actions();
+    let d = policy.obs_dim();
+    let mut server = Server { policy, obs: Vec::with_capacity(d), mask: vec![true; n] };
+    serve(&mut server, input, output, max_line_bytes)
+}
+
 /// `cluster-rl infer`.
 ///
 /// # Errors
 /// A missing or incomplete export directory (at start-up), or a closed stdout.
 pub fn run(args: &InferArgs) -> Result<ExitCode> {
-    let policy = Policy::load(&args.policy).context("--policy")?;
+    let mut policy = Policy::load(&args.policy).context("--policy")?;
     let meta = policy.meta();
     eprintln!(
         "cluster-rl infer: serving {} ({}, scenario {}, {} nodes); one JSON request per line on stdin",
@@ -240,13 +259,10 @@ pub fn run(args: &InferArgs) -> Result<ExitCode> {
         meta.scenario,
         policy.n_actions()
     );
-    let n = policy.n_actions();
-    let d = policy.obs_dim();
-    let mut server = Server { policy, obs: Vec::with_capacity(d), mask: vec![true; n] };
     // The flag's range (clap) keeps it at most 1 GiB, so it fits a usize everywhere.
     let max_line_bytes = usize::try_from(args.max_line_bytes).context("--max-line-bytes")?;
     let stdin = std::io::stdin();
-    let served = serve(&mut server, stdin.lock(), std::io::stdout().lock(), max_line_bytes)?;
+    let served = serve_lines(&mut policy, stdin.lock(), std::io::stdout().lock(), max_line_bytes)?;
     eprintln!("cluster-rl infer: served {served} requests");
     Ok(ExitCode::SUCCESS)
 }
@@ -260,16 +276,10 @@ mod tests {
     const SHIPPED_EXPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../checkpoints/shipped-park-lb-export");
     const GOOD: &[u8] = br#"{"id": 1, "observation": [0,0,0,0,0,0,0,0,0,0,100]}"#;
 
-    fn server() -> Server {
-        let policy = Policy::load(SHIPPED_EXPORT).unwrap();
-        let (n, d) = (policy.n_actions(), policy.obs_dim());
-        Server { policy, obs: Vec::with_capacity(d), mask: vec![true; n] }
-    }
-
     /// The replies `serve` writes for `input`, parsed.
     fn replies(input: &[u8], max: usize) -> Vec<Value> {
         let mut out = Vec::new();
-        serve(&mut server(), input, &mut out, max).unwrap();
+        serve_lines(&mut Policy::load(SHIPPED_EXPORT).unwrap(), input, &mut out, max).unwrap();
         String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
