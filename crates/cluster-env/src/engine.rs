@@ -250,7 +250,7 @@ impl Simulator {
     /// A simulator of an already compiled scenario (shared, not copied).
     pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
         let n_res = c.n_res;
-        let workload_gen = c.workload.start(Stream::Workload.rng(0));
+        let workload_gen = c.workload.start_episode(0);
         Self {
             now: 0.0,
             workload_gen,
@@ -291,7 +291,7 @@ impl Simulator {
     /// failures depend only on `seed`, never on the decisions taken.
     pub fn reset(&mut self, seed: u64) {
         let c = Arc::clone(&self.c);
-        self.workload_gen = c.workload.start(Stream::Workload.rng(seed));
+        self.workload_gen = c.workload.start_episode(seed);
         self.now = 0.0;
         self.events.clear();
         self.seq = 0;
@@ -719,10 +719,10 @@ impl Simulator {
         n.last_t = self.now;
     }
 
-    /// Current utilisation of node `i`: mean over resources of used / capacity.
+    /// Current utilisation of node `i`: mean over the resources it has of used / capacity.
     fn node_util(&self, i: usize) -> f64 {
         let r = self.c.n_res;
-        (0..r).map(|k| self.used[i * r + k] / self.c.capacity[i * r + k]).sum::<f64>() / r as f64
+        crate::view::mean_share(&self.used[i * r..(i + 1) * r], self.c.node_capacity(i))
     }
 
     /// Fills the mask for `task`; returns whether any node is valid.
@@ -837,6 +837,7 @@ pub(crate) mod tests {
                 priorities: vec![PriorityClass { name: "normal".into(), weight: 1.0, prob: 1.0 }],
                 tenants: vec![],
                 trace: Some(temp_file(name, trace)),
+                openb: None,
             },
             failures: FailureConfig::default(),
             reward: RewardKind::WeightedJct,

@@ -40,6 +40,7 @@ mod error;
 mod eval;
 mod metrics;
 pub mod openb;
+mod replay;
 mod reward;
 pub mod scenarios;
 mod stats;
@@ -59,5 +60,6 @@ pub use eval::{
 };
 pub use metrics::{EpisodeMetrics, coefficient_of_variation, percentile};
 pub use policy_core::ObservationLayout;
+pub use replay::{NoWaitBound, OpenbReplay, resolve_path};
 pub use stats::{Estimate, t975};
 pub use view::{ClusterView, NodeView, TaskView};
