@@ -166,6 +166,13 @@ impl CompiledScenario {
         &self.capacity[i * self.n_res..(i + 1) * self.n_res]
     }
 
+    /// Total capacity per resource of an openb scenario's cluster, as `[cpu, mem, gpu]` (what
+    /// its windows are compressed against; zeros for other scenarios' missing resources).
+    #[cfg(test)]
+    pub(crate) fn openb_capacity(&self) -> [f64; 3] {
+        std::array::from_fn(|r| self.total_capacity.get(r).copied().unwrap_or(0.0))
+    }
+
     /// Whether tenant `tenant` may use node `node`.
     pub(crate) fn tenant_allows(&self, tenant: u16, node: usize) -> bool {
         self.allowed[usize::from(tenant) * self.n_nodes + node]

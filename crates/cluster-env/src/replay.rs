@@ -271,3 +271,192 @@ pub fn compile(cfg: &ScenarioConfig) -> Result<(ScenarioConfig, Arc<OpenbReplay>
     };
     Ok((resolved, Arc::new(replay)))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The compiled openb scenarios: cluster, tenants and classes from the shipped files, and
+    //! episodes that replay exactly the window and compression that [`crate::openb`] defines.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::{OpenbConfig, SubclusterConfig};
+    use crate::openb::{PodList, compress_window};
+    use crate::{CompiledScenario, Simulator, scenarios};
+
+    fn compiled(cfg: &ScenarioConfig) -> Arc<CompiledScenario> {
+        CompiledScenario::new(cfg).unwrap()
+    }
+
+    fn field(cfg: &ScenarioConfig) -> String {
+        match CompiledScenario::new(cfg) {
+            Err(ClusterError::InvalidConfig { field, .. }) => field,
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn openb_presets_compile_to_the_shipped_cluster() {
+        let c = compiled(&scenarios::openb());
+        let cfg = c.scenario();
+        assert_eq!(c.n_nodes(), 1523);
+        let nodes = NodeList::read(resolve_path(Path::new(scenarios::OPENB_NODES))).unwrap();
+        // One group per node shape, most common first, speed 1.
+        let shapes = nodes.shapes();
+        assert_eq!(cfg.nodes.len(), shapes.len());
+        for (g, (s, n)) in cfg.nodes.iter().zip(&shapes) {
+            assert_eq!((g.count, g.capacity.as_slice(), g.speed), (*n, &[s.cpu, s.mem_gib, s.gpu][..], 1.0));
+        }
+        // Compiled node i is node_order[i] of the list, with its capacity.
+        let replay = c.openb().unwrap();
+        let mut order = replay.node_order().to_vec();
+        for (i, &n) in order.iter().enumerate() {
+            assert_eq!(c.node_capacity(i), nodes.nodes()[n].capacity());
+        }
+        order.sort_unstable();
+        assert_eq!(order, (0..1523).collect::<Vec<_>>(), "a permutation");
+        // CPU-only nodes (0 GPUs) are part of the cluster.
+        assert!(cfg.node_capacities().iter().any(|c| c[2] == 0.0));
+        assert!(cfg.workload.tenants.is_empty(), "the default pod list has no gpu_spec");
+        let names: Vec<&str> = cfg.workload.priorities.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["LS", "Guaranteed", "Burstable", "BE"]);
+        assert_eq!(cfg.workload.n_tasks, 1000);
+        assert_eq!(replay.stats().tasks, 7255);
+        assert_eq!((replay.n_windows(), replay.split()), (4079, Split::Train));
+
+        // gpu_spec: one tenant per distinct set of models, allowed on exactly those nodes.
+        let c = compiled(&scenarios::openb_gpuspec());
+        let replay = c.openb().unwrap();
+        let sets = &replay.tasks().node_sets;
+        let tenants = &c.scenario().workload.tenants;
+        assert_eq!(tenants.len(), sets.len() + 1);
+        assert!(tenants[0].nodes.is_none());
+        for (t, set) in tenants[1..].iter().zip(sets) {
+            let allowed = t.nodes.as_ref().unwrap();
+            assert_eq!(allowed, &set.nodes);
+            for (i, &n) in replay.node_order().iter().enumerate() {
+                let model = nodes.nodes()[n].model.clone().unwrap_or_default();
+                assert_eq!(allowed.contains(&i), set.models.contains(&model), "node {i} ({model})");
+            }
+        }
+        let probs: f64 = tenants.iter().map(|t| t.prob).sum();
+        assert!((probs - 1.0).abs() < 1e-9);
+        assert_eq!(replay.stats().unplaceable, 1, "line 1641 of gpuspec33 fits no G2 node");
+    }
+
+    /// The simulator replays exactly `TraceTasks::window` of the episode seed, compressed by
+    /// `compress_window`, with the task's demand, work, class and tenant.
+    #[test]
+    fn episodes_replay_the_compressed_window_of_their_seed() {
+        for (cfg, split) in [(scenarios::openb_gpuspec(), TraceSplit::Test), (scenarios::openb(), TraceSplit::Train)] {
+            let mut cfg = cfg;
+            let o = cfg.workload.openb.as_mut().unwrap();
+            o.split = split;
+            o.window = 300;
+            let c = compiled(&cfg);
+            let replay = c.openb().unwrap();
+            let tasks = replay.tasks();
+            for seed in [0, 7, 123_456] {
+                let want_split = if split == TraceSplit::Test { Split::Test } else { Split::Train };
+                let mut want = tasks.window(want_split, 300, seed).unwrap().to_vec();
+                compress_window(&mut want, c.openb_capacity(), cfg.workload.openb.as_ref().unwrap().load).unwrap();
+                let wl = &c.workload;
+                let mut g = wl.start_episode(seed);
+                let mut d = [0.0; 3];
+                for w in &want {
+                    let got = wl.next(&mut g, &mut d).unwrap();
+                    assert!((got.arrival - w.arrival).abs() <= 1e-9 * w.arrival.max(1.0), "{got:?} vs {w:?}");
+                    assert_eq!((got.work, d, got.class), (w.work, w.demand, w.class));
+                    assert_eq!(got.tenant, w.node_set.map_or(0, |s| s + 1));
+                }
+                assert!(wl.next(&mut g, &mut d).is_none(), "the window has 300 tasks");
+            }
+        }
+    }
+
+    #[test]
+    fn openb_config_errors_name_the_field() {
+        let base = scenarios::openb();
+        let with = |f: &dyn Fn(&mut OpenbConfig)| {
+            let mut c = base.clone();
+            f(c.workload.openb.as_mut().unwrap());
+            c
+        };
+        assert_eq!(field(&with(&|o| o.load = 0.0)), "workload.openb.load");
+        assert_eq!(field(&with(&|o| o.window = 1)), "workload.openb.window");
+        // Longer than the test split (2,177 tasks).
+        assert_eq!(field(&with(&|o| o.window = 3000)), "workload.openb.window");
+        assert_eq!(field(&with(&|o| o.qos_weights.be = -1.0)), "workload.openb.qos_weights.be");
+        assert_eq!(
+            field(&with(&|o| o.subcluster = Some(SubclusterConfig { k: 5000, seed: 0 }))),
+            "workload.openb.subcluster.k"
+        );
+        let mut c = base.clone();
+        c.resources[2] = "net".into();
+        assert_eq!(field(&c), "resources");
+        let missing = with(&|o| o.pods = "no/such/pods.csv".into());
+        match CompiledScenario::new(&missing).unwrap_err() {
+            ClusterError::Trace { path, .. } => assert_eq!(path, Path::new("no/such/pods.csv")),
+            other => panic!("{other:?}"),
+        }
+        // Strict serde: unknown keys are errors.
+        let mut json = serde_json::to_value(&base).unwrap();
+        json["workload"]["openb"]["window_len"] = serde_json::json!(5);
+        let err = serde_json::from_value::<ScenarioConfig>(json).unwrap_err().to_string();
+        assert!(err.contains("unknown field `window_len`"), "{err}");
+    }
+
+    #[test]
+    fn subclusters_keep_the_models_that_gpu_specs_need() {
+        let mut cfg = scenarios::openb_gpuspec();
+        cfg.workload.openb.as_mut().unwrap().subcluster = Some(SubclusterConfig { k: 64, seed: 3 });
+        let c = compiled(&cfg);
+        assert_eq!(c.n_nodes(), 64);
+        let replay = c.openb().unwrap();
+        let nodes = NodeList::read(resolve_path(Path::new(scenarios::OPENB_NODES))).unwrap();
+        let pods = PodList::read(resolve_path(Path::new(scenarios::OPENB_PODS_GPUSPEC))).unwrap();
+        let present: Vec<String> = replay.node_order().iter().filter_map(|&n| nodes.nodes()[n].model.clone()).collect();
+        for spec in pods.pods().iter().filter_map(|p| p.gpu_spec.as_ref()) {
+            assert!(spec.iter().any(|m| present.contains(m)), "{spec:?}");
+        }
+        // Drawn once from the configured seed: compiling again gives the same nodes.
+        assert_eq!(compiled(&cfg).openb().unwrap().node_order(), replay.node_order());
+        // Every task of the episode is placeable on the sub-cluster (unplaceable pods dropped).
+        let mut sim = Simulator::from_compiled(c.clone());
+        sim.reset(11);
+        while !sim.is_done() {
+            let n = sim.mask().iter().position(|&m| m).expect("a valid node");
+            sim.place(n).unwrap();
+        }
+        let m = sim.metrics();
+        assert_eq!((m.completed, m.unfinished, m.error), (1000, 0, None));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Windows are deterministic per seed and stay inside their split; train and test never
+        /// share a task.
+        #[test]
+        fn windows_are_deterministic_and_inside_their_split(seed in any::<u64>(), len in 2usize..2000) {
+            let c = shared();
+            let tasks = c.openb().unwrap().tasks();
+            let (train, test) = (tasks.split_range(Split::Train), tasks.split_range(Split::Test));
+            prop_assert_eq!(train.end, test.start);
+            for (split, range) in [(Split::Train, &train), (Split::Test, &test)] {
+                let w = tasks.window_range(split, len, seed).unwrap();
+                prop_assert_eq!(w.clone(), tasks.window_range(split, len, seed).unwrap());
+                prop_assert!(range.start <= w.start && w.end <= range.end);
+            }
+            prop_assert!(tasks.tasks[train.end - 1].arrival < tasks.tasks[test.start].arrival);
+            let (r1, f1) = c.openb().unwrap().window(seed);
+            prop_assert_eq!((r1, f1), c.openb().unwrap().window(seed));
+        }
+    }
+
+    /// The default preset compiled once for the property test.
+    fn shared() -> Arc<CompiledScenario> {
+        static C: std::sync::OnceLock<Arc<CompiledScenario>> = std::sync::OnceLock::new();
+        C.get_or_init(|| compiled(&scenarios::openb())).clone()
+    }
+}
