@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, scenarios};
+use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, TraceSplit, scenarios};
 use dqn::{DqnConfig, DqnError};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -418,6 +418,14 @@ fn resolve_env(mut env: Table) -> Result<(String, ScenarioConfig)> {
     Ok((scenario_name, scenario))
 }
 
+/// `scenario` replaying its test split, if it is an openb scenario (unchanged otherwise).
+pub fn test_split(mut scenario: ScenarioConfig) -> ScenarioConfig {
+    if let Some(o) = scenario.workload.openb.as_mut() {
+        o.split = TraceSplit::Test;
+    }
+    scenario
+}
+
 /// The scenario preset `name` with `--set` overrides of its fields (`workload.n_tasks=200`).
 ///
 /// # Errors
@@ -460,6 +468,14 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         EnvSpec::CartPole
     } else {
         let (preset, scenario) = resolve_env(env_table)?;
+        // Training and validation replay the train split; the test split is held out for
+        // `cluster-rl eval`, which switches to it (`Experiment::test_scenario`).
+        if scenario.workload.openb.as_ref().is_some_and(|o| o.split == TraceSplit::Test) {
+            bail!(
+                "env.workload.openb.split: \"test\" is the held-out split; training and validation use \"train\" \
+                 (cluster-rl eval evaluates on \"test\" by itself)"
+            );
+        }
         EnvSpec::Cluster { preset, scenario: Box::new(scenario) }
     };
 
@@ -586,6 +602,16 @@ impl Experiment {
                 bail!("experiment {} trains on {CARTPOLE}; {what} needs a cluster scenario", self.experiment.name)
             }
         }
+    }
+
+    /// The scenario of the held-out test evaluation: the training scenario, except that an
+    /// openb workload replays its test split (the last 30% of the pods), which training and
+    /// validation never see.
+    ///
+    /// # Errors
+    /// As [`Experiment::scenario`].
+    pub fn test_scenario(&self, what: &str) -> Result<ScenarioConfig> {
+        Ok(test_split(self.scenario(what)?.clone()))
     }
 
     /// The validation seeds of the evaluations during training (at most
