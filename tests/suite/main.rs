@@ -3,7 +3,6 @@
 
 mod dqn_cartpole;
 mod dqn_park_lb;
-mod openb;
 mod park_lb;
 mod policy_encoding;
 mod scenarios_check_env;

@@ -687,6 +687,23 @@ mod tests {
         assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
     }
 
+    /// An openb experiment trains on the train split, is evaluated on the test split, and
+    /// refuses to train on the test split; the scenario round-trips through TOML.
+    #[test]
+    fn openb_trains_on_train_and_evaluates_on_test() {
+        let text = MINIMAL.replace("park-lb", "openb-gpuspec");
+        let exp = from_str(&text, &["env.workload.openb.load=20".into()]).unwrap();
+        let train = exp.scenario("test").unwrap().workload.openb.clone().unwrap();
+        assert_eq!((train.split, train.load), (TraceSplit::Train, 20.0));
+        let test = exp.test_scenario("evaluation").unwrap().workload.openb.unwrap();
+        assert_eq!(test, cluster_env::OpenbConfig { split: TraceSplit::Test, ..train });
+        assert_eq!(from_str(&exp.to_toml().unwrap(), &[]).unwrap(), exp);
+        let e = err(&text, &["env.workload.openb.split=\"test\""]);
+        assert!(e.starts_with("env.workload.openb.split: \"test\" is the held-out split"), "{e}");
+        // Other scenarios are unchanged.
+        assert_eq!(test_split(scenarios::park_lb()), scenarios::park_lb());
+    }
+
     #[test]
     fn overrides_edit_the_tree_before_typing() {
         let sets = [

@@ -1,4 +1,4 @@
-//! Trace scenarios from Alibaba's openb cluster, run by every heuristic: GPU-model constraints
+//! Trace scenarios from Alibaba's openb cluster, run by every heuristic through the public API: GPU-model constraints
 //! and missing resources are honoured at every placement, checked against the files themselves
 //! (not through the tenant machinery that enforces them), and no task is ever lost.
 
