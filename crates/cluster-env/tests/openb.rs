@@ -110,3 +110,15 @@ fn presets_find_their_files() {
         assert!(resolve_path(Path::new(&o.pods)).is_file(), "{name}");
     }
 }
+
+/// The openb presets pass `gym::check_env` through `ClusterEnv` (the suite's
+/// `every_preset_passes_check_env` covers them too, with burn linked in).
+#[test]
+fn openb_presets_pass_check_env() {
+    for name in ["openb", "openb-gpuspec"] {
+        let mut cfg = scenarios::preset(name).unwrap();
+        cfg.workload.openb.as_mut().unwrap().window = 200;
+        let mut env = cluster_env::ClusterEnv::new(&cfg).unwrap();
+        gym::check_env(&mut env, 11, 500).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
