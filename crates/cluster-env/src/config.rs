@@ -222,7 +222,11 @@ impl OpenbConfig {
         if let Some(s) = &self.subcluster
             && !(1..=crate::openb::MAX_NODES).contains(&s.k)
         {
-            return Err(invalid("workload.openb.subcluster.k", s.k, "at least 1 node"));
+            return Err(invalid(
+                "workload.openb.subcluster.k",
+                s.k,
+                format!("1..={} nodes (and at most the node list's)", crate::openb::MAX_NODES),
+            ));
         }
         let w = &self.qos_weights;
         for (name, v) in [("ls", w.ls), ("guaranteed", w.guaranteed), ("burstable", w.burstable), ("be", w.be)] {
