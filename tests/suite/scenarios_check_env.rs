@@ -15,6 +15,11 @@ fn every_preset_passes_check_env() {
         let mut cfg = scenarios::preset(name).unwrap();
         // Shrink the long workloads; `large` keeps its 1000 nodes.
         cfg.workload.n_tasks = cfg.workload.n_tasks.min(if name == "large" { 120 } else { 200 });
+        // openb replays windows of its pod list (n_tasks is ignored): shrink the window.
+        if let Some(o) = cfg.workload.openb.as_mut() {
+            o.window = 200;
+            cfg.workload.n_tasks = 200;
+        }
         let mut env = ClusterEnv::new(&cfg).unwrap();
         check_env(&mut env, 11, steps_for(cfg.workload.n_tasks)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }

@@ -223,6 +223,7 @@ fn scenario(d: &Draw) -> ScenarioConfig {
             priorities,
             tenants,
             trace: None,
+            openb: None,
         },
         failures: FailureConfig { mtbf, mttr, scheduled },
         reward: [RewardKind::WeightedJct, RewardKind::Slowdown, RewardKind::Utilisation, RewardKind::AttributedJct]

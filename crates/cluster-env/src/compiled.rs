@@ -8,6 +8,7 @@ use policy_core::ObservationLayout;
 
 use crate::config::{ObservationKind, ScenarioConfig};
 use crate::error::ClusterError;
+use crate::replay::OpenbReplay;
 use crate::workload::Workload;
 
 /// Scale of the tasks-on-node feature of the full observation layout.
@@ -41,6 +42,8 @@ pub struct CompiledScenario {
     /// Priority weight of each class.
     pub(crate) weights: Vec<f64>,
     pub(crate) workload: Workload,
+    /// The replay data of an `openb` workload.
+    openb: Option<Arc<OpenbReplay>>,
     /// The learned policies' observation: its layout and the scenario constants it divides by.
     pub(crate) layout: ObservationLayout,
 }
@@ -53,6 +56,17 @@ impl CompiledScenario {
     /// ([`ClusterError::Trace`]).
     pub fn new(cfg: &ScenarioConfig) -> Result<Arc<Self>, ClusterError> {
         cfg.validate()?;
+        // An openb workload's cluster, classes and tenants come from its files: read them once,
+        // then compile (and validate in full) the scenario they complete.
+        let (resolved, openb) = match &cfg.workload.openb {
+            Some(_) => {
+                let (resolved, replay) = crate::replay::compile(cfg)?;
+                resolved.validate()?;
+                (resolved, Some(replay))
+            }
+            None => (cfg.clone(), None),
+        };
+        let cfg = &resolved;
         let n_nodes = cfg.n_nodes();
         let n_res = cfg.resources.len();
         let capacity: Vec<f64> = cfg.node_capacities().concat();
@@ -60,7 +74,10 @@ impl CompiledScenario {
         let max_speed = speed.iter().copied().fold(0.0, f64::max);
         let capacity_of = &capacity;
         let column = |r: usize| (0..n_nodes).map(move |n| capacity_of[n * n_res + r]);
-        let max_capacity: Vec<f64> = (0..n_res).map(|r| column(r).fold(0.0, f64::max)).collect();
+        // A resource no node has would divide demands by 0 in the observation: use 1 (every
+        // task that demands it is unplaceable anyway).
+        let max_capacity: Vec<f64> =
+            (0..n_res).map(|r| column(r).fold(0.0, f64::max)).map(|m| if m > 0.0 { m } else { 1.0 }).collect();
         let total_capacity: Vec<f64> = (0..n_res).map(|r| column(r).sum()).collect();
         let n_tenants = cfg.workload.tenants.len().max(1);
         let mut allowed = vec![true; n_tenants * n_nodes];
@@ -73,7 +90,10 @@ impl CompiledScenario {
                 }
             }
         }
-        let workload = Workload::new(cfg)?;
+        let workload = match &openb {
+            Some(replay) => Workload::replay(cfg, Arc::clone(replay)),
+            None => Workload::new(cfg)?,
+        };
         let weights: Vec<f64> = cfg.workload.priorities.iter().map(|p| p.weight).collect();
         let layout = match cfg.observation {
             ObservationKind::Full => {
@@ -98,7 +118,8 @@ impl CompiledScenario {
             }
         };
         Ok(Arc::new(Self {
-            cfg: cfg.clone(),
+            openb,
+            cfg: resolved,
             n_nodes,
             n_res,
             capacity,
@@ -112,9 +133,15 @@ impl CompiledScenario {
         }))
     }
 
-    /// The scenario this was compiled from.
+    /// The scenario this was compiled from; for an `openb` workload, with the nodes, priority
+    /// classes, tenants and `n_tasks` that its files define.
     pub fn scenario(&self) -> &ScenarioConfig {
         &self.cfg
+    }
+
+    /// The replay data of an `openb` workload (none for other workloads).
+    pub fn openb(&self) -> Option<&OpenbReplay> {
+        self.openb.as_deref()
     }
 
     /// The observation learned policies get: its layout and the constants it divides by, so that
@@ -137,6 +164,13 @@ impl CompiledScenario {
     /// Capacity of node `i` (one value per resource).
     pub(crate) fn node_capacity(&self, i: usize) -> &[f64] {
         &self.capacity[i * self.n_res..(i + 1) * self.n_res]
+    }
+
+    /// Total capacity per resource of an openb scenario's cluster, as `[cpu, mem, gpu]` (what
+    /// its windows are compressed against; zeros for other scenarios' missing resources).
+    #[cfg(test)]
+    pub(crate) fn openb_capacity(&self) -> [f64; 3] {
+        std::array::from_fn(|r| self.total_capacity.get(r).copied().unwrap_or(0.0))
     }
 
     /// Whether tenant `tenant` may use node `node`.

@@ -102,6 +102,146 @@ pub struct WorkloadConfig {
     /// column per resource, priority class index; optional tenant index).
     #[serde(default)]
     pub trace: Option<PathBuf>,
+    /// Replay windows of a production cluster's pod list on its node list (Alibaba's `openb`
+    /// format, [`crate::openb`]). When set, the cluster (`nodes`), the priority classes and the
+    /// tenants come from the files when the scenario is compiled, and `n_tasks`, `arrivals`,
+    /// `size` and `demand` are ignored.
+    #[serde(default)]
+    pub openb: Option<OpenbConfig>,
+}
+
+/// Which part of an `openb` pod list the episodes replay (see [`crate::openb::Split`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceSplit {
+    /// The first 70% of the tasks by creation time: training and validation.
+    #[default]
+    Train,
+    /// The last 30%: held-out test evaluation only.
+    Test,
+}
+
+/// A workload replayed from an `openb` node list and pod list (`[workload.openb]`).
+///
+/// Each episode replays the window of `window` consecutive tasks of `split` that the episode
+/// seed picks, its arrival gaps compressed (or stretched) so that the window offers `load` on
+/// the cluster's bottleneck resource ([`crate::openb::compress_window`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenbConfig {
+    /// Node-list CSV (`sn, cpu_milli, memory_mib, gpu, model`). A relative path is looked up
+    /// from the working directory, then from the repository root (so the presets' paths work
+    /// from anywhere).
+    pub nodes: PathBuf,
+    /// Pod-list CSV (`name, cpu_milli, memory_mib, num_gpu, gpu_milli, gpu_spec, qos,
+    /// pod_phase, creation_time, deletion_time, scheduled_time`), looked up like `nodes`.
+    pub pods: PathBuf,
+    /// Which split the episodes replay: `"train"` for training and validation, `"test"` for the
+    /// held-out evaluation (`cluster-rl eval` and `baselines` switch to it themselves).
+    #[serde(default)]
+    pub split: TraceSplit,
+    /// Tasks per episode (consecutive pods in creation order).
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Target offered load on the bottleneck resource, in (0, ∞).
+    pub load: f64,
+    /// Honour the pods' `gpu_spec` GPU-model constraints (each distinct set of allowed models
+    /// becomes a tenant allowed on the nodes of those models); `false` ignores them.
+    #[serde(default = "yes")]
+    pub gpu_spec: bool,
+    /// Simulate `k` of the nodes instead of all, keeping the node-shape mix and every GPU model
+    /// that a `gpu_spec` names; drawn once from `seed` when the scenario is compiled.
+    #[serde(default)]
+    pub subcluster: Option<SubclusterConfig>,
+    /// Priority weight of each QoS class.
+    #[serde(default)]
+    pub qos_weights: QosWeights,
+    /// Drop pods whose runtime is censored (still `Running` when last seen) instead of replaying
+    /// the observed lower bound.
+    #[serde(default)]
+    pub drop_censored: bool,
+}
+
+fn default_window() -> usize {
+    crate::openb::DEFAULT_WINDOW_LEN
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A sub-cluster of an `openb` node list ([`crate::openb::sample_subcluster`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubclusterConfig {
+    /// Number of nodes, 1 up to the node list's length.
+    pub k: usize,
+    /// Seed of the draw (the same seed gives the same nodes).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Priority weights of the pods' QoS classes (each finite and > 0). The defaults rank
+/// latency-sensitive and guaranteed pods above burstable above best-effort: 3, 3, 2, 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QosWeights {
+    /// `LS` (latency-sensitive).
+    #[serde(default = "qos_ls")]
+    pub ls: f64,
+    /// `Guaranteed`.
+    #[serde(default = "qos_ls")]
+    pub guaranteed: f64,
+    /// `Burstable`.
+    #[serde(default = "qos_burstable")]
+    pub burstable: f64,
+    /// `BE` (best-effort).
+    #[serde(default = "qos_be")]
+    pub be: f64,
+}
+
+fn qos_ls() -> f64 {
+    3.0
+}
+fn qos_burstable() -> f64 {
+    2.0
+}
+fn qos_be() -> f64 {
+    1.0
+}
+
+impl Default for QosWeights {
+    fn default() -> Self {
+        Self { ls: qos_ls(), guaranteed: qos_ls(), burstable: qos_burstable(), be: qos_be() }
+    }
+}
+
+impl OpenbConfig {
+    /// Checks the fields that need no file; the error names `workload.openb.<field>`.
+    pub fn validate(&self) -> Result<(), ClusterError> {
+        if !(2..=MAX_TASKS).contains(&self.window) {
+            return Err(invalid("workload.openb.window", self.window, format!("2..={MAX_TASKS} tasks")));
+        }
+        if !(self.load.is_finite() && self.load > 0.0) {
+            return Err(invalid("workload.openb.load", self.load, "a finite value > 0"));
+        }
+        if let Some(s) = &self.subcluster
+            && !(1..=crate::openb::MAX_NODES).contains(&s.k)
+        {
+            return Err(invalid(
+                "workload.openb.subcluster.k",
+                s.k,
+                format!("1..={} nodes (and at most the node list's)", crate::openb::MAX_NODES),
+            ));
+        }
+        let w = &self.qos_weights;
+        for (name, v) in [("ls", w.ls), ("guaranteed", w.guaranteed), ("burstable", w.burstable), ("be", w.be)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(invalid(format!("workload.openb.qos_weights.{name}"), v, "a finite value > 0"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_priorities() -> Vec<PriorityClass> {
@@ -308,6 +448,24 @@ impl ScenarioConfig {
         if r == 0 {
             return Err(invalid("resources", "[]", "at least one resource name"));
         }
+        if let Some(o) = &self.workload.openb {
+            o.validate()?;
+            if self.resources != crate::openb::RESOURCES {
+                return Err(invalid(
+                    "resources",
+                    format!("{:?}", self.resources),
+                    format!("{:?} (an openb workload's resources)", crate::openb::RESOURCES),
+                ));
+            }
+            if self.workload.trace.is_some() {
+                return Err(invalid("workload.trace", "set", "unset when workload.openb is set"));
+            }
+            if self.nodes.is_empty() {
+                // Not compiled yet: the nodes, classes and tenants come from the files, and the
+                // rest is checked on the compiled scenario (`CompiledScenario::new`).
+                return self.validate_common();
+            }
+        }
         if self.nodes.is_empty() || self.n_nodes() == 0 {
             return Err(invalid("nodes", 0, "at least one node"));
         }
@@ -335,8 +493,17 @@ impl ScenarioConfig {
                     format!("one capacity per resource ({r})"),
                 ));
             }
-            if let Some(c) = g.capacity.iter().find(|c| !(c.is_finite() && **c > 0.0)) {
-                return Err(invalid(format!("nodes[{i}].capacity"), c, "finite values > 0"));
+            // 0 is a resource the node does not have (a CPU-only node's GPUs): the mask keeps
+            // every task that needs it elsewhere, and every ratio to a capacity treats it as 0.
+            if let Some(c) = g.capacity.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
+                return Err(invalid(format!("nodes[{i}].capacity"), c, "finite values >= 0"));
+            }
+            if g.capacity.iter().all(|c| *c == 0.0) {
+                return Err(invalid(
+                    format!("nodes[{i}].capacity"),
+                    format!("{:?}", g.capacity),
+                    "at least one resource > 0",
+                ));
             }
             if !(g.speed.is_finite() && g.speed > 0.0) {
                 return Err(invalid(format!("nodes[{i}].speed"), g.speed, "a finite value > 0"));
@@ -345,6 +512,11 @@ impl ScenarioConfig {
         self.workload.validate(r, self.n_nodes())?;
         self.validate_fit()?;
         self.failures.validate(self.n_nodes())?;
+        self.validate_common()
+    }
+
+    /// The checks that depend on neither the nodes nor the workload.
+    fn validate_common(&self) -> Result<(), ClusterError> {
         if let ObservationKind::Park { high } = self.observation
             && !(high.is_finite() && high > 0.0)
         {
@@ -366,7 +538,8 @@ impl ScenarioConfig {
         for (name, nodes) in all {
             let allowed: Vec<usize> = nodes.unwrap_or_else(|| (0..caps.len()).collect());
             let fits = allowed.iter().any(|&n| caps[n].iter().zip(&max_demand).all(|(c, d)| d <= c));
-            if !fits && self.workload.trace.is_none() {
+            // Replayed tasks were checked against the nodes when read (or dropped).
+            if !fits && self.workload.trace.is_none() && self.workload.openb.is_none() {
                 return Err(invalid(
                     "workload.demand",
                     format!("max demand {max_demand:?}"),
@@ -640,8 +813,14 @@ mod tests {
         );
         assert_eq!(err.to_string(), "scenario config: nodes[1].capacity = [8.0, 16.0]: one capacity per resource (3)");
         let mut c = base.clone();
-        c.nodes[2].capacity[1] = 0.0;
+        c.nodes[2].capacity[1] = -1.0;
         assert_eq!(field(&c), "nodes[2].capacity");
+        // A resource the node does not have is fine; having none at all is not.
+        let mut c = base.clone();
+        c.nodes[0].capacity[2] = 0.0;
+        c.validate().unwrap();
+        c.nodes[2].capacity = vec![0.0; 3];
+        assert_eq!(bad_field(&c), ("nodes[2].capacity".into(), "[0.0, 0.0, 0.0]".into()));
         let mut c = base.clone();
         c.resources.clear();
         assert_eq!(field(&c), "resources");

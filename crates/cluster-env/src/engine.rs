@@ -250,7 +250,7 @@ impl Simulator {
     /// A simulator of an already compiled scenario (shared, not copied).
     pub fn from_compiled(c: Arc<CompiledScenario>) -> Self {
         let n_res = c.n_res;
-        let workload_gen = c.workload.start(Stream::Workload.rng(0));
+        let workload_gen = c.workload.start_episode(0);
         Self {
             now: 0.0,
             workload_gen,
@@ -291,7 +291,7 @@ impl Simulator {
     /// failures depend only on `seed`, never on the decisions taken.
     pub fn reset(&mut self, seed: u64) {
         let c = Arc::clone(&self.c);
-        self.workload_gen = c.workload.start(Stream::Workload.rng(seed));
+        self.workload_gen = c.workload.start_episode(seed);
         self.now = 0.0;
         self.events.clear();
         self.seq = 0;
@@ -719,10 +719,10 @@ impl Simulator {
         n.last_t = self.now;
     }
 
-    /// Current utilisation of node `i`: mean over resources of used / capacity.
+    /// Current utilisation of node `i`: mean over the resources it has of used / capacity.
     fn node_util(&self, i: usize) -> f64 {
         let r = self.c.n_res;
-        (0..r).map(|k| self.used[i * r + k] / self.c.capacity[i * r + k]).sum::<f64>() / r as f64
+        crate::view::mean_share(&self.used[i * r..(i + 1) * r], self.c.node_capacity(i))
     }
 
     /// Fills the mask for `task`; returns whether any node is valid.
@@ -837,6 +837,7 @@ pub(crate) mod tests {
                 priorities: vec![PriorityClass { name: "normal".into(), weight: 1.0, prob: 1.0 }],
                 tenants: vec![],
                 trace: Some(temp_file(name, trace)),
+                openb: None,
             },
             failures: FailureConfig::default(),
             reward: RewardKind::WeightedJct,
@@ -1406,5 +1407,44 @@ pub(crate) mod tests {
                 assert!((weighted + ret).abs() <= 1e-9 * weighted, "{}: Σ w·JCT {weighted} vs return {ret}", cfg.name);
             }
         }
+    }
+
+    /// A node without a resource (capacity 0: a CPU-only node's GPUs) is never offered a task
+    /// that needs it, takes tasks that do not, and keeps every metric finite; every baseline
+    /// scores it without dividing by its zero.
+    #[test]
+    fn capacity_zero_nodes_take_only_tasks_that_do_not_need_the_resource() {
+        let cfg = trace_scenario(
+            "cap0.csv",
+            &["cpu", "gpu"],
+            &[(&[8.0, 0.0], 1.0), (&[4.0, 2.0], 1.0)],
+            "arrival,work,cpu,gpu,priority\n0,5,1,1,0\n0,5,2,0,0\n1,5,1,0.5,0\n1,3,4,0,0\n2,2,1,0,0\n2,4,1,1,0\n",
+        );
+        for name in crate::BASELINES {
+            let mut policy = crate::baseline(name).unwrap();
+            let mut sim = Simulator::new(&cfg).unwrap();
+            sim.reset(1);
+            policy.reset(1);
+            let mut cpu_only = 0;
+            while !sim.is_done() {
+                let view = sim.view();
+                let task = view.task().unwrap();
+                let gpu = task.demand[1];
+                assert_eq!(sim.mask()[0], gpu == 0.0, "{name}: node 0 has no GPU");
+                let node = policy.act(&view).unwrap();
+                cpu_only += usize::from(node == 0);
+                sim.place(node).unwrap();
+            }
+            let m = sim.metrics();
+            assert_eq!((m.completed, m.unfinished), (6, 0), "{name}");
+            assert!(m.utilisation.iter().all(|u| u.is_finite() && (0.0..=1.0).contains(u)), "{name}: {m:?}");
+            assert!(m.load_imbalance.is_finite() && m.mean_jct.is_finite(), "{name}: {m:?}");
+            // The fit-based heuristics score node 0 (a NaN score would never win): each uses it.
+            if ["vm-scheduling", "best-fit", "balanced-allocation", "tetris"].contains(&name) {
+                assert!(cpu_only > 0, "{name} never used the CPU-only node");
+            }
+        }
+        assert_eq!(crate::view::mean_share(&[4.0, 0.0], &[8.0, 0.0]), 0.5, "over the resources the node has");
+        assert_eq!(crate::view::share(0.0, 0.0), 0.0);
     }
 }

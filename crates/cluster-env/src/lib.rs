@@ -2,7 +2,8 @@
 //!
 //! # Brief overview
 //! - [`ScenarioConfig`] and [`scenarios`]: the cluster and workload description, and the named
-//!   presets (`park-lb`, `seed-case`, `multi-resource`, `faulty`, `large`); [`CompiledScenario`]
+//!   presets (`park-lb`, `seed-case`, `multi-resource`, `faulty`, `large`, `openb`,
+//!   `openb-gpuspec`); [`CompiledScenario`]
 //!   (`compiled.rs`): a scenario validated and compiled once, shared by every simulator that runs
 //!   it.
 //! - [`Simulator`] (`engine.rs`): a discrete-event simulation of heterogeneous nodes (capacity
@@ -18,7 +19,8 @@
 //! - [`evaluate`] (`eval.rs`): paired, parallel evaluation with 95% confidence intervals
 //!   (`stats.rs`).
 //! - [`openb`]: the node and pod lists of Alibaba's production GPU-cluster trace (openb), parsed
-//!   and turned into trace tasks, windows, splits and sub-clusters.
+//!   and turned into trace tasks, windows, splits and sub-clusters; `replay.rs` compiles a
+//!   `[workload.openb]` scenario from them ([`OpenbReplay`]) and replays one window per episode.
 //!
 //! ```
 //! use cluster_env::{evaluate, scenarios, SchedulerSpec};
@@ -40,6 +42,7 @@ mod error;
 mod eval;
 mod metrics;
 pub mod openb;
+mod replay;
 mod reward;
 pub mod scenarios;
 mod stats;
@@ -59,6 +62,7 @@ pub use eval::{
 };
 pub use metrics::{EpisodeMetrics, coefficient_of_variation, percentile};
 pub use policy_core::ObservationLayout;
+pub use replay::{NoWaitBound, OpenbReplay, resolve_path};
 pub use stats::{Estimate, t975};
 pub use trace::check_trace;
 pub use view::{ClusterView, NodeView, TaskView};

@@ -167,8 +167,12 @@ impl MetricsAcc {
         // Averaged over the makespan: the integrals start at time 0, but nothing runs before the
         // first arrival, so ∫ over [0, end] = ∫ over [start, end].
         let horizon = if makespan > 0.0 { makespan } else { 1.0 };
-        let utilisation =
-            self.util_integral.iter().zip(run.total_capacity).map(|(u, cap)| u / (cap * horizon)).collect();
+        let utilisation = self
+            .util_integral
+            .iter()
+            .zip(run.total_capacity)
+            .map(|(u, cap)| crate::view::share(*u, cap * horizon))
+            .collect();
         let per_node: Vec<f64> = run.node_util.iter().map(|u| u / horizon).collect();
         EpisodeMetrics {
             tasks: self.tasks,

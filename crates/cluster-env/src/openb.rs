@@ -272,8 +272,24 @@ impl NodeList {
         self.shape_members().into_iter().map(|(s, members)| (s, members.len())).collect()
     }
 
+    /// The nodes at `indices`, in that order (a sub-cluster, or the nodes reordered by shape);
+    /// the path stays the file's, so errors still name it.
+    ///
+    /// # Errors
+    /// An index past the list's end, named `openb.nodes`.
+    pub fn select(&self, indices: &[usize]) -> Result<NodeList, ClusterError> {
+        let mut nodes = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let Some(n) = self.nodes.get(i) else {
+                return Err(invalid("openb.nodes", i, format!("node indices below {}", self.nodes.len())));
+            };
+            nodes.push(n.clone());
+        }
+        Ok(NodeList { path: self.path.clone(), nodes })
+    }
+
     /// Shapes (ordered as [`NodeList::shapes`]) with the indices of their nodes, ascending.
-    fn shape_members(&self) -> Vec<(NodeShape, Vec<usize>)> {
+    pub fn shape_members(&self) -> Vec<(NodeShape, Vec<usize>)> {
         let mut index: HashMap<(u64, u64, u64, Option<&str>), usize> = HashMap::new();
         let mut groups: Vec<(NodeShape, Vec<usize>)> = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
@@ -591,6 +607,8 @@ pub struct TraceOptions {
     /// Work given to a pod whose runtime is exactly 0 (deleted in the second it was scheduled),
     /// seconds; finite and > 0. The default, 1 s, is the trace's time resolution.
     pub min_runtime: f64,
+    /// Ignore the pods' `gpu_spec` (every pod may use every node); off by default.
+    pub ignore_gpu_spec: bool,
 }
 
 impl Default for TraceOptions {
@@ -606,6 +624,7 @@ impl Default for TraceOptions {
             drop_censored: false,
             drop_unplaceable: true,
             min_runtime: 1.0,
+            ignore_gpu_spec: false,
         }
     }
 }
@@ -740,7 +759,8 @@ pub fn pods_to_tasks(pods: &PodList, nodes: &NodeList, opts: &TraceOptions) -> R
     let mut stats = TraceStats { pods: pods.len(), ..TraceStats::default() };
     let mut tasks = Vec::with_capacity(pods.len());
     for (i, p) in pods.pods.iter().enumerate() {
-        let node_set = match &p.gpu_spec {
+        let spec = if opts.ignore_gpu_spec { None } else { p.gpu_spec.as_ref() };
+        let node_set = match spec {
             None => None,
             Some(spec) => {
                 let mut key = spec.clone();

@@ -80,7 +80,8 @@ impl RewardAcc {
                 // `used` is a running sum: after completions it may sit a rounding error below
                 // zero, which must not make utilisation negative.
                 let r = used.len() as f64;
-                dt * used.iter().zip(capacity).map(|(u, c)| u.max(0.0) / c).sum::<f64>() / r
+                // A resource no node has (total capacity 0) counts as unused.
+                dt * used.iter().zip(capacity).map(|(u, c)| crate::view::share(u.max(0.0), *c)).sum::<f64>() / r
             }
         };
     }

@@ -5,7 +5,18 @@ use crate::config::*;
 use crate::error::ClusterError;
 
 /// Names of the presets, in documentation order.
-pub const NAMES: [&str; 5] = ["park-lb", "seed-case", "multi-resource", "faulty", "large"];
+pub const NAMES: [&str; 7] = ["park-lb", "seed-case", "multi-resource", "faulty", "large", "openb", "openb-gpuspec"];
+
+/// The shipped openb node list, relative to the repository root (see
+/// [`crate::resolve_path`]).
+pub const OPENB_NODES: &str = "experiments/traces/openb/openb_node_list_all_node.csv";
+/// The shipped openb pod list without GPU-model constraints.
+pub const OPENB_PODS: &str = "experiments/traces/openb/openb_pod_list_default.csv";
+/// The shipped openb pod list with `gpu_spec` constraints on about a third of the GPU pods.
+pub const OPENB_PODS_GPUSPEC: &str = "experiments/traces/openb/openb_pod_list_gpuspec33.csv";
+/// The presets' target offered load on the bottleneck resource (GPUs): high enough that the
+/// best heuristic queues (see the README's "Real workloads (openb)").
+pub const OPENB_LOAD: f64 = 0.8;
 
 /// The preset called `name`.
 ///
@@ -18,6 +29,8 @@ pub fn preset(name: &str) -> Result<ScenarioConfig, ClusterError> {
         "multi-resource" => multi_resource(),
         "faulty" => faulty(),
         "large" => large(),
+        "openb" => openb(),
+        "openb-gpuspec" => openb_gpuspec(),
         _ => return Err(ClusterError::UnknownScenario { name: name.into(), valid: NAMES.join(", ") }),
     })
 }
@@ -63,6 +76,7 @@ pub fn park_lb() -> ScenarioConfig {
             priorities: vec![PriorityClass { name: "job".into(), weight: 1.0, prob: 1.0 }],
             tenants: vec![],
             trace: None,
+            openb: None,
         },
         failures: FailureConfig::default(),
         reward: RewardKind::WeightedJct,
@@ -103,6 +117,7 @@ pub fn seed_case() -> ScenarioConfig {
                 TenantConfig { name: "secure".into(), prob: 0.2, nodes: Some(vec![2, 3, 4, 5]) },
             ],
             trace: None,
+            openb: None,
         },
     )
 }
@@ -131,6 +146,7 @@ pub fn multi_resource() -> ScenarioConfig {
             ],
             tenants: vec![],
             trace: None,
+            openb: None,
         },
     )
 }
@@ -169,8 +185,53 @@ pub fn large() -> ScenarioConfig {
             ],
             tenants: vec![],
             trace: None,
+            openb: None,
         },
     )
+}
+
+/// Alibaba's production GPU cluster (openb, [`crate::openb`]): the full 1,523-node cluster and
+/// windows of 1,000 pods of the default pod list (no GPU-model constraints) from the training
+/// split, compressed to [`OPENB_LOAD`] on the bottleneck resource. The nodes, priority classes
+/// and tenants come from the files when the scenario is compiled; `nodes` stays empty here and
+/// `n_tasks`, `arrivals`, `size` and `demand` are placeholders that an openb workload ignores.
+pub fn openb() -> ScenarioConfig {
+    scenario(
+        "openb",
+        crate::openb::RESOURCES.map(String::from).to_vec(),
+        vec![],
+        WorkloadConfig {
+            n_tasks: crate::openb::DEFAULT_WINDOW_LEN,
+            arrivals: Arrivals::Batch,
+            size: SizeDist::Exponential { mean: 1.0 },
+            demand: DemandConfig::Ranges { ranges: vec![[0.0, 0.0]; 3] },
+            priorities: vec![],
+            tenants: vec![],
+            trace: None,
+            openb: Some(OpenbConfig {
+                nodes: OPENB_NODES.into(),
+                pods: OPENB_PODS.into(),
+                split: TraceSplit::Train,
+                window: crate::openb::DEFAULT_WINDOW_LEN,
+                load: OPENB_LOAD,
+                gpu_spec: false,
+                subcluster: None,
+                qos_weights: QosWeights::default(),
+                drop_censored: false,
+            }),
+        },
+    )
+}
+
+/// [`openb`] with the `gpuspec33` pod list and its GPU-model constraints: a pod with a
+/// `gpu_spec` may run only on nodes of the models it lists.
+pub fn openb_gpuspec() -> ScenarioConfig {
+    let mut cfg = openb();
+    cfg.name = "openb-gpuspec".into();
+    let o = cfg.workload.openb.as_mut().expect("openb() sets it");
+    o.pods = OPENB_PODS_GPUSPEC.into();
+    o.gpu_spec = true;
+    cfg
 }
 
 #[cfg(test)]
@@ -184,7 +245,7 @@ mod tests {
         }
         assert_eq!(
             preset("tiny").unwrap_err().to_string(),
-            "unknown scenario \"tiny\": valid scenarios are park-lb, seed-case, multi-resource, faulty, large"
+            "unknown scenario \"tiny\": valid scenarios are park-lb, seed-case, multi-resource, faulty, large, openb, openb-gpuspec"
         );
         let park = preset("park-lb").unwrap();
         assert_eq!(park.n_nodes(), 10);

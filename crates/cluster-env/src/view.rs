@@ -58,10 +58,24 @@ impl NodeView<'_> {
             && self.capacity.iter().zip(self.used).zip(demand).all(|((c, u), d)| u + d <= c + policy_core::FIT_EPS)
     }
 
-    /// Mean over resources of used / capacity.
+    /// Mean over the resources the node has (capacity > 0) of used / capacity.
     pub fn utilisation(&self) -> f64 {
-        self.capacity.iter().zip(self.used).map(|(c, u)| u / c).sum::<f64>() / self.capacity.len() as f64
+        mean_share(self.used, self.capacity)
     }
+}
+
+/// `used / capacity`, or 0 for a resource the node does not have (capacity ≤ 0: a CPU-only
+/// node's GPUs), where the ratio is undefined and nothing can be in use.
+pub(crate) fn share(used: f64, capacity: f64) -> f64 {
+    if capacity > 0.0 { used / capacity } else { 0.0 }
+}
+
+/// Mean of [`share`] over the resources with capacity > 0: a CPU-only node whose CPU and memory
+/// are full is fully used, not two-thirds used. 0 when no capacity is positive.
+pub(crate) fn mean_share(used: &[f64], capacity: &[f64]) -> f64 {
+    let (sum, n) =
+        used.iter().zip(capacity).filter(|(_, c)| **c > 0.0).fold((0.0, 0usize), |(s, n), (u, c)| (s + u / c, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
 }
 
 /// The task awaiting a decision.

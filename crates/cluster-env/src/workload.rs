@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Arrivals, DemandConfig, ScenarioConfig, SizeDist};
 use crate::error::{ClusterError, invalid};
+use crate::replay::OpenbReplay;
 
 /// One generated task, before it enters the simulator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +34,8 @@ pub(crate) struct Workload {
     tenant_cdf: Vec<f64>,
     integer_time: bool,
     trace: Option<Arc<Vec<crate::trace::TraceRow>>>,
+    /// An `openb` replay: each episode replays one window of it.
+    openb: Option<Arc<OpenbReplay>>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +54,12 @@ pub(crate) struct WorkloadGen {
     emitted: usize,
     mmpp_state: usize,
     mmpp_switch_at: f64,
+    /// `openb` replays: index of the episode window's first task in the replay's tasks.
+    #[serde(default)]
+    window_start: usize,
+    /// `openb` replays: the factor the window's arrival gaps are multiplied by.
+    #[serde(default)]
+    window_factor: f64,
 }
 
 impl WorkloadGen {
@@ -61,6 +70,23 @@ impl WorkloadGen {
 }
 
 impl Workload {
+    /// The workload of an `openb` scenario compiled by [`crate::replay::compile`] (`cfg` is the
+    /// compiled scenario: `n_tasks` is the window length).
+    pub fn replay(cfg: &ScenarioConfig, replay: Arc<OpenbReplay>) -> Self {
+        Self {
+            n_tasks: cfg.workload.n_tasks,
+            // Unused: arrivals come from the replay.
+            arrivals: CompiledArrivals::Batch,
+            size: cfg.workload.size.clone(),
+            demand: cfg.workload.demand.clone(),
+            class_cdf: vec![],
+            tenant_cdf: vec![],
+            integer_time: cfg.integer_time,
+            trace: None,
+            openb: Some(replay),
+        }
+    }
+
     /// Compiles the workload of a validated scenario (reading its trace, if any).
     pub fn new(cfg: &ScenarioConfig) -> Result<Self, ClusterError> {
         let wl = &cfg.workload;
@@ -88,11 +114,15 @@ impl Workload {
             tenant_cdf: cdf(wl.tenants.iter().map(|t| t.prob)),
             integer_time: cfg.integer_time,
             trace,
+            openb: None,
         })
     }
 
     /// Mean task size in work units (for normalisation and load computations).
     pub fn mean_work(&self) -> f64 {
+        if let Some(o) = &self.openb {
+            return o.mean_work();
+        }
         match &self.trace {
             Some(rows) if !rows.is_empty() => rows.iter().map(|r| r.work).sum::<f64>() / rows.len() as f64,
             _ => mean_size(&self.size),
@@ -101,9 +131,29 @@ impl Workload {
 
     /// A fresh generator for one episode.
     pub fn start(&self, rng: ChaCha8Rng) -> WorkloadGen {
-        let mut g = WorkloadGen { rng, t: 0.0, emitted: 0, mmpp_state: 0, mmpp_switch_at: 0.0 };
+        let mut g = WorkloadGen {
+            rng,
+            t: 0.0,
+            emitted: 0,
+            mmpp_state: 0,
+            mmpp_switch_at: 0.0,
+            window_start: 0,
+            window_factor: 0.0,
+        };
         if let CompiledArrivals::Mmpp { mean_sojourn, .. } = self.arrivals {
             g.mmpp_switch_at = exp(&mut g.rng) * mean_sojourn[0];
+        }
+        g
+    }
+
+    /// A fresh generator for the episode of `seed`: the generated workload's stream, or the
+    /// `openb` window that `seed` picks (per-episode work, no allocation).
+    pub fn start_episode(&self, seed: u64) -> WorkloadGen {
+        let mut g = self.start(crate::streams::Stream::Workload.rng(seed));
+        if let Some(o) = &self.openb {
+            let (range, factor) = o.window(seed);
+            g.window_start = range.start;
+            g.window_factor = factor;
         }
         g
     }
@@ -115,6 +165,13 @@ impl Workload {
             return None;
         }
         g.emitted += 1;
+        if let Some(o) = &self.openb {
+            let i = g.window_start + g.emitted - 1;
+            let (task, tenant) = o.task(i);
+            demand.copy_from_slice(&task.demand);
+            let arrival = o.arrival(i, g.window_start, g.window_factor);
+            return Some(TaskDraw { arrival, work: task.work, class: task.class, tenant });
+        }
         if let Some(rows) = &self.trace {
             let row = &rows[g.emitted - 1];
             demand.copy_from_slice(&row.demand);

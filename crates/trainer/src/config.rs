@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, scenarios};
+use cluster_env::{BASELINES, ClusterError, DERIVED_SEED_BIT, ScenarioConfig, TraceSplit, scenarios};
 use dqn::{DqnConfig, DqnError};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -418,6 +418,14 @@ fn resolve_env(mut env: Table) -> Result<(String, ScenarioConfig)> {
     Ok((scenario_name, scenario))
 }
 
+/// `scenario` replaying its test split, if it is an openb scenario (unchanged otherwise).
+pub fn test_split(mut scenario: ScenarioConfig) -> ScenarioConfig {
+    if let Some(o) = scenario.workload.openb.as_mut() {
+        o.split = TraceSplit::Test;
+    }
+    scenario
+}
+
 /// The scenario preset `name` with `--set` overrides of its fields (`workload.n_tasks=200`).
 ///
 /// # Errors
@@ -460,6 +468,14 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         EnvSpec::CartPole
     } else {
         let (preset, scenario) = resolve_env(env_table)?;
+        // Training and validation replay the train split; the test split is held out for
+        // `cluster-rl eval`, which switches to it (`Experiment::test_scenario`).
+        if scenario.workload.openb.as_ref().is_some_and(|o| o.split == TraceSplit::Test) {
+            bail!(
+                "env.workload.openb.split: \"test\" is the held-out split; training and validation use \"train\" \
+                 (cluster-rl eval evaluates on \"test\" by itself)"
+            );
+        }
         EnvSpec::Cluster { preset, scenario: Box::new(scenario) }
     };
 
@@ -588,6 +604,16 @@ impl Experiment {
         }
     }
 
+    /// The scenario of the held-out test evaluation: the training scenario, except that an
+    /// openb workload replays its test split (the last 30% of the pods), which training and
+    /// validation never see.
+    ///
+    /// # Errors
+    /// As [`Experiment::scenario`].
+    pub fn test_scenario(&self, what: &str) -> Result<ScenarioConfig> {
+        Ok(test_split(self.scenario(what)?.clone()))
+    }
+
     /// The validation seeds of the evaluations during training (at most
     /// [`MAX_EPISODES`](crate::seeds::MAX_EPISODES): checked at load).
     pub fn validation_seeds(&self) -> Vec<u64> {
@@ -659,6 +685,23 @@ mod tests {
         assert_eq!(exp.evaluation.baselines.names().unwrap().len(), BASELINES.len());
         let text = exp.to_toml().unwrap();
         assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
+    }
+
+    /// An openb experiment trains on the train split, is evaluated on the test split, and
+    /// refuses to train on the test split; the scenario round-trips through TOML.
+    #[test]
+    fn openb_trains_on_train_and_evaluates_on_test() {
+        let text = MINIMAL.replace("park-lb", "openb-gpuspec");
+        let exp = from_str(&text, &["env.workload.openb.load=20".into()]).unwrap();
+        let train = exp.scenario("test").unwrap().workload.openb.clone().unwrap();
+        assert_eq!((train.split, train.load), (TraceSplit::Train, 20.0));
+        let test = exp.test_scenario("evaluation").unwrap().workload.openb.unwrap();
+        assert_eq!(test, cluster_env::OpenbConfig { split: TraceSplit::Test, ..train });
+        assert_eq!(from_str(&exp.to_toml().unwrap(), &[]).unwrap(), exp);
+        let e = err(&text, &["env.workload.openb.split=\"test\""]);
+        assert!(e.starts_with("env.workload.openb.split: \"test\" is the held-out split"), "{e}");
+        // Other scenarios are unchanged.
+        assert_eq!(test_split(scenarios::park_lb()), scenarios::park_lb());
     }
 
     #[test]

@@ -55,6 +55,33 @@ fn specs(names: &[String]) -> Result<Vec<SchedulerSpec>> {
     names.iter().map(|n| SchedulerSpec::baseline(n).context("baseline")).collect()
 }
 
+/// For an openb scenario: which windows were replayed, and the no-wait lower bound (every task
+/// starts on arrival: JCT = runtime), beside which the table's JCTs read as queueing delay.
+fn print_openb(compiled: &CompiledScenario, seeds: &[u64]) {
+    let Some(replay) = compiled.openb() else { return };
+    let bound = replay.no_wait_bound(seeds);
+    let stats = replay.stats();
+    println!(
+        "openb: {} windows of {} tasks from the {} split ({} distinct), {} nodes; {} of {} pods replayable \
+         ({} never scheduled, {} unplaceable, {} censored kept, {} dropped)",
+        seeds.len(),
+        replay.window_len(),
+        replay.split(),
+        replay.n_windows(),
+        compiled.n_nodes(),
+        stats.tasks,
+        stats.pods,
+        stats.never_scheduled,
+        stats.unplaceable,
+        stats.censored - stats.censored_dropped,
+        stats.censored_dropped,
+    );
+    println!(
+        "no-wait lower bound: mean JCT {:.1}, weighted mean JCT {:.1} (mean runtime; slowdown 1)",
+        bound.mean_jct, bound.weighted_mean_jct
+    );
+}
+
 fn finish(report: &EvalReport, out: &std::path::Path) -> Result<ExitCode> {
     print!("{}", report.table());
     report::write_all(report, out)?;
@@ -76,7 +103,8 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     if exp.env == EnvSpec::CartPole {
         return eval_cartpole(&dir, test);
     }
-    let scenario = exp.scenario("evaluation")?;
+    // An openb scenario is evaluated on its held-out test split.
+    let scenario = &exp.test_scenario("evaluation")?;
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
     // A checkpoint or an export: both run on the burn-free runtime, what ships.
@@ -89,6 +117,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let seeds: Vec<u64> = test.collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
+    print_openb(&compiled, &seeds);
     let state = checkpoint::load_state(&dir).ok();
     // The run the checkpoint came from, when it sits beside its `latest` pointer (`best/`).
     let run = dir
@@ -129,8 +158,10 @@ fn eval_cartpole(dir: &Path, test: Range<u64>) -> Result<ExitCode> {
 /// # Errors
 /// An unknown scenario or baseline, a bad override, or a failed evaluation.
 pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
-    let scenario =
-        config::scenario(&args.scenario, &args.sets).with_context(|| format!("--scenario {}", args.scenario))?;
+    // Held-out seeds, and for an openb scenario its held-out test split.
+    let scenario = config::test_split(
+        config::scenario(&args.scenario, &args.sets).with_context(|| format!("--scenario {}", args.scenario))?,
+    );
     if args.baselines == "none" {
         bail!("--baselines: none leaves nothing to evaluate");
     }
@@ -140,6 +171,7 @@ pub fn run_baselines(args: &BaselinesArgs) -> Result<ExitCode> {
     let seeds: Vec<u64> = test.collect();
     let compiled: Arc<CompiledScenario> = CompiledScenario::new(&scenario).context("scenario")?;
     let report = evaluate_compiled(&compiled, &specs(&names)?, &seeds, reference).context("evaluation")?;
+    print_openb(&compiled, &seeds);
     // No learned policy here: a source.json of an earlier `eval --out` into this directory
     // must not stay beside these reports (removed first, so a crash cannot pair them).
     report::remove_source(&args.out)?;

@@ -4,16 +4,25 @@
 
 use super::{Scheduler, argmin_valid, best_by};
 use crate::error::ClusterError;
-use crate::view::{ClusterView, NodeView};
+use crate::view::{ClusterView, NodeView, share};
 
-/// Fraction of each resource in use on `n` after adding `demand`.
+/// Fraction of resource `r` in use on `n` after adding `demand` (0 for a resource the node does
+/// not have: the mask never sends a task that needs it there).
 fn after(n: &NodeView<'_>, demand: &[f64], r: usize) -> f64 {
-    (n.used[r] + demand[r]) / n.capacity[r]
+    share(n.used[r] + demand[r], n.capacity[r])
 }
 
-/// Mean allocated fraction after placing `demand`.
+/// Resources the node has (capacity > 0): the fractions below average over these only, so a
+/// CPU-only node is compared on its CPU and memory, not diluted by a GPU share of 0.
+fn has(n: &NodeView<'_>) -> impl Iterator<Item = usize> + Clone {
+    let cap = n.capacity;
+    (0..cap.len()).filter(move |&r| cap[r] > 0.0)
+}
+
+/// Mean allocated fraction after placing `demand`, over the resources the node has.
 fn allocated_after(n: &NodeView<'_>, demand: &[f64]) -> f64 {
-    (0..demand.len()).map(|r| after(n, demand, r)).sum::<f64>() / demand.len() as f64
+    let k = has(n).count().max(1);
+    has(n).map(|r| after(n, demand, r)).sum::<f64>() / k as f64
 }
 
 /// Shared shape: minimise `score` among nodes where the task fits now, else least-loaded.
@@ -64,9 +73,9 @@ impl Scheduler for BalancedAllocation {
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
         Ok({
             fit_then(view, |n, d| {
-                let r = d.len();
+                let r = has(n).count().max(1);
                 let mean = allocated_after(n, d);
-                let var = (0..r).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
+                let var = has(n).map(|k| (after(n, d, k) - mean).powi(2)).sum::<f64>() / r as f64;
                 // Balance first; allocation only breaks ties.
                 (var.sqrt(), mean)
             })
@@ -87,7 +96,7 @@ impl Scheduler for Tetris {
         Ok({
             fit_then(view, |n, d| {
                 -(0..d.len())
-                    .map(|r| (d[r] / n.capacity[r]) * ((n.capacity[r] - n.used[r]) / n.capacity[r]))
+                    .map(|r| share(d[r], n.capacity[r]) * share(n.capacity[r] - n.used[r], n.capacity[r]))
                     .sum::<f64>()
             })
         })
