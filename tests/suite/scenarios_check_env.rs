@@ -79,5 +79,17 @@ fn observation_spaces_have_the_documented_sizes() {
         })
         .collect();
     // park-lb: N + 1; full layout: N·(R+4) + R + 2.
-    assert_eq!(dims, [(11, 10), (10 * 7 + 5, 10), (12 * 7 + 5, 12), (12 * 7 + 5, 12), (1000 * 7 + 5, 1000)]);
+    // openb and openb-gpuspec: the 1,523 nodes of the node list, R = 3 (cpu, mem, gpu).
+    assert_eq!(
+        dims,
+        [
+            (11, 10),
+            (10 * 7 + 5, 10),
+            (12 * 7 + 5, 12),
+            (12 * 7 + 5, 12),
+            (1000 * 7 + 5, 1000),
+            (1523 * 7 + 5, 1523),
+            (1523 * 7 + 5, 1523)
+        ]
+    );
 }
