@@ -148,6 +148,7 @@ pub(crate) fn network_shape(cfg: &DqnConfig, obs_dim: usize, n_actions: usize) -
         hidden_sizes: cfg.hidden_sizes.clone(),
         activation: cfg.activation,
         dueling: cfg.dueling,
+        architecture: policy_core::Architecture::Mlp,
     }
 }
 

@@ -180,7 +180,14 @@ mod tests {
     use rand::SeedableRng;
 
     fn cfg(dueling: bool) -> NetworkShape {
-        NetworkShape { obs_dim: 3, n_actions: 4, hidden_sizes: vec![8, 5], activation: Activation::Tanh, dueling }
+        NetworkShape {
+            obs_dim: 3,
+            n_actions: 4,
+            hidden_sizes: vec![8, 5],
+            activation: Activation::Tanh,
+            dueling,
+            architecture: policy_core::Architecture::Mlp,
+        }
     }
 
     fn init(shape: &NetworkShape, seed: u64) -> QNetwork {
@@ -240,6 +247,7 @@ mod tests {
             hidden_sizes: vec![4],
             activation: Activation::Relu,
             dueling: true,
+            architecture: policy_core::Architecture::Mlp,
         };
         let device = Device::flex();
         let net = QNetwork::init(&cfg, &device, &mut ChaCha8Rng::seed_from_u64(7));

@@ -10,6 +10,9 @@
 //! - [`Mlp`]: the Q-network as plain vectors — [`Dense`] layers `y = x·W + b`, an
 //!   [`Activation`], an optional dueling value head — with its [`NetworkShape`]
 //!   (`11-128-128-10 relu`).
+//! - [`NodeScoring`]: the size-independent Q-network, one small network scoring every node
+//!   from its row, the task's row and a pooled summary of the cluster; [`Architecture`] says
+//!   which of the two a [`NetworkShape`] describes.
 //! - [`Normalization`] and [`normalize_into`]: the observation normalisation, bit for bit the
 //!   trainer's.
 //! - [`masked_argmax`]: the greedy valid action; [`fits`] and [`FIT_EPS`]: whether a task's
@@ -72,13 +75,15 @@
 
 pub use action::{FIT_EPS, fits, masked_argmax};
 pub use activation::Activation;
-pub use network::{Dense, Mlp, NetworkShape, ShapeError};
-pub use normalize::{Normalization, normalize_into};
+pub use network::{Architecture, Dense, Mlp, NetworkShape, ShapeError};
+pub use node_scoring::NodeScoring;
+pub use normalize::{Normalization, normalize_into, normalize_nodes_into};
 pub use observation::{ClusterRead, LayoutError, NodeFeatures, ObservationLayout, TaskFeatures};
 
 mod action;
 mod activation;
 mod erf;
 mod network;
+mod node_scoring;
 mod normalize;
 pub mod observation;

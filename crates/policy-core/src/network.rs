@@ -70,7 +70,7 @@ impl Dense {
     }
 
     /// The vectors' lengths against `d_in` and `d_out`.
-    fn check_lengths(&self) -> Result<(), ShapeError> {
+    pub(crate) fn check_lengths(&self) -> Result<(), ShapeError> {
         if self.weight.len() != self.d_in * self.d_out {
             return Err(ShapeError::WeightLength { d_in: self.d_in, d_out: self.d_out, got: self.weight.len() });
         }
@@ -127,6 +127,7 @@ impl Mlp {
             hidden_sizes: self.hidden.iter().map(|d| d.d_out).collect(),
             activation: self.activation,
             dueling: self.value.is_some(),
+            architecture: Architecture::Mlp,
         }
     }
 
@@ -211,17 +212,52 @@ pub struct NetworkShape {
     pub activation: Activation,
     /// Dueling head (a value stream beside the advantage stream).
     pub dueling: bool,
+    /// How the layers are wired: one MLP over the whole observation (the default, and what
+    /// every file without this field holds) or a node-scoring network.
+    #[serde(default, skip_serializing_if = "Architecture::is_mlp")]
+    pub architecture: Architecture,
+}
+
+/// How a Q-network's layers are wired (`agent.network` in an experiment file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Architecture {
+    /// One MLP from the whole flat observation to one Q-value per node: fits one node count.
+    #[default]
+    Mlp,
+    /// The same small network scores every node from its row, the task's row and a pooled
+    /// summary of all nodes ([`crate::NodeScoring`]): serves any node count.
+    NodeScoring {
+        /// Values per node row of the observation.
+        node_width: usize,
+        /// Values of the task row (after all node rows).
+        task_width: usize,
+    },
+}
+
+impl Architecture {
+    /// Whether this is the plain MLP (serde skips the field then, so MLP files stay as they were).
+    pub fn is_mlp(&self) -> bool {
+        matches!(self, Architecture::Mlp)
+    }
 }
 
 impl fmt::Display for NetworkShape {
     /// `11-128-128-10 relu` (plus ` dueling`): the widths from input to output and the
-    /// activation. Checkpoints embed this string: it must not change.
+    /// activation; a node-scoring network adds ` node-scoring 6+5` (node and task row widths).
+    /// Checkpoints embed this string: it must not change.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.obs_dim)?;
         for h in &self.hidden_sizes {
             write!(f, "-{h}")?;
         }
-        write!(f, "-{} {}{}", self.n_actions, self.activation.name(), if self.dueling { " dueling" } else { "" })
+        write!(f, "-{} {}{}", self.n_actions, self.activation.name(), if self.dueling { " dueling" } else { "" })?;
+        match self.architecture {
+            Architecture::Mlp => Ok(()),
+            Architecture::NodeScoring { node_width, task_width } => {
+                write!(f, " node-scoring {node_width}+{task_width}")
+            }
+        }
     }
 }
 
@@ -316,7 +352,8 @@ pub(crate) mod tests {
                 n_actions: 2,
                 hidden_sizes: vec![3],
                 activation: Activation::Tanh,
-                dueling: true
+                dueling: true,
+                architecture: Architecture::Mlp,
             }
         );
         assert_eq!(shape.to_string(), "3-3-2 tanh dueling");
@@ -326,8 +363,14 @@ pub(crate) mod tests {
             hidden_sizes: vec![128, 128],
             activation: Activation::Relu,
             dueling: false,
+            architecture: Architecture::Mlp,
         };
         assert_eq!(default.to_string(), "11-128-128-10 relu");
+        let scoring = NetworkShape {
+            architecture: Architecture::NodeScoring { node_width: 7, task_width: 5 },
+            ..default.clone()
+        };
+        assert_eq!(scoring.to_string(), "11-128-128-10 relu node-scoring 7+5");
         let leaky = NetworkShape { hidden_sizes: vec![], activation: Activation::LeakyRelu, ..default.clone() };
         assert_eq!(leaky.to_string(), "11-10 leaky_relu");
         // No hidden layer: obs_dim is the head's input width.
@@ -342,6 +385,13 @@ pub(crate) mod tests {
         let shape: NetworkShape = serde_json::from_str(json).unwrap();
         assert_eq!(shape.to_string(), "11-128-128-10 relu");
         assert_eq!(serde_json::from_str::<NetworkShape>(&serde_json::to_string(&shape).unwrap()).unwrap(), shape);
+        // An MLP's JSON has no architecture field, before and after this field existed.
+        assert!(!serde_json::to_string(&shape).unwrap().contains("architecture"));
+        let scoring =
+            NetworkShape { architecture: Architecture::NodeScoring { node_width: 1, task_width: 1 }, ..shape };
+        let text = serde_json::to_string(&scoring).unwrap();
+        assert!(text.contains(r#""architecture":{"kind":"node-scoring","node_width":1,"task_width":1}"#), "{text}");
+        assert_eq!(serde_json::from_str::<NetworkShape>(&text).unwrap(), scoring);
         let e = serde_json::from_str::<NetworkShape>(&json.replace("dueling", "duelling")).unwrap_err();
         assert!(e.to_string().starts_with("unknown field `duelling`"), "{e}");
     }

@@ -35,6 +35,35 @@ impl Normalization {
     }
 }
 
+/// Writes the normalised observation of a node-scoring network into `out` (same length as
+/// `obs`): statistics shared across nodes, `mean[..node_width]` and `var[..node_width]` for
+/// every node row, the rest (`task_width` values) for the task row after them — each row with
+/// [`normalize_into`]'s arithmetic, so a feature means the same at any node count.
+///
+/// # Panics
+/// If `node_width` is 0 or above `mean.len()`, `obs` is not a whole number of node rows plus
+/// the task row, `out` is shorter than `obs`, or as [`normalize_into`].
+pub fn normalize_nodes_into(
+    obs: &[f32],
+    mean: &[f64],
+    var: &[f64],
+    epsilon: f64,
+    clip: f64,
+    node_width: usize,
+    out: &mut [f32],
+) {
+    let task_width = mean.len() - node_width;
+    let split = obs.len() - task_width;
+    assert!(node_width > 0 && split % node_width == 0, "observation is not node rows and a task row");
+    let (node_mean, task_mean) = mean.split_at(node_width);
+    let (node_var, task_var) = var.split_at(node_width);
+    let (nodes_out, task_out) = out[..obs.len()].split_at_mut(split);
+    for (row, row_out) in obs[..split].chunks_exact(node_width).zip(nodes_out.chunks_exact_mut(node_width)) {
+        normalize_into(row, node_mean, node_var, epsilon, clip, row_out);
+    }
+    normalize_into(&obs[split..], task_mean, task_var, epsilon, clip, task_out);
+}
+
 /// Writes `out[j] = clamp((obs[j] − mean[j]) / sqrt(var[j] + epsilon), −clip, clip)` for
 /// `j < mean.len()`, in `f64` and rounded to `f32` once.
 ///
@@ -75,6 +104,20 @@ mod tests {
         norm.normalize_into(&[-7.0, -0.25, 4.0], &mut out);
         assert_eq!(out[..3], [-1.5, -0.5, 1.5]);
         assert_eq!(norm.dim(), 3);
+    }
+
+    #[test]
+    fn node_rows_share_statistics() {
+        // Node rows of 2 features (mean [1, 0], var [4, 1]), a task row of 1 (mean 10, var 100).
+        let (mean, var) = ([1.0, 0.0, 10.0], [4.0, 1.0, 100.0]);
+        let obs = [3.0, 2.0, -1.0, -0.5, 1.0, 4.0, 30.0];
+        let mut out = [0.0; 7];
+        normalize_nodes_into(&obs, &mean, &var, 0.0, 1.5, 2, &mut out);
+        assert_eq!(out, [1.0, 1.5, -1.0, -0.5, 0.0, 1.5, 1.5]);
+        // One node: the same statistics.
+        let mut one = [0.0; 3];
+        normalize_nodes_into(&[3.0, 2.0, 30.0], &mean, &var, 0.0, 10.0, 2, &mut one);
+        assert_eq!(one, [1.0, 2.0, 2.0]);
     }
 
     #[test]
