@@ -76,7 +76,7 @@
 pub use action::{FIT_EPS, fits, masked_argmax};
 pub use activation::Activation;
 pub use network::{Architecture, Dense, Mlp, NetworkShape, ShapeError};
-pub use node_scoring::NodeScoring;
+pub use node_scoring::{Network, NodeScoring};
 pub use normalize::{Normalization, normalize_into, normalize_nodes_into};
 pub use observation::{ClusterRead, LayoutError, NodeFeatures, ObservationLayout, TaskFeatures};
 

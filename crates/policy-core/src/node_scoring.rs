@@ -251,6 +251,65 @@ impl NodeScoring {
     }
 }
 
+/// A Q-network of either architecture, as checkpoints, exports and the runtime hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Network {
+    /// One MLP over the whole observation (fits one node count).
+    Mlp(crate::Mlp),
+    /// The node-scoring network (serves any node count).
+    NodeScoring(NodeScoring),
+}
+
+impl Network {
+    /// The network's shape; `n_nodes` is the node count a node-scoring network is described
+    /// for (an MLP's shape is its own and ignores it).
+    pub fn shape(&self, n_nodes: usize) -> NetworkShape {
+        match self {
+            Network::Mlp(mlp) => mlp.shape(),
+            Network::NodeScoring(net) => net.shape(n_nodes),
+        }
+    }
+
+    /// The layers in order, each named as its tensors are.
+    pub fn layers(&self) -> Box<dyn Iterator<Item = (String, &Dense)> + '_> {
+        match self {
+            Network::Mlp(mlp) => Box::new(mlp.layers()),
+            Network::NodeScoring(net) => Box::new(net.layers()),
+        }
+    }
+
+    /// Checks that the layers fit together ([`crate::Mlp::validate`], [`NodeScoring::validate`]).
+    ///
+    /// # Errors
+    /// The first problem, naming the layer.
+    pub fn validate(&self) -> Result<(), ShapeError> {
+        match self {
+            Network::Mlp(mlp) => mlp.validate(),
+            Network::NodeScoring(net) => net.validate(),
+        }
+    }
+
+    /// The activation after each hidden layer.
+    pub fn activation(&self) -> Activation {
+        match self {
+            Network::Mlp(mlp) => mlp.activation,
+            Network::NodeScoring(net) => net.activation,
+        }
+    }
+
+    /// The reference forward pass of one (normalised) observation, every node present
+    /// ([`crate::Mlp::forward`], [`NodeScoring::forward`]).
+    ///
+    /// # Panics
+    /// As those functions.
+    pub fn forward(&self, obs: &[f32]) -> Vec<f32> {
+        match self {
+            Network::Mlp(mlp) => mlp.forward(obs),
+            Network::NodeScoring(net) => net.forward(obs, None),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     //! A node-scoring network with hand-picked weights, its Q-values by hand, and the
@@ -295,6 +354,11 @@ pub(crate) mod tests {
         assert_eq!(net.shape(2).to_string(), "5-2-1-2 relu node-scoring 2+1");
         let names: Vec<String> = tiny(Activation::Relu, true).layers().map(|(n, _)| n).collect();
         assert_eq!(names, ["embed_node", "embed_task", "score_node", "score_pool", "head", "value"]);
+        let network = Network::NodeScoring(net);
+        network.validate().unwrap();
+        assert_eq!(network.forward(&obs), [4.0, 12.0]);
+        assert_eq!(network.layers().count(), 5);
+        assert_eq!(network.activation(), Activation::Relu);
     }
 
     #[test]
