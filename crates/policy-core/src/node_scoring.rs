@@ -105,7 +105,7 @@ impl NodeScoring {
     pub fn n_nodes_of(&self, obs_len: usize) -> Option<usize> {
         let (w, t) = (self.node_width(), self.task_width());
         let nodes = obs_len.checked_sub(t)?;
-        (nodes > 0 && nodes % w == 0).then_some(nodes / w)
+        (nodes > 0 && nodes.is_multiple_of(w)).then_some(nodes / w)
     }
 
     /// Checks that the layers fit together: every layer has inputs and outputs and vectors of
@@ -252,6 +252,8 @@ impl NodeScoring {
 }
 
 /// A Q-network of either architecture, as checkpoints, exports and the runtime hold it.
+// A policy holds one network, built once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Network {
     /// One MLP over the whole observation (fits one node count).

@@ -54,7 +54,7 @@ pub fn normalize_nodes_into(
 ) {
     let task_width = mean.len() - node_width;
     let split = obs.len() - task_width;
-    assert!(node_width > 0 && split % node_width == 0, "observation is not node rows and a task row");
+    assert!(node_width > 0 && split.is_multiple_of(node_width), "observation is not node rows and a task row");
     let (node_mean, task_mean) = mean.split_at(node_width);
     let (node_var, task_var) = var.split_at(node_width);
     let (nodes_out, task_out) = out[..obs.len()].split_at_mut(split);
