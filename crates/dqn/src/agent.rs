@@ -9,13 +9,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::DqnError;
-use crate::config::{DeviceSetting, DqnConfig, LossKind};
-use crate::model::QNetwork;
+use crate::config::{DeviceSetting, DqnConfig, LossKind, NetworkKind};
+use crate::model::{NodeRows, QNetwork};
 use crate::normalize::{RewardScaler, RunningMeanStd};
 use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, ReplayState};
 use crate::schedule::{epsilon, learning_rate, per_beta};
 use crate::td::{TdInputs, td_targets};
-use policy_core::{NetworkShape, masked_argmax};
+use policy_core::{Architecture, NetworkShape, masked_argmax};
 
 /// One step of `N` environments, as the agent learns from it. Rows are envs; `[N, k]` arrays are
 /// row-major.
@@ -92,6 +92,10 @@ pub struct Agent {
     /// Whether the two arrays above describe the pending windows: false only after loading a
     /// checkpoint written before they were saved (replay file version 1).
     pub(crate) pending_next_known: bool,
+    /// How a node-scoring network reads the observation (`None` for the MLP).
+    pub(crate) rows: Option<NodeRows>,
+    /// Observation statistics: per feature of the observation (MLP), or per feature of a
+    /// `[node row, task row]` pair, shared by every node (node-scoring).
     pub(crate) obs_stats: Option<RunningMeanStd>,
     pub(crate) reward_scaler: RewardScaler,
     pub(crate) rng: ChaCha8Rng,
@@ -102,6 +106,9 @@ pub struct Agent {
     actions: Vec<usize>,
     explore: Vec<bool>,
     norm_obs: Vec<f32>,
+    /// `[batch, N]` presence of the nodes of the observations being evaluated (node-scoring
+    /// with padding only).
+    present: Vec<f32>,
     batch: Batch,
     targets: Vec<f32>,
 }
@@ -140,16 +147,64 @@ pub fn make_device(setting: DeviceSetting) -> Result<Device, DqnError> {
     }
 }
 
-/// The Q-network shape of an agent with `cfg` for `obs_dim` observations and `n_actions` actions.
-pub(crate) fn network_shape(cfg: &DqnConfig, obs_dim: usize, n_actions: usize) -> NetworkShape {
+/// The Q-network shape of an agent with `cfg` for `obs_dim` observations and `n_actions`
+/// actions (node-scoring: with the node rows `rows`).
+pub(crate) fn network_shape(
+    cfg: &DqnConfig,
+    obs_dim: usize,
+    n_actions: usize,
+    rows: Option<&NodeRows>,
+) -> NetworkShape {
+    let architecture = match (cfg.network, rows) {
+        (NetworkKind::NodeScoring, Some(r)) => {
+            Architecture::NodeScoring { node_width: r.node_width, task_width: r.task_width }
+        }
+        _ => Architecture::Mlp,
+    };
     NetworkShape {
         obs_dim,
         n_actions,
         hidden_sizes: cfg.hidden_sizes.clone(),
         activation: cfg.activation,
         dueling: cfg.dueling,
-        architecture: policy_core::Architecture::Mlp,
+        architecture,
     }
+}
+
+/// Checks that `rows` describe observations of `obs_dim` values with one node per action, as
+/// a node-scoring agent needs; `None` (an MLP agent) if the config's network is the MLP.
+pub(crate) fn check_rows(
+    cfg: &DqnConfig,
+    obs_dim: usize,
+    n_actions: usize,
+    rows: Option<NodeRows>,
+) -> Result<Option<NodeRows>, DqnError> {
+    if cfg.network == NetworkKind::Mlp {
+        return Ok(None);
+    }
+    let Some(rows) = rows else {
+        return Err(DqnError::config(
+            "network",
+            "node-scoring needs the observation's node rows (an environment whose observation is one row per \
+             node and a task row, such as a cluster scenario); use network = \"mlp\" here",
+        ));
+    };
+    if rows.node_width == 0 || rows.task_width == 0 {
+        return Err(DqnError::config("network", format!("node rows {rows:?} have an empty row")));
+    }
+    if rows.n_nodes(obs_dim) != Some(n_actions) {
+        return Err(DqnError::config(
+            "network",
+            format!(
+                "an observation of {obs_dim} values is not {n_actions} node rows of {} and a task row of {}",
+                rows.node_width, rows.task_width
+            ),
+        ));
+    }
+    if rows.present_column.is_some_and(|c| c >= rows.node_width) {
+        return Err(DqnError::config("network", format!("node rows {rows:?}: present_column is outside the row")));
+    }
+    Ok(Some(rows))
 }
 
 fn optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
@@ -163,9 +218,24 @@ impl Agent {
     /// [`DqnError::InvalidConfig`] if `cfg` does not validate or the sizes are zero or too large
     /// ([`DqnConfig::validate_for`]); [`DqnError::Device`] if `cfg.device` is not available.
     pub fn new(cfg: DqnConfig, obs_dim: usize, n_actions: usize) -> Result<Self, DqnError> {
+        Self::build(cfg, obs_dim, n_actions, None)
+    }
+
+    /// A fresh agent for observations made of node rows and a task row (`rows`), one action
+    /// per node: what a node-scoring network needs (an MLP agent ignores `rows`).
+    ///
+    /// # Errors
+    /// As [`Agent::new`], and [`DqnError::InvalidConfig`] (`network`) if `rows` do not
+    /// describe `obs_dim` values with `n_actions` nodes.
+    pub fn with_node_rows(cfg: DqnConfig, obs_dim: usize, n_actions: usize, rows: NodeRows) -> Result<Self, DqnError> {
+        Self::build(cfg, obs_dim, n_actions, Some(rows))
+    }
+
+    fn build(cfg: DqnConfig, obs_dim: usize, n_actions: usize, rows: Option<NodeRows>) -> Result<Self, DqnError> {
         // Every size is checked before anything is allocated (the buffers are preallocated).
         cfg.validate_for(obs_dim, n_actions)?;
-        let net_cfg = network_shape(&cfg, obs_dim, n_actions);
+        let rows = check_rows(&cfg, obs_dim, n_actions, rows)?;
+        let net_cfg = network_shape(&cfg, obs_dim, n_actions, rows.as_ref());
         let device = make_device(cfg.device)?.autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let online = QNetwork::init(&net_cfg, &device, &mut rng);
@@ -181,7 +251,10 @@ impl Agent {
             pending_next_obs,
             pending_next_masks,
             pending_next_known,
-            obs_stats: cfg.normalize_obs.then(|| RunningMeanStd::new(obs_dim)),
+            obs_stats: cfg
+                .normalize_obs
+                .then(|| RunningMeanStd::new(rows.map_or(obs_dim, |r| r.node_width + r.task_width))),
+            rows,
             reward_scaler: RewardScaler::new(cfg.reward_scale, cfg.normalize_reward, cfg.gamma, n_envs),
             rng,
             global_step: 0,
@@ -190,6 +263,7 @@ impl Agent {
             actions: Vec::with_capacity(n_envs),
             explore: Vec::with_capacity(n_envs),
             norm_obs: Vec::new(),
+            present: Vec::new(),
             batch: Batch::default(),
             targets: Vec::with_capacity(cfg.batch_size),
             actor: None,
@@ -299,17 +373,13 @@ impl Agent {
     fn greedy_into_actions(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<(), DqnError> {
         let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
         self.norm_obs.clear();
-        match &self.obs_stats {
-            Some(stats) => {
-                self.norm_obs.resize(obs.len(), 0.0);
-                stats.normalize_into(obs, self.cfg.obs_clip, &mut self.norm_obs);
-            }
-            None => self.norm_obs.extend_from_slice(obs),
-        }
+        self.norm_obs.resize(obs.len(), 0.0);
+        self.normalize(obs, NormTarget::Scratch);
         let input = TensorData::new(self.norm_obs.clone(), [n_envs, d]);
         let device = self.device.clone().inner();
+        let present = self.presence(obs, n_envs, &device);
         // ALGO: one forward pass for all N envs, on the non-autodiff copy.
-        let q = self.actor().forward(Tensor::from_data(input, &device)); // [N, n_actions]
+        let q = self.actor().forward_present(Tensor::from_data(input, &device), present); // [N, n_actions]
         let q = q.into_data();
         let q = host_slice(&q)?;
         for (i, (row, mask)) in q.chunks_exact(a).zip(masks.chunks_exact(a)).enumerate() {
@@ -333,7 +403,10 @@ impl Agent {
     pub fn act_batch(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<&[usize], DqnError> {
         self.check_batch("act_batch", obs, masks, n_envs)?;
         if let Some(stats) = &mut self.obs_stats {
-            stats.update(obs);
+            match &self.rows {
+                None => stats.update(obs),
+                Some(rows) => stats.update_node_pairs(obs, self.net_cfg.obs_dim, rows),
+            }
         }
         let a = self.net_cfg.n_actions;
         let eps = self.epsilon();
@@ -393,12 +466,13 @@ impl Agent {
                 format!("obs has {} values, expected {n_envs} envs × {d}", obs.len()),
             ));
         }
-        let mut input = obs.to_vec();
-        if let Some(stats) = &self.obs_stats {
-            stats.normalize_into(obs, self.cfg.obs_clip, &mut input);
-        }
+        self.norm_obs.clear();
+        self.norm_obs.resize(obs.len(), 0.0);
+        self.normalize(obs, NormTarget::Scratch);
+        let input = self.norm_obs.clone();
         let device = self.device.clone().inner();
-        let q = self.actor().forward(Tensor::from_data(TensorData::new(input, [n_envs, d]), &device));
+        let present = self.presence(obs, n_envs, &device);
+        let q = self.actor().forward_present(Tensor::from_data(TensorData::new(input, [n_envs, d]), &device), present);
         Ok(host_slice(&q.into_data())?.to_vec())
     }
 
@@ -510,12 +584,16 @@ impl Agent {
         self.replay.sample_indices(&mut self.rng, b, beta, &mut self.batch);
         self.replay.gather(&mut self.batch);
 
-        // PLUMBING: normalise observations and scale rewards with the statistics of now.
-        if let Some(stats) = &self.obs_stats {
+        // PLUMBING: which nodes are real (from the raw observations), then normalise
+        // observations and scale rewards with the statistics of now.
+        let inner = self.device.clone().inner();
+        let present_next = self.presence(&self.batch.next_obs.clone(), b, &inner);
+        let present = self.presence(&self.batch.obs.clone(), b, &self.device.clone());
+        if self.obs_stats.is_some() {
             self.norm_obs.clone_from(&self.batch.obs);
-            stats.normalize_into(&self.norm_obs, self.cfg.obs_clip, &mut self.batch.obs);
+            self.normalize(&[], NormTarget::BatchObs);
             self.norm_obs.clone_from(&self.batch.next_obs);
-            stats.normalize_into(&self.norm_obs, self.cfg.obs_clip, &mut self.batch.next_obs);
+            self.normalize(&[], NormTarget::BatchNextObs);
         }
         let factor = self.reward_scaler.factor() as f32;
         if factor != 1.0 {
@@ -523,11 +601,10 @@ impl Agent {
         }
 
         // ALGO: the TD target, without gradients: y = R + γ^k (1 − terminated) Q_target(s', a*).
-        let inner = self.device.clone().inner();
         let next_obs = Tensor::<2>::from_data(TensorData::new(self.batch.next_obs.clone(), [b, d]), &inner);
-        let next_q_target = self.target.forward(next_obs.clone()).into_data(); // [B, A]
+        let next_q_target = self.target.forward_present(next_obs.clone(), present_next.clone()).into_data(); // [B, A]
         let next_q_online = if self.cfg.double_dqn {
-            Some(self.actor().forward(next_obs).into_data()) // [B, A]
+            Some(self.actor().forward_present(next_obs, present_next).into_data()) // [B, A]
         } else {
             None
         };
@@ -552,7 +629,7 @@ impl Agent {
         let obs = Tensor::<2>::from_data(TensorData::new(self.batch.obs.clone(), [b, d]), &self.device);
         let actions = Tensor::<2, Int>::from_data(TensorData::new(self.batch.actions.clone(), [b, 1]), &self.device);
         let target = Tensor::<1>::from_data(TensorData::new(self.targets.clone(), [b]), &self.device);
-        let q_taken = self.online.forward(obs).gather(1, actions).reshape([b]); // [B]
+        let q_taken = self.online.forward_present(obs, present).gather(1, actions).reshape([b]); // [B]
         let td_error = q_taken.clone() - target; // [B]
         let per_sample = match self.cfg.loss {
             // Huber with δ = 1: ½x² for |x| ≤ 1, |x| − ½ beyond.
@@ -592,6 +669,38 @@ impl Agent {
         Ok(stats)
     }
 
+    /// Normalises with the current statistics (a copy when there are none): `obs` into
+    /// `self.norm_obs` ([`NormTarget::Scratch`]), or `self.norm_obs` (a copy of the raw
+    /// batch) into the batch's observations or next observations.
+    fn normalize(&mut self, obs: &[f32], target: NormTarget) {
+        let (d, clip) = (self.net_cfg.obs_dim, self.cfg.obs_clip);
+        let (input, out): (&[f32], &mut [f32]) = match target {
+            NormTarget::Scratch => (obs, &mut self.norm_obs),
+            NormTarget::BatchObs => (&self.norm_obs, &mut self.batch.obs),
+            NormTarget::BatchNextObs => (&self.norm_obs, &mut self.batch.next_obs),
+        };
+        match (&self.obs_stats, &self.rows) {
+            (None, _) => out.copy_from_slice(input),
+            (Some(stats), None) => stats.normalize_into(input, clip, out),
+            (Some(stats), Some(rows)) => stats.normalize_nodes_into(input, d, rows.node_width, clip, out),
+        }
+    }
+
+    /// `[n, N]` presence of the nodes of the raw observations `obs`, for a node-scoring network
+    /// on padded clusters (`None` when every node is real: no padding column).
+    fn presence(&mut self, obs: &[f32], n: usize, device: &Device) -> Option<Tensor<2>> {
+        let rows = self.rows.filter(|r| r.present_column.is_some())?;
+        let d = self.net_cfg.obs_dim;
+        rows.presence_into(obs, d, &mut self.present);
+        let nodes = self.net_cfg.n_actions;
+        Some(Tensor::from_data(TensorData::new(self.present.clone(), [n, nodes]), device))
+    }
+
+    /// How a node-scoring network reads the observation (`None` for the MLP).
+    pub fn node_rows(&self) -> Option<&NodeRows> {
+        self.rows.as_ref()
+    }
+
     /// Updates the target network: `target ← τ·online + (1−τ)·target` (a hard copy at τ = 1).
     pub fn update_target(&mut self) {
         // ALGO: hard copy or Polyak averaging.
@@ -614,6 +723,17 @@ impl Agent {
     }
 }
 
+/// Where [`Agent::normalize`] reads from and writes to.
+#[derive(Debug, Clone, Copy)]
+enum NormTarget {
+    /// The argument into the scratch buffer.
+    Scratch,
+    /// The scratch buffer into the batch's observations.
+    BatchObs,
+    /// The scratch buffer into the batch's next observations.
+    BatchNextObs,
+}
+
 /// The `f32` values of data read back from the device.
 fn host_slice(data: &TensorData) -> Result<&[f32], DqnError> {
     data.as_slice::<f32>().map_err(|e| DqnError::Backend(format!("reading back f32 values: {e:?}")))
@@ -622,8 +742,7 @@ fn host_slice(data: &TensorData) -> Result<&[f32], DqnError> {
 /// Every parameter of `net` as `(id, rank)`, in a fixed order.
 fn param_ids(net: &QNetwork) -> Vec<(ParamId, usize)> {
     let mut out = Vec::new();
-    let layers = net.hidden.iter().chain(std::iter::once(&net.head)).chain(net.value.as_ref());
-    for layer in layers {
+    for (_, layer) in net.linears() {
         out.push((layer.weight.id, 2));
         if let Some(b) = &layer.bias {
             out.push((b.id, 1));

@@ -125,6 +125,28 @@ pub enum LrSchedule {
     Cosine,
 }
 
+/// Which Q-network an agent trains (`agent.network` in an experiment file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkKind {
+    /// One MLP over the whole flat observation (`hidden_sizes` are its layers): fits one node
+    /// count.
+    #[default]
+    Mlp,
+    /// One small network scores every node from its row, the task's row and a mean/max summary
+    /// of all nodes (`policy_core::NodeScoring`): serves any node count. `hidden_sizes` are
+    /// the embedding layers then the scoring layer (at least two).
+    NodeScoring,
+}
+
+impl NetworkKind {
+    /// Whether this is the MLP (serde skips the field then, so MLP configs read and write as
+    /// they did before the field existed).
+    pub fn is_mlp(&self) -> bool {
+        matches!(self, NetworkKind::Mlp)
+    }
+}
+
 /// The regression loss between Q(s, a) and its TD target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,7 +229,11 @@ pub struct DqnConfig {
     pub n_step: usize,
     /// Regression loss between Q(s, a) and the TD target.
     pub loss: LossKind,
-    /// Widths of the hidden layers of the Q-network, input to output.
+    /// Which Q-network: the MLP or the node-scoring network.
+    #[serde(skip_serializing_if = "NetworkKind::is_mlp")]
+    pub network: NetworkKind,
+    /// Widths of the hidden layers of the Q-network, input to output (node-scoring: the
+    /// embedding layers, then the scoring layer).
     pub hidden_sizes: Vec<usize>,
     /// Activation after each hidden layer.
     pub activation: Activation,
@@ -261,6 +287,7 @@ impl Default for DqnConfig {
             double_dqn: true,
             n_step: 1,
             loss: LossKind::Huber,
+            network: NetworkKind::Mlp,
             hidden_sizes: vec![128, 128],
             activation: Activation::Relu,
             dueling: false,
@@ -368,6 +395,17 @@ impl DqnConfig {
         if let Some(w) = self.hidden_sizes.iter().find(|&&w| w > MAX_HIDDEN_WIDTH) {
             return Err(DqnError::config("hidden_sizes", format!("width {w} is above {MAX_HIDDEN_WIDTH}")));
         }
+        if self.network == NetworkKind::NodeScoring && self.hidden_sizes.len() < 2 {
+            return Err(DqnError::config(
+                "hidden_sizes",
+                format!(
+                    "{:?} has {} layers; a node-scoring network needs at least 2 (the embedding layers, then \
+                     the scoring layer)",
+                    self.hidden_sizes,
+                    self.hidden_sizes.len()
+                ),
+            ));
+        }
         in_range("per_alpha", self.per_alpha, 0.0, 1.0)?;
         in_range("per_beta_start", self.per_beta_start, 0.0, 1.0)?;
         positive("per_epsilon", self.per_epsilon)?;
@@ -435,17 +473,22 @@ impl DqnConfig {
             ));
         }
 
-        // Weights and biases of every layer, input to output, and the dueling value head.
+        // Weights and biases of every layer, input to output, and the dueling value head. A
+        // node-scoring network's input is a node row and the task row (both within obs_dim), its
+        // scoring layer also reads the 2h summary, and its head has one output.
         let mut params: u64 = 0;
-        let mut width = obs;
-        let widths = self.hidden_sizes.iter().map(|&h| h as u64).chain(std::iter::once(actions));
-        for out in widths {
-            params = params.saturating_add(width.saturating_mul(out).saturating_add(out));
+        let scoring = self.network == NetworkKind::NodeScoring;
+        let (mut width, outputs) = if scoring { (obs, 1) } else { (obs, actions) };
+        let last_embed = self.hidden_sizes.len().saturating_sub(1);
+        for (k, out) in self.hidden_sizes.iter().map(|&h| h as u64).chain(std::iter::once(outputs)).enumerate() {
+            let d_in = if scoring && k == last_embed { 3 * width } else { width };
+            params = params.saturating_add(d_in.saturating_mul(out).saturating_add(out));
             width = out;
         }
         if self.dueling {
             let last = self.hidden_sizes.last().map_or(obs, |&h| h as u64);
-            params = params.saturating_add(last + 1);
+            let summary = if scoring { 2 * self.hidden_sizes[last_embed.saturating_sub(1)] as u64 } else { last };
+            params = params.saturating_add(summary + 1);
         }
         if params > MAX_NETWORK_PARAMS {
             return Err(DqnError::config(

@@ -59,13 +59,13 @@ mod train;
 pub use agent::{Agent, Transitions, UpdateStats, make_device};
 pub use config::{
     DeviceSetting, DqnConfig, EpsilonSchedule, LossKind, LrSchedule, MAX_ACTIONS, MAX_BUFFER_SIZE, MAX_HIDDEN_LAYERS,
-    MAX_HIDDEN_WIDTH, MAX_NETWORK_PARAMS, MAX_NSTEP_BYTES, MAX_NUM_ENVS, MAX_OBS_DIM, MAX_REPLAY_BYTES,
+    MAX_HIDDEN_WIDTH, MAX_NETWORK_PARAMS, MAX_NSTEP_BYTES, MAX_NUM_ENVS, MAX_OBS_DIM, MAX_REPLAY_BYTES, NetworkKind,
 };
 pub use error::DqnError;
 pub use logger::{Logger, MemoryLogger, NullLogger, Scalar};
-pub use model::QNetwork;
+pub use model::{NodeRows, QNetwork, ScoringBody};
 pub use normalize::{NORM_EPSILON, RewardScaler, RunningMeanStd};
-pub use policy_core::{Activation, NetworkShape, masked_argmax};
+pub use policy_core::{Activation, Network, NetworkShape, masked_argmax};
 pub use replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, Transition};
 pub use save::{FORMAT_VERSION, SaveOptions};
 pub use schedule::{crossed, crossings, epsilon, learning_rate, per_beta};

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::NodeRows;
+
 /// Running mean and variance of a vector, merged batch by batch (Chan et al.'s parallel
 /// algorithm, as in Stable-Baselines3's `RunningMeanStd`). Kept in `f64`: cluster observations
 /// reach 10^5.
@@ -42,6 +44,48 @@ impl RunningMeanStd {
         self.count += n;
     }
 
+    /// Merges a batch of observations (`[batch, obs_dim]`, row-major) into statistics of a
+    /// node-scoring network's input: each real node of each observation is one sample
+    /// `[node row, task row]` (`node_width + task_width` = [`dim`](Self::dim) features), so one
+    /// set of statistics serves every node, at any node count. Padded rows (see
+    /// [`NodeRows::present_column`]) are skipped.
+    pub fn update_node_pairs(&mut self, obs: &[f32], obs_dim: usize, rows: &NodeRows) {
+        let (w, t) = (rows.node_width, rows.task_width);
+        let Some(n) = rows.n_nodes(obs_dim) else { return };
+        if self.dim() != w + t || obs.is_empty() {
+            return;
+        }
+        let real = |node: &[f32]| rows.present_column.is_none_or(|c| node[c] > 0.0);
+        // Two passes per feature (mean, then squared deviations), over (node, task) pairs.
+        let mut count = 0usize;
+        let mut sums = vec![0.0f64; w + t];
+        for o in obs.chunks_exact(obs_dim) {
+            let task = &o[n * w..];
+            for node in o[..n * w].chunks_exact(w).filter(|node| real(node)) {
+                count += 1;
+                node.iter().chain(task).zip(&mut sums).for_each(|(&x, s)| *s += f64::from(x));
+            }
+        }
+        if count == 0 {
+            return;
+        }
+        let m = count as f64;
+        let means: Vec<f64> = sums.iter().map(|s| s / m).collect();
+        let mut sq = vec![0.0f64; w + t];
+        for o in obs.chunks_exact(obs_dim) {
+            let task = &o[n * w..];
+            for node in o[..n * w].chunks_exact(w).filter(|node| real(node)) {
+                node.iter().chain(task).zip(&means).zip(&mut sq).for_each(|((&x, mu), s)| {
+                    *s += (f64::from(x) - mu).powi(2);
+                });
+            }
+        }
+        for j in 0..w + t {
+            self.merge(j, means[j], sq[j] / m, m);
+        }
+        self.count += m;
+    }
+
     /// Merges one scalar sample into element 0 (for 1-D statistics such as the return's).
     pub fn update_scalar(&mut self, x: f64) {
         if self.dim() == 1 {
@@ -65,6 +109,18 @@ impl RunningMeanStd {
         for (row_in, row_out) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
             // The arithmetic the exported runtime repeats, bit for bit.
             policy_core::normalize_into(row_in, &self.mean, &self.var, NORM_EPSILON, clip, row_out);
+        }
+    }
+}
+
+impl RunningMeanStd {
+    /// Writes the normalised node-scoring observations of `rows` (`[batch, obs_dim]`) into
+    /// `out` (same length): every node row with the node features' statistics, the task row
+    /// with the task features' (`policy_core::normalize_nodes_into`, which the exported runtime
+    /// repeats bit for bit).
+    pub fn normalize_nodes_into(&self, obs: &[f32], obs_dim: usize, node_width: usize, clip: f64, out: &mut [f32]) {
+        for (row_in, row_out) in obs.chunks_exact(obs_dim).zip(out.chunks_exact_mut(obs_dim)) {
+            policy_core::normalize_nodes_into(row_in, &self.mean, &self.var, NORM_EPSILON, clip, node_width, row_out);
         }
     }
 }

@@ -35,10 +35,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::DqnError;
-use crate::agent::{Agent, network_shape};
+use crate::agent::{Agent, check_rows, network_shape};
 use crate::bin::{ByteReader, ByteWriter, fnv1a64};
 use crate::config::{DeviceSetting, DqnConfig};
-use crate::model::QNetwork;
+use crate::model::{NodeRows, QNetwork};
 use crate::normalize::{RewardScaler, RunningMeanStd};
 use crate::replay::{NStepAccumulator, ReplayBuffer, ReplayState};
 use policy_core::NetworkShape;
@@ -76,6 +76,9 @@ struct AgentFile {
     format_version: u32,
     config: DqnConfig,
     network: NetworkShape,
+    /// How a node-scoring network reads the observation (absent for an MLP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node_rows: Option<NodeRows>,
     global_step: u64,
     update_step: u64,
     episodes: u64,
@@ -266,6 +269,7 @@ impl Agent {
             format_version: FORMAT_VERSION,
             config: self.cfg.clone(),
             network: self.net_cfg.clone(),
+            node_rows: self.rows,
             global_step: self.global_step,
             update_step: self.update_step,
             episodes: self.episodes,
@@ -309,8 +313,11 @@ impl Agent {
         let (obs_dim, n_actions) = (file.network.obs_dim, file.network.n_actions);
         // A fresh agent of the saved shape (validating again, as every new agent does), whose
         // state the files then replace.
-        let mut agent =
-            Agent::new(file.config.clone(), obs_dim, n_actions).map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
+        let agent = match file.node_rows {
+            None => Agent::new(file.config.clone(), obs_dim, n_actions),
+            Some(rows) => Agent::with_node_rows(file.config.clone(), obs_dim, n_actions, rows),
+        };
+        let mut agent = agent.map_err(|e| DqnError::corrupt(&path, e.to_string()))?;
 
         let network = agent.net_cfg.to_string();
         let online_path = dir.join(ONLINE_FILE);
@@ -376,7 +383,12 @@ fn read_agent_file(path: &Path, bytes: &[u8]) -> Result<AgentFile, DqnError> {
     // network and the statistics against the config.
     let (obs_dim, n_actions) = (file.network.obs_dim, file.network.n_actions);
     file.config.validate_for(obs_dim, n_actions).map_err(|e| DqnError::corrupt(path, e.to_string()))?;
-    let expected = network_shape(&file.config, obs_dim, n_actions);
+    let rows = check_rows(&file.config, obs_dim, n_actions, file.node_rows)
+        .map_err(|e| DqnError::corrupt(path, e.to_string()))?;
+    if rows.is_none() && file.node_rows.is_some() {
+        return Err(DqnError::corrupt(path, "node_rows are recorded for an MLP network"));
+    }
+    let expected = network_shape(&file.config, obs_dim, n_actions, rows.as_ref());
     if expected != file.network {
         return Err(DqnError::ShapeMismatch {
             path: path.into(),
@@ -386,7 +398,7 @@ fn read_agent_file(path: &Path, bytes: &[u8]) -> Result<AgentFile, DqnError> {
     }
     let n_envs = file.config.num_envs;
     let stats_ok = match (&file.obs_stats, file.config.normalize_obs) {
-        (Some(s), true) => s.dim() == obs_dim && s.var.len() == s.dim(),
+        (Some(s), true) => s.dim() == rows.map_or(obs_dim, |r| r.node_width + r.task_width) && s.var.len() == s.dim(),
         (None, false) => true,
         _ => false,
     };
@@ -417,7 +429,8 @@ pub fn check_agent_json(bytes: &[u8]) -> Result<NetworkShape, DqnError> {
 fn check_optimizer(path: &Path, bytes: &[u8], network: &str, online: &QNetwork) -> Result<(), DqnError> {
     let (tensors, scalars) = open_pack(path, bytes, network)?;
     let mut shapes: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-    let layers = online.hidden.iter().chain(std::iter::once(&online.head)).chain(online.value.as_ref());
+    let linears = online.linears();
+    let layers = linears.iter().map(|(_, l)| *l);
     for layer in layers {
         shapes.insert(layer.weight.id.val(), layer.weight.shape().as_slice().to_vec());
         if let Some(b) = &layer.bias {

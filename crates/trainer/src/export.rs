@@ -24,7 +24,10 @@ pub const ONNX_FILE: &str = policy::COMPANION_FILES[0];
 /// # Errors
 /// If the network cannot be read back from the device.
 pub fn network_of(agent: &Agent) -> Result<(policy::Mlp, Option<Normalization>)> {
-    let mlp = agent.online().to_host().context("reading the network")?;
+    let mlp = match agent.online().to_host().context("reading the network")? {
+        dqn::Network::Mlp(mlp) => mlp,
+        dqn::Network::NodeScoring(_) => anyhow::bail!("exporting a node-scoring network: not yet wired"),
+    };
     let normalization = agent.obs_stats().map(|s| Normalization {
         mean: s.mean.clone(),
         var: s.var.clone(),

@@ -4,3 +4,4 @@
 mod agent;
 // Compiled only with the `wgpu` or `cuda` feature; every test in it is ignored (CI has no GPU).
 mod gpu_smoke;
+mod node_scoring;
