@@ -147,10 +147,11 @@ fn scenario(d: &Draw) -> ScenarioConfig {
     let nodes: Vec<NodeGroup> = d
         .groups
         .iter()
-        .map(|(count, cap, speed)| NodeGroup { count: *count, capacity: cap[..r].to_vec(), speed: *speed })
+        .map(|(count, cap, speed)| NodeGroup { count: (*count).into(), capacity: cap[..r].to_vec(), speed: *speed })
         .collect();
-    let caps: Vec<Vec<f64>> = nodes.iter().flat_map(|g| std::iter::repeat_n(g.capacity.clone(), g.count)).collect();
-    let speeds: Vec<f64> = nodes.iter().flat_map(|g| std::iter::repeat_n(g.speed, g.count)).collect();
+    let caps: Vec<Vec<f64>> =
+        nodes.iter().flat_map(|g| std::iter::repeat_n(g.capacity.clone(), g.count.hi())).collect();
+    let speeds: Vec<f64> = nodes.iter().flat_map(|g| std::iter::repeat_n(g.speed, g.count.hi())).collect();
     let n = caps.len();
     let anchor = d.anchor % n;
     let demand = match d.dominant {

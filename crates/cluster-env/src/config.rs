@@ -66,17 +66,122 @@ pub struct ScenarioConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeGroup {
-    /// Number of nodes in the group.
+    /// Number of nodes in the group: a fixed count (`count = 4`), or a range drawn anew for
+    /// each episode (`count = [3, 11]`, inclusive; see [`NodeCount`]).
     #[serde(default = "one")]
-    pub count: usize,
+    pub count: NodeCount,
     /// Capacity per resource (same order as `resources`), in resource units.
     pub capacity: Vec<f64>,
     /// Work units processed per time unit by each task running on the node.
     pub speed: f64,
 }
 
-fn one() -> usize {
-    1
+fn one() -> NodeCount {
+    NodeCount::Fixed(1)
+}
+
+/// How many nodes a [`NodeGroup`] has: a fixed number, or an inclusive range from which each
+/// episode draws its own (uniformly, from the episode seed's cluster stream).
+///
+/// Written as an integer (`count = 4`) or a two-element array (`count = [3, 11]`). A scenario
+/// with any range has a cluster whose size changes from episode to episode; its action space
+/// and observation are sized for the largest draw (every group at its upper bound), and the
+/// nodes an episode lacks are padding: masked, and all zeros in the observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeCount {
+    /// Always this many nodes.
+    Fixed(usize),
+    /// `lo..=hi` nodes, drawn per episode.
+    Range {
+        /// Fewest nodes.
+        lo: usize,
+        /// Most nodes.
+        hi: usize,
+    },
+}
+
+impl NodeCount {
+    /// Fewest nodes an episode can have (the count itself when fixed).
+    pub fn lo(self) -> usize {
+        match self {
+            NodeCount::Fixed(n) => n,
+            NodeCount::Range { lo, .. } => lo,
+        }
+    }
+
+    /// Most nodes an episode can have (the count itself when fixed): what the action space and
+    /// observation are sized for.
+    pub fn hi(self) -> usize {
+        match self {
+            NodeCount::Fixed(n) => n,
+            NodeCount::Range { hi, .. } => hi,
+        }
+    }
+
+    /// Whether the count is drawn per episode. A range with `lo == hi` is drawn too, but always
+    /// draws the same count.
+    pub fn is_range(self) -> bool {
+        matches!(self, NodeCount::Range { .. })
+    }
+}
+
+impl From<usize> for NodeCount {
+    fn from(n: usize) -> Self {
+        NodeCount::Fixed(n)
+    }
+}
+
+impl std::fmt::Display for NodeCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeCount::Fixed(n) => write!(f, "{n}"),
+            NodeCount::Range { lo, hi } => write!(f, "[{lo}, {hi}]"),
+        }
+    }
+}
+
+impl Serialize for NodeCount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            NodeCount::Fixed(n) => s.serialize_u64(n as u64),
+            NodeCount::Range { lo, hi } => [lo as u64, hi as u64].serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A hand-written visitor rather than an untagged enum: serde's untagged error ("did not
+        // match any variant") would not say what a count may be.
+        struct Visitor;
+        const EXPECTED: &str = "a node count (an integer >= 0) or an inclusive range [lo, hi]";
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NodeCount;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeCount, E> {
+                usize::try_from(v).map(NodeCount::Fixed).map_err(|_| E::custom(format!("{v} is too large: {EXPECTED}")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeCount, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!("{v} is negative: expected {EXPECTED}"))),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<NodeCount, A::Error> {
+                use serde::de::Error;
+                let wrong = |n: usize| A::Error::invalid_length(n, &"a range of two counts [lo, hi]");
+                let lo: usize = seq.next_element()?.ok_or_else(|| wrong(0))?;
+                let hi: usize = seq.next_element()?.ok_or_else(|| wrong(1))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(wrong(3));
+                }
+                Ok(NodeCount::Range { lo, hi })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// How tasks arrive, how big they are and what they need.
@@ -428,6 +533,10 @@ pub enum ObservationKind {
     /// the task: demand fractions, size, priority. Normalised.
     #[default]
     Full,
+    /// Full's features plus, per node, its capacity fractions and how the task would fit
+    /// ([`policy_core::ObservationLayout::Scalable`]): rows that mean the same at any cluster
+    /// size, with constants computed from node shapes and the workload only, never from counts.
+    Scalable,
     /// Park's `[load_1..load_n, job_size]`, raw, clipped at `high`.
     Park {
         /// Clip value (Park: 500000).
@@ -436,10 +545,30 @@ pub enum ObservationKind {
 }
 
 impl ScenarioConfig {
-    /// Number of nodes over all groups (saturating: a config that overflows `usize` is refused
-    /// by [`ScenarioConfig::validate`], which this must not panic before).
+    /// Number of nodes over all groups, each group at its largest count: the size of the action
+    /// space (saturating: a config that overflows `usize` is refused by
+    /// [`ScenarioConfig::validate`], which this must not panic before).
     pub fn n_nodes(&self) -> usize {
-        self.nodes.iter().fold(0usize, |n, g| n.saturating_add(g.count))
+        self.nodes.iter().fold(0usize, |n, g| n.saturating_add(g.count.hi()))
+    }
+
+    /// Whether any node group's count is a range, so that each episode draws its cluster.
+    pub fn has_variable_cluster(&self) -> bool {
+        self.nodes.iter().any(|g| g.count.is_range())
+    }
+
+    /// The same scenario with each group's count fixed at `counts[i]` (one per group): the
+    /// cluster of one draw of a variable-size scenario.
+    ///
+    /// # Panics
+    /// If `counts` does not have one count per group.
+    pub fn with_counts(&self, counts: &[usize]) -> ScenarioConfig {
+        assert_eq!(counts.len(), self.nodes.len(), "one count per node group");
+        let mut cfg = self.clone();
+        for (g, &n) in cfg.nodes.iter_mut().zip(counts) {
+            g.count = NodeCount::Fixed(n);
+        }
+        cfg
     }
 
     /// Checks every field; the error names the field, the value and what is allowed.
@@ -471,8 +600,15 @@ impl ScenarioConfig {
         }
         // Sizes first: everything below may allocate per node.
         for (i, g) in self.nodes.iter().enumerate() {
-            if g.count > MAX_NODES {
-                return Err(invalid(format!("nodes[{i}].count"), g.count, format!("at most {MAX_NODES} nodes")));
+            let field = format!("nodes[{i}].count");
+            match g.count {
+                NodeCount::Fixed(n) if n > MAX_NODES => {
+                    return Err(invalid(field, n, format!("at most {MAX_NODES} nodes")));
+                }
+                NodeCount::Range { lo, hi } if lo > hi || hi > MAX_NODES => {
+                    return Err(invalid(field, g.count, format!("a range [lo, hi] with lo <= hi <= {MAX_NODES}")));
+                }
+                _ => {}
             }
         }
         if self.n_nodes() > MAX_NODES {
@@ -509,10 +645,43 @@ impl ScenarioConfig {
                 return Err(invalid(format!("nodes[{i}].speed"), g.speed, "a finite value > 0"));
             }
         }
+        if self.has_variable_cluster() {
+            self.validate_variable_cluster()?;
+        }
         self.workload.validate(r, self.n_nodes())?;
         self.validate_fit()?;
         self.failures.validate(self.n_nodes())?;
         self.validate_common()
+    }
+
+    /// A cluster drawn per episode: every draw has a node, and nothing names nodes by index
+    /// (node `i` is another node, or padding, from one episode to the next).
+    fn validate_variable_cluster(&self) -> Result<(), ClusterError> {
+        let fewest: usize = self.nodes.iter().map(|g| g.count.lo()).sum();
+        if fewest == 0 {
+            return Err(invalid(
+                "nodes",
+                "0 nodes in the smallest draw",
+                "at least one node in every episode (a group count range with lo >= 1)",
+            ));
+        }
+        for (i, t) in self.workload.tenants.iter().enumerate() {
+            if t.nodes.is_some() {
+                return Err(invalid(
+                    format!("workload.tenants[{i}].nodes"),
+                    "a node list",
+                    "unset when a node group's count is a range (node indices change between episodes)",
+                ));
+            }
+        }
+        if !self.failures.scheduled.is_empty() {
+            return Err(invalid(
+                "failures.scheduled",
+                format!("{} scheduled failures", self.failures.scheduled.len()),
+                "none when a node group's count is a range (node indices change between episodes)",
+            ));
+        }
+        Ok(())
     }
 
     /// The checks that depend on neither the nodes nor the workload.
@@ -531,7 +700,10 @@ impl ScenarioConfig {
     /// Every tenant must have an allowed node that can hold the largest task it may generate,
     /// or the simulation could never place it.
     fn validate_fit(&self) -> Result<(), ClusterError> {
-        let caps = self.node_capacities();
+        // A drawn cluster has at least each group's smallest count: if the smallest draw can hold
+        // every task, so can every draw.
+        let fewest: Vec<usize> = self.nodes.iter().map(|g| g.count.lo()).collect();
+        let caps = self.with_counts(&fewest).node_capacities();
         let max_demand = self.workload.demand.max_demand(self.resources.len());
         let tenants = self.workload.tenants.iter().map(|t| (t.name.as_str(), t.nodes.clone()));
         let all: Vec<_> = if self.workload.tenants.is_empty() { vec![("default", None)] } else { tenants.collect() };
@@ -550,14 +722,14 @@ impl ScenarioConfig {
         Ok(())
     }
 
-    /// Capacity vector of every node, in node order.
+    /// Capacity vector of every node, in node order (each group at its largest count).
     pub fn node_capacities(&self) -> Vec<Vec<f64>> {
-        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.capacity.clone(), g.count)).collect()
+        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.capacity.clone(), g.count.hi())).collect()
     }
 
-    /// Speed of every node, in node order.
+    /// Speed of every node, in node order (each group at its largest count).
     pub fn node_speeds(&self) -> Vec<f64> {
-        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.speed, g.count)).collect()
+        self.nodes.iter().flat_map(|g| std::iter::repeat_n(g.speed, g.count.hi())).collect()
     }
 }
 
@@ -793,7 +965,7 @@ mod tests {
         c.nodes.clear();
         assert_eq!(bad_field(&c), ("nodes".into(), "0".into()));
         let mut c = base.clone();
-        c.nodes.iter_mut().for_each(|g| g.count = 0);
+        c.nodes.iter_mut().for_each(|g| g.count = 0.into());
         assert_eq!(field(&c), "nodes");
         let mut c = base.clone();
         c.nodes[3].speed = -1.0;
@@ -950,20 +1122,20 @@ mod tests {
             assert!(crate::ClusterEnv::new(c).is_err());
         };
         let mut c = base.clone();
-        c.nodes[0].count = 10_000_000_000;
+        c.nodes[0].count = 10_000_000_000.into();
         check(&c, ("nodes[0].count", "10000000000"));
         // Groups each within the bound, together above it.
         let mut c = base.clone();
-        c.nodes.iter_mut().for_each(|g| g.count = MAX_NODES / 2);
+        c.nodes.iter_mut().for_each(|g| g.count = (MAX_NODES / 2).into());
         check(&c, ("nodes", &(c.nodes.len() * (MAX_NODES / 2)).to_string()));
         // A sum that overflows usize neither panics nor wraps to a small count.
         let mut c = base.clone();
-        c.nodes[0].count = usize::MAX;
-        c.nodes[1].count = usize::MAX;
+        c.nodes[0].count = usize::MAX.into();
+        c.nodes[1].count = usize::MAX.into();
         assert_eq!(c.n_nodes(), usize::MAX);
         check(&c, ("nodes[0].count", &usize::MAX.to_string()));
-        c.nodes[0].count = MAX_NODES;
-        c.nodes[1].count = MAX_NODES;
+        c.nodes[0].count = MAX_NODES.into();
+        c.nodes[1].count = MAX_NODES.into();
         assert_eq!(field(&c), "nodes");
         let mut c = base.clone();
         c.workload.n_tasks = 1_000_000_000_000;
@@ -979,13 +1151,13 @@ mod tests {
         c.workload.tenants.truncate(MAX_CLASSES);
         // 65536 tenants × 10 nodes is within the permission table's bound.
         c.validate().unwrap();
-        c.nodes[0].count = MAX_TENANT_NODE_PAIRS / MAX_CLASSES;
+        c.nodes[0].count = (MAX_TENANT_NODE_PAIRS / MAX_CLASSES).into();
         check(&c, ("workload.tenants", &format!("{MAX_CLASSES} tenants × {} nodes", c.n_nodes())));
         // A million nodes of 400 resources: 4·10^8 values (before, validation alone allocated
         // them, 3 GB). 16 resources of a million nodes are within the bound.
         let mut c = base.clone();
         c.resources = (0..400).map(|i| format!("r{i}")).collect();
-        c.nodes = vec![NodeGroup { count: MAX_NODES, capacity: vec![1.0; 400], speed: 1.0 }];
+        c.nodes = vec![NodeGroup { count: MAX_NODES.into(), capacity: vec![1.0; 400], speed: 1.0 }];
         check(&c, ("resources", &format!("400 resources × {MAX_NODES} nodes")));
         c.resources.truncate(16);
         c.nodes[0].capacity.truncate(16);
@@ -1044,7 +1216,7 @@ mod tests {
             }
         });
         let c: ScenarioConfig = serde_json::from_value(minimal).unwrap();
-        assert_eq!(c.nodes[0].count, 1);
+        assert_eq!(c.nodes[0].count, NodeCount::Fixed(1));
         assert_eq!(c.failures, FailureConfig::default());
         assert_eq!(c.reward, RewardKind::WeightedJct);
         assert_eq!(c.observation, ObservationKind::Full);

@@ -35,7 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 
-use crate::compiled::CompiledScenario;
+use crate::compiled::{CompiledScenario, EpisodeCluster};
 use crate::config::ScenarioConfig;
 use crate::error::ClusterError;
 use crate::metrics::{EpisodeMetrics, MetricsAcc, RunTotals};
@@ -211,6 +211,10 @@ impl Ord for Finish {
 #[derive(Debug, Clone)]
 pub struct Simulator {
     c: Arc<CompiledScenario>,
+    /// This episode's nodes: the compiled cluster, or the draw of a variable-size scenario.
+    cluster: EpisodeCluster,
+    /// Scratch for drawing the node counts.
+    scratch_counts: Vec<usize>,
     now: f64,
     workload_gen: WorkloadGen,
     fail_rng: Vec<ChaCha8Rng>,
@@ -273,6 +277,8 @@ impl Simulator {
             scratch_used: Vec::with_capacity(n_res),
             scratch_heap: BinaryHeap::new(),
             done: true,
+            cluster: c.largest_cluster(),
+            scratch_counts: Vec::new(),
             c,
         }
     }
@@ -291,7 +297,13 @@ impl Simulator {
     /// failures depend only on `seed`, never on the decisions taken.
     pub fn reset(&mut self, seed: u64) {
         let c = Arc::clone(&self.c);
+        // The cluster first, from its own stream: drawing it moves no other stream.
+        let mut counts = std::mem::take(&mut self.scratch_counts);
+        c.draw_counts(seed, &mut counts);
+        c.fill_cluster(&counts, &mut self.cluster);
+        self.scratch_counts = counts;
         self.workload_gen = c.workload.start_episode(seed);
+        self.workload_gen.set_poisson_rate(self.cluster.arrival_rate);
         self.now = 0.0;
         self.events.clear();
         self.seq = 0;
@@ -323,7 +335,8 @@ impl Simulator {
         let fails = &c.cfg.failures;
         self.fail_rng.clear();
         if let Some(mtbf) = fails.mtbf {
-            for n in 0..c.n_nodes {
+            // Padded slots are not nodes: they never fail.
+            for n in 0..self.cluster.n_real {
                 // A valid scenario has at most MAX_NODES < 2^32 nodes.
                 let mut rng = Stream::NodeFailures(n as u32).rng(seed);
                 let at: f64 = Exp1.sample(&mut rng);
@@ -350,6 +363,17 @@ impl Simulator {
     /// Current simulated time.
     pub fn now(&self) -> f64 {
         self.now
+    }
+
+    /// Real nodes in this episode: [`CompiledScenario::n_nodes`] unless the scenario draws its
+    /// cluster per episode, when the nodes `episode_nodes()..` are padding (always masked).
+    pub fn episode_nodes(&self) -> usize {
+        self.cluster.n_real
+    }
+
+    /// Nodes per group in this episode (each group's fixed count, or its draw).
+    pub fn node_counts(&self) -> &[usize] {
+        &self.cluster.counts
     }
 
     /// Decisions taken so far in this episode.
@@ -400,8 +424,8 @@ impl Simulator {
 
     /// Metrics of the episode so far (complete once [`Simulator::is_done`]).
     pub fn metrics(&self) -> EpisodeMetrics {
-        let node_util: Vec<f64> = self
-            .nodes
+        // The episode's real nodes only: padding is no part of the cluster.
+        let node_util: Vec<f64> = self.nodes[..self.cluster.n_real]
             .iter()
             .enumerate()
             .map(|(i, n)| n.util_integral + self.node_util(i) * (self.now - n.last_t))
@@ -419,7 +443,7 @@ impl Simulator {
         self.acc.finish(&RunTotals {
             now: self.now,
             decisions: self.decisions,
-            total_capacity: &self.c.total_capacity,
+            total_capacity: &self.cluster.total_capacity,
             node_util: &node_util,
             unfinished,
             unfinished_time,
@@ -485,7 +509,7 @@ impl Simulator {
         let dt = t - self.now;
         debug_assert!(dt >= 0.0, "time went backwards: {} -> {t}", self.now);
         if dt > 0.0 {
-            self.reward.accrue(dt, &self.total_used, &self.c.total_capacity);
+            self.reward.accrue(dt, &self.total_used, &self.cluster.total_capacity);
             // `total_used` is a running sum: after completions it may sit a rounding error below
             // zero, which must not make utilisation negative.
             for (i, u) in self.acc.util_integral.iter_mut().zip(&self.total_used) {
@@ -526,7 +550,7 @@ impl Simulator {
         let t = self.next_arrival.take().expect("arrival scheduled");
         let task = self.tasks[t as usize];
         self.acc.on_arrival(task.arrival);
-        self.reward.arrive(self.c.weights[task.class as usize], self.c.ideal_runtime(task.work));
+        self.reward.arrive(self.c.weights[task.class as usize], self.cluster.ideal_runtime(task.work));
         self.pending.push_back(t);
         self.draw_next_arrival();
     }
@@ -562,7 +586,7 @@ impl Simulator {
             self.used[node * r..(node + 1) * r].fill(0.0);
         }
         let w = self.c.weights[t.class as usize];
-        let ideal = self.c.ideal_runtime(t.work);
+        let ideal = self.cluster.ideal_runtime(t.work);
         let jct = self.now - t.arrival;
         self.acc.on_completion(self.now, jct, w, jct / ideal);
         let empty = self.acc.completed == self.acc.submitted;
@@ -580,7 +604,8 @@ impl Simulator {
         let r = self.c.n_res;
         while let Some(&task) = self.nodes[node].queue.front() {
             let fits = (0..r).all(|i| {
-                self.used[node * r + i] + self.demand[task as usize * r + i] <= self.c.capacity[node * r + i] + FIT_EPS
+                self.used[node * r + i] + self.demand[task as usize * r + i]
+                    <= self.cluster.capacity[node * r + i] + FIT_EPS
             });
             if !fits {
                 break;
@@ -606,7 +631,7 @@ impl Simulator {
 
     /// Runtime of `work` on `node` (truncated like Park's `int(size / rate)` in integer time).
     fn duration(&self, work: f64, node: usize) -> f64 {
-        let d = work / self.c.speed[node];
+        let d = work / self.cluster.speed[node];
         if self.c.cfg.integer_time { d.trunc() } else { d }
     }
 
@@ -624,7 +649,7 @@ impl Simulator {
         for &t in &self.nodes[node].running {
             self.scratch_heap.push(Finish { time: self.tasks[t as usize].finish, task: t });
         }
-        let cap = self.c.node_capacity(node);
+        let cap = self.cluster.node_capacity(node, r);
         let mut t_now = self.now;
         for &q in &self.nodes[node].queue {
             let d = &self.demand[q as usize * r..(q as usize + 1) * r];
@@ -722,7 +747,7 @@ impl Simulator {
     /// Current utilisation of node `i`: mean over the resources it has of used / capacity.
     fn node_util(&self, i: usize) -> f64 {
         let r = self.c.n_res;
-        crate::view::mean_share(&self.used[i * r..(i + 1) * r], self.c.node_capacity(i))
+        crate::view::mean_share(&self.used[i * r..(i + 1) * r], self.cluster.node_capacity(i, r))
     }
 
     /// Fills the mask for `task`; returns whether any node is valid.
@@ -732,10 +757,15 @@ impl Simulator {
         let t = self.tasks[task as usize];
         let d = &self.demand[task as usize * r..(task as usize + 1) * r];
         let mut any = false;
-        for (n, m) in self.mask.iter_mut().enumerate() {
-            *m = self.nodes[n].up && c.tenant_allows(t.tenant, n) && policy_core::fits(d, c.node_capacity(n));
+        let (real, padded) = self.mask.split_at_mut(self.cluster.n_real);
+        for (n, m) in real.iter_mut().enumerate() {
+            *m = self.nodes[n].up
+                && c.tenant_allows(t.tenant, n)
+                && policy_core::fits(d, self.cluster.node_capacity(n, r));
             any |= *m;
         }
+        // A padded slot is never a valid action.
+        padded.fill(false);
         any
     }
 
@@ -755,7 +785,7 @@ impl Simulator {
             running: n.running.len(),
             queued_work: n.queued_work,
             // Park's "load": queued work plus the remaining work of running tasks.
-            outstanding_work: n.queued_work + remaining_time * self.c.speed[i],
+            outstanding_work: n.queued_work + remaining_time * self.cluster.speed[i],
             remaining_time,
         }
     }
@@ -786,9 +816,20 @@ impl Simulator {
         &self.used[i * self.c.n_res..(i + 1) * self.c.n_res]
     }
 
-    /// Capacity of node `i` (one value per resource).
+    /// The Poisson rate this episode's workload arrives at, when the drawn cluster sets it.
+    #[cfg(test)]
+    pub(crate) fn arrival_rate(&self) -> Option<f64> {
+        self.workload_gen.poisson_rate()
+    }
+
+    /// Speed of node `i` in this episode (0 for a padded slot).
+    pub(crate) fn node_speed(&self, i: usize) -> f64 {
+        self.cluster.speed[i]
+    }
+
+    /// Capacity of node `i` in this episode (one value per resource; zeros for a padded slot).
     pub fn node_capacity(&self, i: usize) -> &[f64] {
-        self.c.node_capacity(i)
+        self.cluster.node_capacity(i, self.c.n_res)
     }
 }
 
@@ -828,7 +869,7 @@ pub(crate) mod tests {
         ScenarioConfig {
             name: "custom".into(),
             resources: resources.iter().map(|s| s.to_string()).collect(),
-            nodes: nodes.iter().map(|(c, s)| NodeGroup { count: 1, capacity: c.to_vec(), speed: *s }).collect(),
+            nodes: nodes.iter().map(|(c, s)| NodeGroup { count: 1.into(), capacity: c.to_vec(), speed: *s }).collect(),
             workload: WorkloadConfig {
                 n_tasks: 0,
                 arrivals: Arrivals::Batch,
@@ -1308,9 +1349,9 @@ pub(crate) mod tests {
             for k in 0..r {
                 let used: f64 = n.running.iter().map(|&t| sim.demand[t as usize * r + k]).sum();
                 assert!((sim.used[i * r + k] - used).abs() <= 1e-9, "node {i} resource {k}: used");
-                assert!(used <= c.capacity[i * r + k] + 1e-9, "node {i} resource {k} over capacity");
+                assert!(used <= sim.cluster.capacity[i * r + k] + 1e-9, "node {i} resource {k} over capacity");
                 total_used[k] += used;
-                total_capacity[k] += c.capacity[i * r + k];
+                total_capacity[k] += sim.cluster.capacity[i * r + k];
             }
         }
         assert!(seen.iter().all(|&s| s <= 1), "a task is in two places: {seen:?}");
@@ -1318,14 +1359,14 @@ pub(crate) mod tests {
         assert_eq!(in_system.len(), sim.tasks_in_system(), "tasks lost or duplicated");
         for k in 0..r {
             assert!((sim.total_used[k] - total_used[k]).abs() <= 1e-6, "total used {k}");
-            assert_eq!(sim.c.total_capacity[k], total_capacity[k]);
+            assert_eq!(sim.cluster.total_capacity[k], total_capacity[k]);
         }
         let weight: f64 = in_system.iter().map(|&t| c.weights[sim.tasks[t].class as usize]).sum();
         assert!((sim.reward.weight_in_system() - weight).abs() <= 1e-6 * weight.max(1.0), "weight in system");
         for &t in &sim.waiting {
             let tenant = sim.tasks[t as usize].tenant as usize;
             let d = &sim.demand[t as usize * r..(t as usize + 1) * r];
-            let fits = |n: usize| (0..r).all(|k| d[k] <= c.capacity[n * r + k] + FIT_EPS);
+            let fits = |n: usize| (0..r).all(|k| d[k] <= sim.cluster.capacity[n * r + k] + FIT_EPS);
             let any_up = (0..c.n_nodes).any(|n| sim.nodes[n].up && c.allowed[tenant * c.n_nodes + n] && fits(n));
             assert!(!any_up, "task {t} waits although an allowed node is up");
         }

@@ -71,7 +71,8 @@ impl ClusterEnv {
     }
 
     fn encode(&mut self) {
-        self.sim.compiled().observation_layout().encode(&self.sim.view(), &mut self.obs);
+        // Padded: a scenario that draws its cluster per episode has fewer nodes than slots.
+        self.sim.compiled().observation_layout().encode_padded(&self.sim.view(), &mut self.obs);
     }
 
     fn info(&self, end: bool) -> ClusterInfo {

@@ -66,3 +66,6 @@ pub use replay::{NoWaitBound, OpenbReplay, resolve_path};
 pub use stats::{Estimate, t975};
 pub use trace::check_trace;
 pub use view::{ClusterView, NodeView, TaskView};
+
+#[cfg(test)]
+mod variable_tests;

@@ -204,7 +204,7 @@ pub fn compile(cfg: &ScenarioConfig) -> Result<(ScenarioConfig, Arc<OpenbReplay>
     let node_order: Vec<usize> = order.iter().map(|&i| base_order[i]).collect();
     let groups: Vec<NodeGroup> = shapes
         .iter()
-        .map(|(s, m)| NodeGroup { count: m.len(), capacity: vec![s.cpu, s.mem_gib, s.gpu], speed: 1.0 })
+        .map(|(s, m)| NodeGroup { count: m.len().into(), capacity: vec![s.cpu, s.mem_gib, s.gpu], speed: 1.0 })
         .collect();
 
     let w = &o.qos_weights;
@@ -305,13 +305,14 @@ mod tests {
         let shapes = nodes.shapes();
         assert_eq!(cfg.nodes.len(), shapes.len());
         for (g, (s, n)) in cfg.nodes.iter().zip(&shapes) {
-            assert_eq!((g.count, g.capacity.as_slice(), g.speed), (*n, &[s.cpu, s.mem_gib, s.gpu][..], 1.0));
+            assert_eq!((g.count.hi(), g.capacity.as_slice(), g.speed), (*n, &[s.cpu, s.mem_gib, s.gpu][..], 1.0));
         }
         // Compiled node i is node_order[i] of the list, with its capacity.
         let replay = c.openb().unwrap();
         let mut order = replay.node_order().to_vec();
+        let cluster = c.largest_cluster();
         for (i, &n) in order.iter().enumerate() {
-            assert_eq!(c.node_capacity(i), nodes.nodes()[n].capacity());
+            assert_eq!(cluster.node_capacity(i, 3), nodes.nodes()[n].capacity());
         }
         order.sort_unstable();
         assert_eq!(order, (0..1523).collect::<Vec<_>>(), "a permutation");

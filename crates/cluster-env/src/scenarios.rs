@@ -5,7 +5,20 @@ use crate::config::*;
 use crate::error::ClusterError;
 
 /// Names of the presets, in documentation order.
-pub const NAMES: [&str; 7] = ["park-lb", "seed-case", "multi-resource", "faulty", "large", "openb", "openb-gpuspec"];
+pub const NAMES: [&str; 12] = [
+    "park-lb",
+    "seed-case",
+    "multi-resource",
+    "faulty",
+    "large",
+    "openb",
+    "openb-gpuspec",
+    "multi-resource-var",
+    "multi-resource-x1",
+    "multi-resource-x4",
+    "multi-resource-x10",
+    "large-scalable",
+];
 
 /// The shipped openb node list, relative to the repository root (see
 /// [`crate::resolve_path`]).
@@ -31,12 +44,17 @@ pub fn preset(name: &str) -> Result<ScenarioConfig, ClusterError> {
         "large" => large(),
         "openb" => openb(),
         "openb-gpuspec" => openb_gpuspec(),
+        "multi-resource-var" => multi_resource_var(),
+        "multi-resource-x1" => multi_resource_scaled(1),
+        "multi-resource-x4" => multi_resource_scaled(4),
+        "multi-resource-x10" => multi_resource_scaled(10),
+        "large-scalable" => large_scalable(),
         _ => return Err(ClusterError::UnknownScenario { name: name.into(), valid: NAMES.join(", ") }),
     })
 }
 
 fn group(count: usize, capacity: &[f64], speed: f64) -> NodeGroup {
-    NodeGroup { count, capacity: capacity.to_vec(), speed }
+    NodeGroup { count: count.into(), capacity: capacity.to_vec(), speed }
 }
 
 /// A scenario with the defaults every preset but `park-lb` shares: no failures, weighted-JCT
@@ -151,6 +169,46 @@ pub fn multi_resource() -> ScenarioConfig {
     )
 }
 
+/// `multi-resource`'s node shapes, workload and priorities on a cluster drawn per episode: the
+/// four groups have 3–11, 3–11, 1–5 and 1–5 nodes, so 8 to 32 in all (12 is `multi-resource`'s).
+/// The arrival rate follows the drawn cluster, so every episode offers the same 90% load on
+/// its bottleneck resource. Scalable observation, sized for 32 nodes: the training scenario of
+/// the node-scoring Q-network, whose constants (from the node shapes and the workload only)
+/// every `multi-resource-*` preset shares.
+pub fn multi_resource_var() -> ScenarioConfig {
+    let mut cfg = multi_resource();
+    cfg.name = "multi-resource-var".into();
+    for (g, (lo, hi)) in cfg.nodes.iter_mut().zip([(3, 11), (3, 11), (1, 5), (1, 5)]) {
+        g.count = NodeCount::Range { lo, hi };
+    }
+    cfg.observation = ObservationKind::Scalable;
+    cfg
+}
+
+/// `multi-resource` with every group's count and `n_tasks` multiplied by `factor` (the
+/// `multi-resource-x1`, `-x4` and `-x10` presets: 12, 48 and 120 nodes), at the same 90% load,
+/// so that the arrival rate scales with the cluster and an episode spans about the same time.
+/// Scalable observation: a policy trained on `multi-resource-var` reads every one of them.
+///
+/// # Panics
+/// If `factor` is 0 (no preset uses it).
+pub fn multi_resource_scaled(factor: usize) -> ScenarioConfig {
+    assert!(factor > 0, "a cluster of 0 nodes");
+    let mut cfg = multi_resource();
+    cfg.name = format!("multi-resource-x{factor}");
+    for g in &mut cfg.nodes {
+        g.count = (g.count.hi() * factor).into();
+    }
+    cfg.workload.n_tasks *= factor;
+    cfg.observation = ObservationKind::Scalable;
+    cfg
+}
+
+/// `large` with the scalable observation.
+pub fn large_scalable() -> ScenarioConfig {
+    ScenarioConfig { name: "large-scalable".into(), observation: ObservationKind::Scalable, ..large() }
+}
+
 /// `multi-resource` plus node failures: each node fails after an exponential time with mean
 /// 1000 and is repaired after an exponential time with mean 50 (95% availability, about four
 /// failures per episode); work on a failed node is re-submitted.
@@ -245,7 +303,8 @@ mod tests {
         }
         assert_eq!(
             preset("tiny").unwrap_err().to_string(),
-            "unknown scenario \"tiny\": valid scenarios are park-lb, seed-case, multi-resource, faulty, large, openb, openb-gpuspec"
+            "unknown scenario \"tiny\": valid scenarios are park-lb, seed-case, multi-resource, faulty, large, openb, \
+             openb-gpuspec, multi-resource-var, multi-resource-x1, multi-resource-x4, multi-resource-x10, large-scalable"
         );
         let park = preset("park-lb").unwrap();
         assert_eq!(park.n_nodes(), 10);

@@ -10,13 +10,14 @@
 //! |---|---|---|
 //! | [`Stream::EpisodeSeeds`] | `0` | [`crate::ClusterEnv`]: the seeds of the episodes after a `reset(Some(seed))` |
 //! | [`Stream::Workload`] | `1` | the generated workload: arrivals, sizes, demands, priority classes, tenants |
+//! | [`Stream::ClusterSize`] | `2` | the node count of each group whose count is a range, drawn at the episode's start |
 //! | [`Stream::Policy`] | `101` | the randomised baselines (`random`, `power-of-two`) |
 //! | [`Stream::NodeFailures`]`(i)` | `2^32 + i` | node `i`'s random failure and repair times |
 //!
 //! # Derivation
 //! An id is a purpose tag in the high 32 bits and an index in the low 32 bits. Tag 0 holds the
 //! purposes that need one stream each, told apart by their low bits (0, 1 and 101: the ids
-//! they always had, so workloads and the baselines' draws stay what they were); each indexed
+//! they always had; 2 is new with clusters drawn per episode, so workloads and the baselines' draws stay what they were); each indexed
 //! purpose has a tag of its own (node failures: 1) and puts its index in the low bits. An index
 //! is a `u32`, so it can never reach into the tag, and two different `(purpose, index)` pairs
 //! never share an id. Node indices fit: a scenario has at most [`crate::MAX_NODES`] nodes.
@@ -42,6 +43,10 @@ pub(crate) enum Stream {
     Workload,
     /// The randomised baseline policies.
     Policy,
+    /// The node counts of a cluster drawn per episode (groups whose count is a range). Its own
+    /// stream: drawing the cluster changes no other purpose's numbers, so a fixed-size scenario's
+    /// episodes are what they were, and a drawn cluster's workload is the same workload.
+    ClusterSize,
     /// Node `i`'s random failures and repairs.
     NodeFailures(u32),
 }
@@ -53,6 +58,7 @@ impl Stream {
             Stream::EpisodeSeeds => 0,
             Stream::Workload => 1,
             Stream::Policy => 101,
+            Stream::ClusterSize => 2,
             Stream::NodeFailures(node) => (TAG_NODE_FAILURES << 32) | node as u64,
         }
     }
@@ -75,7 +81,7 @@ mod tests {
 
     /// Every stream of a 1000-node episode: the singletons and one failure stream per node.
     fn all_streams(nodes: u32) -> Vec<Stream> {
-        let mut all = vec![Stream::EpisodeSeeds, Stream::Workload, Stream::Policy];
+        let mut all = vec![Stream::EpisodeSeeds, Stream::Workload, Stream::Policy, Stream::ClusterSize];
         all.extend((0..nodes).map(Stream::NodeFailures));
         all
     }

@@ -112,9 +112,11 @@ impl<'a> ClusterView<'a> {
         self.sim.now()
     }
 
-    /// Number of nodes (= number of actions).
+    /// Number of nodes of this episode. For a scenario whose cluster is drawn per episode, the
+    /// action space (and [`ClusterView::mask`]) may be longer: the slots after the real nodes are
+    /// padding, always masked; otherwise this is the number of actions.
     pub fn n_nodes(&self) -> usize {
-        self.sim.compiled().n_nodes()
+        self.sim.episode_nodes()
     }
 
     /// Number of resources.
@@ -129,7 +131,7 @@ impl<'a> ClusterView<'a> {
             index: i,
             capacity: self.sim.node_capacity(i),
             used: self.sim.node_used(i),
-            speed: self.sim.compiled().speed[i],
+            speed: self.sim.node_speed(i),
             up: load.up,
             queued: load.queued,
             running: load.running,
@@ -179,9 +181,10 @@ impl<'a> ClusterView<'a> {
     }
 
     /// Writes the flat observation of this state (the learned policy's input) into `out`, which
-    /// must have length [`ClusterView::obs_dim`].
+    /// must have length [`ClusterView::obs_dim`]: the episode's nodes, then all-zero rows for
+    /// padded slots, then the task.
     pub fn observation(&self, out: &mut [f32]) {
-        self.sim.compiled().observation_layout().encode(self, out);
+        self.sim.compiled().observation_layout().encode_padded(self, out);
     }
 
     /// Length of the flat observation.

@@ -60,12 +60,29 @@ pub(crate) struct WorkloadGen {
     /// `openb` replays: the factor the window's arrival gaps are multiplied by.
     #[serde(default)]
     window_factor: f64,
+    /// The Poisson rate of this episode when it is not the compiled one: a `poisson-load`
+    /// workload on a cluster drawn per episode arrives at the rate of the drawn cluster. Not
+    /// saved (a simulator state keeps the layout it always had): it is a function of the drawn
+    /// node counts, which the state carries, and is set again when a state is loaded.
+    #[serde(skip)]
+    rate: Option<f64>,
 }
 
 impl WorkloadGen {
     /// How many tasks this episode has emitted so far.
     pub fn emitted(&self) -> usize {
         self.emitted
+    }
+
+    /// Replaces the compiled Poisson rate for this episode (`None`: the compiled rate).
+    pub fn set_poisson_rate(&mut self, rate: Option<f64>) {
+        self.rate = rate;
+    }
+
+    /// The Poisson rate set by [`WorkloadGen::set_poisson_rate`], if any.
+    #[cfg(test)]
+    pub fn poisson_rate(&self) -> Option<f64> {
+        self.rate
     }
 }
 
@@ -139,6 +156,7 @@ impl Workload {
             mmpp_switch_at: 0.0,
             window_start: 0,
             window_factor: 0.0,
+            rate: None,
         };
         if let CompiledArrivals::Mmpp { mean_sojourn, .. } = self.arrivals {
             g.mmpp_switch_at = exp(&mut g.rng) * mean_sojourn[0];
@@ -196,7 +214,7 @@ impl Workload {
     fn next_gap(&self, g: &mut WorkloadGen) -> f64 {
         match self.arrivals {
             CompiledArrivals::Batch => 0.0,
-            CompiledArrivals::Poisson { rate } => exp(&mut g.rng) / rate,
+            CompiledArrivals::Poisson { rate } => exp(&mut g.rng) / g.rate.unwrap_or(rate),
             CompiledArrivals::Mmpp { rates, mean_sojourn } => {
                 // Exponential clocks are memoryless: draw within the current state and switch
                 // state whenever the sojourn ends first.
@@ -304,19 +322,27 @@ fn mean_demand(demand: &DemandConfig, r: usize) -> Vec<f64> {
 /// Poisson rate that offers `load` on the bottleneck resource: λ·E[work]·E[d_r] = load ·
 /// Σ_nodes cap_r · speed, minimised over resources r.
 fn rate_for_load(cfg: &ScenarioConfig, load: f64) -> Result<f64, ClusterError> {
+    let caps = cfg.node_capacities();
+    let speeds = cfg.node_speeds();
+    rate_for_supply(cfg, load, |r| caps.iter().zip(&speeds).map(|(c, s)| c[r] * s).sum())
+}
+
+/// The Poisson rate that puts `load` on the bottleneck resource of a cluster whose supply of
+/// resource `r` (Σ over its nodes of capacity × speed, summed in node order) is `supply(r)`:
+/// `min over r of load · supply(r) / (mean work · mean demand of r)`.
+pub(crate) fn rate_for_supply(
+    cfg: &ScenarioConfig,
+    load: f64,
+    supply: impl Fn(usize) -> f64,
+) -> Result<f64, ClusterError> {
     let w = mean_size(&cfg.workload.size);
     if !w.is_finite() {
         return Err(invalid("workload.arrivals", "poisson-load", "a size distribution with a finite mean"));
     }
     let d = mean_demand(&cfg.workload.demand, cfg.resources.len());
-    let caps = cfg.node_capacities();
-    let speeds = cfg.node_speeds();
     let rate = (0..cfg.resources.len())
         .filter(|&r| d[r] > 0.0)
-        .map(|r| {
-            let supply: f64 = caps.iter().zip(&speeds).map(|(c, s)| c[r] * s).sum();
-            load * supply / (w * d[r])
-        })
+        .map(|r| load * supply(r) / (w * d[r]))
         .fold(f64::INFINITY, f64::min);
     if !rate.is_finite() {
         return Err(invalid("workload.demand", "all zero", "a positive demand on at least one resource"));

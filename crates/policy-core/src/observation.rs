@@ -26,6 +26,33 @@
 //! `time_scale` is the mean task's runtime on a mean-speed node, so 1.0 means "about one
 //! typical task of backlog". With no task to place (the end of an episode), the task row is 0.
 //!
+//! **Scalable layout** (`kind = "scalable"`): the same constants as Full, and a node row that
+//! also says what the node *is* and how the task would fit on it, so that one small network can
+//! score each node from its own row at any cluster size (the node-scoring Q-network). Node width
+//! `3R+4`, task width `R+2` (the task row is Full's), length `N·(3R+4) + R + 2`. The node row
+//! depends on the task being placed:
+//!
+//! | offset | feature | normalisation |
+//! |---|---|---|
+//! | node i, `0..R` | free fraction of each resource | as Full |
+//! | node i, `R..2R` | capacity of each resource | capacity / `max_capacity` of that resource; 0 where the node does not have it |
+//! | node i, `2R..3R` | how the task fits | task demand / node capacity, capped at 2; where the node does not have the resource: 0 if the task demands none of it, else 2; all 0 when there is no task |
+//! | node i, `3R` | outstanding time | as Full |
+//! | node i, `3R+1` | tasks on the node | as Full |
+//! | node i, `3R+2` | speed | as Full |
+//! | node i, `3R+3` | up | as Full |
+//! | task, `0..R+2` | demand, size, priority | as Full |
+//!
+//! The constants are meant to come from node *shapes* and the workload only (cluster-env
+//! computes them so), never from node counts: then one set of constants encodes clusters of any
+//! size, and a policy trained on one size reads another's observation on the same scale.
+//!
+//! **Padding.** A cluster smaller than the layout's `n_nodes` (an episode of a scenario whose
+//! size is drawn per episode) is encoded by [`ObservationLayout::encode_padded`]: its nodes come
+//! first and every row after them is all zeros. [`ObservationLayout::present_column`] names a
+//! column that is > 0 in every real node's row and 0 in a padded one (the speed), so a network
+//! can tell them apart from the observation alone.
+//!
 //! **Park layout** (`park-lb`): Park's `[load_1, …, load_N, job_size]`, raw, each clipped at
 //! `high` (500000): node width 1, task width 1, length `N + 1`. A load is the queued work plus
 //! the remaining *time* of the running tasks (Park's original state formulation; a later
@@ -63,6 +90,29 @@ pub enum ObservationLayout {
         /// Tasks on a node (queued + running) are divided by this (10).
         tasks_scale: f64,
     },
+    /// Full's features plus, per node, its capacity fractions and the task's fit ratios (see the
+    /// [module documentation](self)): per node `R` free fractions, `R` capacity fractions, `R`
+    /// fit ratios, outstanding time, tasks, speed, up; then Full's task row. Length
+    /// `N·(3R+4) + R + 2`. The constants mean the same as Full's.
+    Scalable {
+        /// Number of nodes (= number of actions).
+        n_nodes: usize,
+        /// Resource names, in the order of every per-resource vector.
+        resources: Vec<String>,
+        /// Outstanding time is divided by this (time units).
+        time_scale: f64,
+        /// Node speeds are divided by this (work units per time unit).
+        max_speed: f64,
+        /// Task demands and node capacities are divided by this: each resource's largest node
+        /// capacity.
+        max_capacity: Vec<f64>,
+        /// Task sizes are divided by this: the workload's mean work (work units).
+        mean_work: f64,
+        /// Task priorities are divided by this: the largest priority weight.
+        max_weight: f64,
+        /// Tasks on a node (queued + running) are divided by this (10).
+        tasks_scale: f64,
+    },
     /// Park's raw layout: per node queued work + remaining time of running work, then the task
     /// size, each clipped at `high`. Length `N + 1`.
     Park {
@@ -74,6 +124,11 @@ pub enum ObservationLayout {
         high: f64,
     },
 }
+
+/// Largest fit ratio of the scalable layout: a demand more than twice the node's capacity (or
+/// any demand of a resource the node lacks) reads as 2. The mask already rules such nodes out;
+/// the cap only keeps the value bounded.
+pub const MAX_FIT_RATIO: f64 = 2.0;
 
 /// A constant of an [`ObservationLayout`] that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,35 +186,66 @@ impl ObservationLayout {
     /// Number of nodes.
     pub fn n_nodes(&self) -> usize {
         match self {
-            ObservationLayout::Full { n_nodes, .. } | ObservationLayout::Park { n_nodes, .. } => *n_nodes,
+            ObservationLayout::Full { n_nodes, .. }
+            | ObservationLayout::Scalable { n_nodes, .. }
+            | ObservationLayout::Park { n_nodes, .. } => *n_nodes,
+        }
+    }
+
+    /// The same layout and constants for a cluster of `n` nodes: how a policy trained with one
+    /// size's layout encodes another size's cluster (the scalable layout's rows mean the same at
+    /// any size).
+    pub fn with_n_nodes(&self, n: usize) -> ObservationLayout {
+        let mut layout = self.clone();
+        match &mut layout {
+            ObservationLayout::Full { n_nodes, .. }
+            | ObservationLayout::Scalable { n_nodes, .. }
+            | ObservationLayout::Park { n_nodes, .. } => *n_nodes = n,
+        }
+        layout
+    }
+
+    /// The index, within a node row, of a value that is > 0 for every real node and exactly 0 in
+    /// a padded row (see [`ObservationLayout::encode_padded`]): the speed column, `R + 2` (full)
+    /// or `3R + 2` (scalable). `None` for Park, whose load of an idle node is 0 too.
+    pub fn present_column(&self) -> Option<usize> {
+        match self {
+            ObservationLayout::Full { resources, .. } => Some(resources.len() + 2),
+            ObservationLayout::Scalable { resources, .. } => Some(3 * resources.len() + 2),
+            ObservationLayout::Park { .. } => None,
         }
     }
 
     /// Resource names.
     pub fn resources(&self) -> &[String] {
         match self {
-            ObservationLayout::Full { resources, .. } | ObservationLayout::Park { resources, .. } => resources,
+            ObservationLayout::Full { resources, .. }
+            | ObservationLayout::Scalable { resources, .. }
+            | ObservationLayout::Park { resources, .. } => resources,
         }
     }
 
-    /// Values per node: `R + 4` (full) or 1 (park).
+    /// Values per node: `R + 4` (full), `3R + 4` (scalable) or 1 (park).
     pub fn node_width(&self) -> usize {
         match self {
             ObservationLayout::Full { resources, .. } => resources.len() + 4,
+            ObservationLayout::Scalable { resources, .. } => 3 * resources.len() + 4,
             ObservationLayout::Park { .. } => 1,
         }
     }
 
-    /// Values of the task: `R + 2` (full) or 1 (park).
+    /// Values of the task: `R + 2` (full and scalable) or 1 (park).
     pub fn task_width(&self) -> usize {
         match self {
-            ObservationLayout::Full { resources, .. } => resources.len() + 2,
+            ObservationLayout::Full { resources, .. } | ObservationLayout::Scalable { resources, .. } => {
+                resources.len() + 2
+            }
             ObservationLayout::Park { .. } => 1,
         }
     }
 
     /// Length of the observation: `n_nodes · node_width + task_width`, that is
-    /// `N·(R+4) + R + 2` (full) or `N + 1` (park).
+    /// `N·(R+4) + R + 2` (full), `N·(3R+4) + R + 2` (scalable) or `N + 1` (park).
     pub fn obs_dim(&self) -> usize {
         self.n_nodes() * self.node_width() + self.task_width()
     }
@@ -182,6 +268,16 @@ impl ObservationLayout {
         };
         match self {
             ObservationLayout::Full {
+                resources,
+                time_scale,
+                max_speed,
+                max_capacity,
+                mean_work,
+                max_weight,
+                tasks_scale,
+                ..
+            }
+            | ObservationLayout::Scalable {
                 resources,
                 time_scale,
                 max_speed,
@@ -214,11 +310,25 @@ impl ObservationLayout {
     /// The bounds `(low, high)` of every value of the observation, each `obs_dim` long.
     ///
     /// Full: a node row is `[0; R+4]` to `[1; R]` then `[∞, ∞, 1, 1]` (outstanding time and
-    /// task count are unbounded); the task row `[0; R+2]` to `[1; R]` then `[∞, 1]`. Park: 0 to
-    /// `high` everywhere.
+    /// task count are unbounded); the task row `[0; R+2]` to `[1; R]` then `[∞, 1]`. Scalable:
+    /// a node row is `[0; 3R+4]` to `[1; 2R]`, `[2; R]`, then `[∞, ∞, 1, 1]` (a capacity
+    /// fraction is ≤ 1 for the nodes of the scenario the constants come from); the task row as
+    /// Full's. Park: 0 to `high` everywhere.
     pub fn bounds(&self) -> (Vec<f32>, Vec<f32>) {
         let (n, dim) = (self.n_nodes(), self.obs_dim());
         match self {
+            ObservationLayout::Scalable { resources, .. } => {
+                let r = resources.len();
+                let mut high = Vec::with_capacity(dim);
+                for _ in 0..n {
+                    high.extend(std::iter::repeat_n(1.0, 2 * r));
+                    high.extend(std::iter::repeat_n(MAX_FIT_RATIO as f32, r));
+                    high.extend([f32::INFINITY, f32::INFINITY, 1.0, 1.0]);
+                }
+                high.extend(std::iter::repeat_n(1.0, r));
+                high.extend([f32::INFINITY, 1.0]);
+                (vec![0.0; dim], high)
+            }
             ObservationLayout::Full { resources, .. } => {
                 let r = resources.len();
                 let mut high = Vec::with_capacity(dim);
@@ -234,27 +344,52 @@ impl ObservationLayout {
         }
     }
 
-    /// Writes one node's row ([`ObservationLayout::node_width`] values) into `row[..node_width]`.
-    ///
-    /// Full: `R` free fractions, outstanding time, tasks, speed, up (see the [module
-    /// documentation](self)); Park: `min(queued_work + remaining_time, high)`.
+    /// Writes one node's row ([`ObservationLayout::node_width`] values) into `row[..node_width]`,
+    /// with no task to place: [`ObservationLayout::encode_node_with_task`] with `None` (only the
+    /// scalable layout's fit ratios depend on the task; they are 0 then).
     ///
     /// # Panics
-    /// If `row` is shorter than `node_width`, or (full) `capacity` or `used` has fewer than `R`
-    /// values.
+    /// As [`ObservationLayout::encode_node_with_task`].
     pub fn encode_node(&self, node: &NodeFeatures<'_>, row: &mut [f32]) {
+        self.encode_node_with_task(node, None, row);
+    }
+
+    /// Writes one node's row ([`ObservationLayout::node_width`] values) into `row[..node_width]`
+    /// for placing `task` there.
+    ///
+    /// Full: `R` free fractions, outstanding time, tasks, speed, up; Scalable: `R` free
+    /// fractions, `R` capacity fractions, `R` fit ratios of `task` (0 when `None`), then the
+    /// same four (see the [module documentation](self)); Park: `min(queued_work +
+    /// remaining_time, high)`. Full and Park ignore `task`.
+    ///
+    /// # Panics
+    /// If `row` is shorter than `node_width`, or (full, scalable) `capacity`, `used` or the
+    /// task's `demand` has fewer than `R` values.
+    pub fn encode_node_with_task(&self, node: &NodeFeatures<'_>, task: Option<&TaskFeatures<'_>>, row: &mut [f32]) {
         match self {
             ObservationLayout::Full { resources, time_scale, max_speed, tasks_scale, .. } => {
                 let r = resources.len();
                 let row = &mut row[..r + 4];
-                for ((free, &c), &u) in row[..r].iter_mut().zip(&node.capacity[..r]).zip(&node.used[..r]) {
-                    // A resource the node does not have (a CPU-only node's GPUs) is not free.
-                    *free = if c <= 0.0 { 0.0 } else { ((c - u) / c).clamp(0.0, 1.0) as f32 };
+                write_free(node, &mut row[..r]);
+                write_load(node, *time_scale, *max_speed, *tasks_scale, &mut row[r..]);
+            }
+            ObservationLayout::Scalable { resources, time_scale, max_speed, max_capacity, tasks_scale, .. } => {
+                let r = resources.len();
+                let row = &mut row[..3 * r + 4];
+                write_free(node, &mut row[..r]);
+                for ((out, &c), &m) in row[r..2 * r].iter_mut().zip(&node.capacity[..r]).zip(max_capacity) {
+                    *out = if c <= 0.0 { 0.0 } else { (c / m) as f32 };
                 }
-                row[r] = (node.outstanding_work / node.speed / time_scale) as f32;
-                row[r + 1] = node.tasks as f32 / *tasks_scale as f32;
-                row[r + 2] = (node.speed / max_speed) as f32;
-                row[r + 3] = if node.up { 1.0 } else { 0.0 };
+                let fit = &mut row[2 * r..3 * r];
+                match task {
+                    Some(task) => {
+                        for ((out, &c), &d) in fit.iter_mut().zip(&node.capacity[..r]).zip(&task.demand[..r]) {
+                            *out = fit_ratio(d, c) as f32;
+                        }
+                    }
+                    None => fit.fill(0.0),
+                }
+                write_load(node, *time_scale, *max_speed, *tasks_scale, &mut row[3 * r..]);
             }
             ObservationLayout::Park { high, .. } => {
                 // Park's "original state formulation": queued *work* plus the running tasks'
@@ -267,8 +402,8 @@ impl ObservationLayout {
     /// Writes the task's row ([`ObservationLayout::task_width`] values) into
     /// `row[..task_width]`; zeros when there is no task.
     ///
-    /// Full: `R` demand fractions, size, priority (see the [module documentation](self)); Park:
-    /// `min(work, high)`.
+    /// Full and scalable: `R` demand fractions, size, priority (see the [module
+    /// documentation](self)); Park: `min(work, high)`.
     ///
     /// # Panics
     /// If `row` is shorter than `task_width`, or (full) `demand` has fewer than `R` values.
@@ -279,7 +414,8 @@ impl ObservationLayout {
             return;
         };
         match self {
-            ObservationLayout::Full { resources, max_capacity, mean_work, max_weight, .. } => {
+            ObservationLayout::Full { resources, max_capacity, mean_work, max_weight, .. }
+            | ObservationLayout::Scalable { resources, max_capacity, mean_work, max_weight, .. } => {
                 let r = resources.len();
                 for ((out, &d), &m) in row[..r].iter_mut().zip(&task.demand[..r]).zip(max_capacity) {
                     *out = (d / m).min(1.0) as f32;
@@ -295,19 +431,61 @@ impl ObservationLayout {
     /// then the task's row after all nodes. Allocates nothing.
     ///
     /// # Panics
-    /// If `src` has a number of nodes other than [`ObservationLayout::n_nodes`], `out`'s length
-    /// is not [`ObservationLayout::obs_dim`], or a per-resource slice is shorter than the number
-    /// of resources.
+    /// If `src` has a number of nodes other than [`ObservationLayout::n_nodes`], or as
+    /// [`ObservationLayout::encode_padded`].
     pub fn encode(&self, src: &(impl ClusterRead + ?Sized), out: &mut [f32]) {
-        let (n, w) = (self.n_nodes(), self.node_width());
+        let n = self.n_nodes();
         assert_eq!(src.n_nodes(), n, "cluster has {} nodes, the observation layout {n}", src.n_nodes());
-        assert_eq!(out.len(), self.obs_dim(), "observation buffer length");
-        let (nodes, task) = out.split_at_mut(n * w);
-        for (i, row) in nodes.chunks_exact_mut(w).enumerate() {
-            self.encode_node(&src.node(i), row);
-        }
-        self.encode_task(src.task().as_ref(), task);
+        self.encode_padded(src, out);
     }
+
+    /// Writes the observation of `src`, which may have fewer nodes than the layout, into `out`:
+    /// its nodes' rows first, then all-zero rows up to [`ObservationLayout::n_nodes`], then the
+    /// task's row. A padded row is exactly 0 everywhere, so [`ObservationLayout::present_column`]
+    /// tells it from a real node's. Allocates nothing.
+    ///
+    /// # Panics
+    /// If `src` has more nodes than [`ObservationLayout::n_nodes`], `out`'s length is not
+    /// [`ObservationLayout::obs_dim`], or a per-resource slice is shorter than the number of
+    /// resources.
+    pub fn encode_padded(&self, src: &(impl ClusterRead + ?Sized), out: &mut [f32]) {
+        let (n, w) = (self.n_nodes(), self.node_width());
+        let real = src.n_nodes();
+        assert!(real <= n, "cluster has {real} nodes, more than the observation layout's {n}");
+        assert_eq!(out.len(), self.obs_dim(), "observation buffer length");
+        let task = src.task();
+        let (nodes, task_row) = out.split_at_mut(n * w);
+        let (real_rows, padded_rows) = nodes.split_at_mut(real * w);
+        for (i, row) in real_rows.chunks_exact_mut(w).enumerate() {
+            self.encode_node_with_task(&src.node(i), task.as_ref(), row);
+        }
+        padded_rows.fill(0.0);
+        self.encode_task(task.as_ref(), task_row);
+    }
+}
+
+/// Free fraction of each resource: `(capacity − used) / capacity` in [0, 1], 0 for a resource
+/// the node does not have (a CPU-only node's GPUs are not free).
+fn write_free(node: &NodeFeatures<'_>, row: &mut [f32]) {
+    let r = row.len();
+    for ((free, &c), &u) in row.iter_mut().zip(&node.capacity[..r]).zip(&node.used[..r]) {
+        *free = if c <= 0.0 { 0.0 } else { ((c - u) / c).clamp(0.0, 1.0) as f32 };
+    }
+}
+
+/// The four load values shared by Full and Scalable: outstanding time, tasks, speed, up.
+fn write_load(node: &NodeFeatures<'_>, time_scale: f64, max_speed: f64, tasks_scale: f64, row: &mut [f32]) {
+    row[0] = (node.outstanding_work / node.speed / time_scale) as f32;
+    // Divided in f32, as it always was (existing policies saw exactly these values).
+    row[1] = node.tasks as f32 / tasks_scale as f32;
+    row[2] = (node.speed / max_speed) as f32;
+    row[3] = if node.up { 1.0 } else { 0.0 };
+}
+
+/// How a demand `d` fits a capacity `c`: `d / c` capped at [`MAX_FIT_RATIO`]; for a resource
+/// the node lacks (`c ≤ 0`), 0 if nothing is demanded and the cap otherwise (it cannot fit).
+fn fit_ratio(d: f64, c: f64) -> f64 {
+    if c <= 0.0 { if d > 0.0 { MAX_FIT_RATIO } else { 0.0 } } else { (d / c).min(MAX_FIT_RATIO) }
 }
 
 #[cfg(test)]
@@ -595,9 +773,159 @@ mod tests {
         assert_eq!(full["max_capacity"], serde_json::json!([4.0, 16.0]));
         assert_eq!(serde_json::from_value::<ObservationLayout>(full).unwrap(), full_layout());
         let e = serde_json::from_str::<ObservationLayout>(r#"{"kind": "grid", "n_nodes": 1}"#).unwrap_err();
-        assert!(e.to_string().contains("unknown variant `grid`, expected `full` or `park`"), "{e}");
+        assert!(e.to_string().contains("unknown variant `grid`, expected one of `full`, `scalable`, `park`"), "{e}");
         let e = serde_json::from_str::<ObservationLayout>(&json.replace("\"high\"", "\"hi\"")).unwrap_err();
         assert!(e.to_string().contains("unknown field `hi`"), "{e}");
+    }
+
+    /// The scalable layout with `full_layout`'s constants.
+    fn scalable_layout() -> ObservationLayout {
+        let ObservationLayout::Full {
+            n_nodes,
+            resources,
+            time_scale,
+            max_speed,
+            max_capacity,
+            mean_work,
+            max_weight,
+            tasks_scale,
+        } = full_layout()
+        else {
+            unreachable!("full_layout is Full")
+        };
+        ObservationLayout::Scalable {
+            n_nodes,
+            resources,
+            time_scale,
+            max_speed,
+            max_capacity,
+            mean_work,
+            max_weight,
+            tasks_scale,
+        }
+    }
+
+    #[test]
+    fn scalable_layout_by_hand() {
+        #[rustfmt::skip]
+        let expected: [f32; 24] = [
+            // node 0: free (4−2)/4, (8−3)/8; capacity 4/4, 8/16; fit 2/4, 8/8;
+            // outstanding 10 / 1 / 4; 1 task; speed 1/2; up
+            0.5, 0.625, 1.0, 0.5, 0.5, 1.0, 2.5, 0.1, 0.5, 1.0,
+            // node 1: free (2−1)/2, (16−4)/16; capacity 2/4, 16/16; fit 2/2, 8/16;
+            // outstanding 6 / 2 / 4; 1 task; speed 2/2; up
+            0.5, 0.75, 0.5, 1.0, 1.0, 0.5, 0.75, 0.1, 1.0, 1.0,
+            // task, as Full: demand 2/4, 8/16; size 2/6; weight 4/4
+            0.5, 0.5, (2.0f64 / 6.0) as f32, 1.0,
+        ];
+        let layout = scalable_layout();
+        assert_eq!((layout.node_width(), layout.task_width(), layout.obs_dim()), (10, 4, 24));
+        assert_eq!(layout.present_column(), Some(8));
+        let mut out = vec![f32::NAN; 24];
+        layout.encode(&full_cluster(), &mut out);
+        assert_eq!(out, expected);
+        // Row by row: the node row needs the task.
+        let cluster = full_cluster();
+        let mut row = [f32::NAN; 10];
+        layout.encode_node_with_task(&cluster.node(1), cluster.task().as_ref(), &mut row);
+        assert_eq!(row, expected[10..20]);
+        // Without a task the fit ratios are 0, everything else the same.
+        layout.encode_node(&cluster.node(1), &mut row);
+        assert_eq!(row, [0.5, 0.75, 0.5, 1.0, 0.0, 0.0, 0.75, 0.1, 1.0, 1.0]);
+        let mut done = full_cluster();
+        done.task = None;
+        layout.encode(&done, &mut out);
+        assert_eq!(out[..4], expected[..4]);
+        assert_eq!(out[4..6], [0.0, 0.0], "no task: no fit");
+        assert_eq!(out[20..], [0.0; 4], "no task");
+        // Full reads the same cluster exactly as before: its row is the scalable row without
+        // the capacity and fit columns.
+        let mut full = vec![0.0; 16];
+        full_layout().encode(&full_cluster(), &mut full);
+        assert_eq!(full[..2], expected[..2]);
+        assert_eq!(full[2..6], expected[6..10]);
+        assert_eq!(full[12..], expected[20..]);
+    }
+
+    #[test]
+    fn scalable_fit_ratios_at_the_edges() {
+        let layout = scalable_layout();
+        let mut c = full_cluster();
+        // Node 1 lacks cpu: capacity fraction 0, free 0.
+        c.capacity[1][0] = 0.0;
+        c.used[1][0] = 0.0;
+        // cpu 5 is more than twice node 1's... node 0's cpu 4 gives 1.25; mem 20 over 8 is 2.5,
+        // capped at 2, and over 16 is 1.25. On node 1 the lacking cpu reads 2.
+        c.task = Some((vec![5.0, 20.0], 6.0, 1.0));
+        let mut out = vec![0.0; 24];
+        layout.encode(&c, &mut out);
+        assert_eq!(out[4..6], [1.25, 2.0]);
+        assert_eq!(out[10..16], [0.0, 0.75, 0.0, 1.0, 2.0, 1.25]);
+        // A task that demands none of the lacking resource fits it at 0.
+        c.task = Some((vec![0.0, 4.0], 6.0, 1.0));
+        layout.encode(&c, &mut out);
+        assert_eq!(out[4..6], [0.0, 0.5]);
+        assert_eq!(out[14..16], [0.0, 0.25]);
+        // Every value within the bounds.
+        let (low, high) = layout.bounds();
+        assert!(out.iter().zip(&low).zip(&high).all(|((v, l), h)| l <= v && v <= h), "{out:?}");
+    }
+
+    #[test]
+    fn scalable_bounds_and_json() {
+        let inf = f32::INFINITY;
+        let (low, high) = scalable_layout().bounds();
+        assert_eq!(low, [0.0; 24]);
+        let node = [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, inf, inf, 1.0, 1.0];
+        assert_eq!(high[..10], node);
+        assert_eq!(high[10..20], node);
+        assert_eq!(high[20..], [1.0, 1.0, inf, 1.0]);
+        let json = serde_json::to_value(scalable_layout()).unwrap();
+        assert_eq!(json["kind"], "scalable");
+        assert_eq!(serde_json::from_value::<ObservationLayout>(json).unwrap(), scalable_layout());
+        scalable_layout().validate().unwrap();
+        let mut bad = scalable_layout();
+        if let ObservationLayout::Scalable { max_weight, .. } = &mut bad {
+            *max_weight = 0.0;
+        }
+        assert_eq!(bad.validate().unwrap_err().to_string(), "max_weight: is 0, expected a finite number > 0");
+    }
+
+    /// A cluster smaller than the layout: its rows first, then zero rows; the present column is
+    /// > 0 exactly for the real nodes.
+    #[test]
+    fn padded_rows_are_zero_and_absent() {
+        for layout in [full_layout(), scalable_layout()] {
+            let big = layout.with_n_nodes(5);
+            assert_eq!(big.n_nodes(), 5);
+            assert_eq!(big.with_n_nodes(2), layout, "only the node count changes");
+            let (w, col) = (big.node_width(), big.present_column().unwrap());
+            let mut small = vec![0.0; layout.obs_dim()];
+            layout.encode(&full_cluster(), &mut small);
+            let mut out = vec![f32::NAN; big.obs_dim()];
+            big.encode_padded(&full_cluster(), &mut out);
+            assert_eq!(out[..2 * w], small[..2 * w]);
+            assert!(out[2 * w..5 * w].iter().all(|&v| v == 0.0));
+            assert_eq!(out[5 * w..], small[2 * w..], "the task row after all five");
+            let present: Vec<bool> = out[..5 * w].chunks(w).map(|row| row[col] > 0.0).collect();
+            assert_eq!(present, [true, true, false, false, false]);
+            // A full-size cluster encodes identically either way.
+            let mut again = vec![f32::NAN; layout.obs_dim()];
+            layout.encode_padded(&full_cluster(), &mut again);
+            assert_eq!(again, small);
+        }
+        let park = ObservationLayout::Park { n_nodes: 3, resources: vec!["slot".into()], high: 500.0 };
+        assert_eq!((park.present_column(), full_layout().present_column()), (None, Some(4)));
+        let mut out = [f32::NAN; 4];
+        park.encode_padded(&full_cluster(), &mut out);
+        assert_eq!(out, [10.0, 3.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "cluster has 2 nodes, more than the observation layout's 1")]
+    fn encode_padded_refuses_a_bigger_cluster() {
+        let layout = ObservationLayout::Park { n_nodes: 1, resources: vec!["slot".into()], high: 500.0 };
+        layout.encode_padded(&full_cluster(), &mut [0.0; 2]);
     }
 
     #[test]

@@ -159,6 +159,7 @@ impl PolicyMeta {
             let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
             let (kind, formula) = match self.observation {
                 ObservationLayout::Full { .. } => ("full", format!("{n}·({r}+4) + {r} + 2")),
+                ObservationLayout::Scalable { .. } => ("scalable", format!("{n}·(3·{r}+4) + {r} + 2")),
                 ObservationLayout::Park { .. } => ("park", format!("{n} + 1")),
             };
             return Err(meta_err(

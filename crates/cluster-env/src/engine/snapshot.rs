@@ -8,9 +8,14 @@
 //! index it holds) before it replaces anything, so that a state of another scenario is an
 //! error and no index read from the bytes is out of range. Whether a state is *meaningful* is
 //! not checked: the trainer stores a checksum beside it, which catches damage first.
+//!
+//! A scenario whose cluster is drawn per episode appends the episode's node counts (one per
+//! group, postcard) after the state: the rest of the episode runs on that cluster. A
+//! fixed-size scenario appends nothing, so its states are byte for byte what they were.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -89,7 +94,12 @@ impl Simulator {
             done: self.done,
         };
         // Encoding plain data into a Vec cannot fail.
-        postcard::to_stdvec(&state).unwrap_or_default()
+        let mut bytes = postcard::to_stdvec(&state).unwrap_or_default();
+        if self.c.has_variable_cluster() {
+            let counts: Vec<u64> = self.cluster.counts.iter().map(|&n| n as u64).collect();
+            bytes.extend(postcard::to_stdvec(&counts).unwrap_or_default());
+        }
+        bytes
     }
 
     /// Restores a state written by [`Simulator::save_state`] of a simulator of the same
@@ -100,8 +110,8 @@ impl Simulator {
     /// another scenario (naming the differing size), or hold an index out of range. The
     /// simulator is unchanged then.
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), ClusterError> {
-        let s: SimState<'static> =
-            postcard::from_bytes(bytes).map_err(|e| bad(format!("the simulator state does not decode: {e}")))?;
+        let (s, trailer): (SimState<'static>, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|e| bad(format!("the simulator state does not decode: {e}")))?;
         if s.version != STATE_VERSION {
             return Err(bad(format!(
                 "simulator state version {} (this build reads version {STATE_VERSION})",
@@ -125,8 +135,28 @@ impl Simulator {
                 c.cfg.reward
             )));
         }
+        // The episode's cluster: the counts after the state, or the compiled cluster.
+        let counts: Vec<usize> = if c.has_variable_cluster() {
+            let (counts, rest): (Vec<u64>, &[u8]) = postcard::take_from_bytes(trailer)
+                .map_err(|e| bad(format!("the drawn cluster's node counts do not decode: {e}")))?;
+            if !rest.is_empty() {
+                return Err(bad(format!("{} bytes after the state", rest.len())));
+            }
+            let counts: Vec<usize> = counts.into_iter().map(|n| usize::try_from(n).unwrap_or(usize::MAX)).collect();
+            c.check_counts(&counts).map_err(|e| bad(format!("the drawn cluster: {e}")))?;
+            counts
+        } else {
+            if !trailer.is_empty() {
+                return Err(bad(format!("{} bytes after the state", trailer.len())));
+            }
+            c.scenario().nodes.iter().map(|g| g.count.hi()).collect()
+        };
+        let c = Arc::clone(&self.c);
+        c.fill_cluster(&counts, &mut self.cluster);
         self.now = s.now;
         self.workload_gen = s.workload_gen.into_owned();
+        // Not part of the saved generator: a function of the cluster restored above.
+        self.workload_gen.set_poisson_rate(self.cluster.arrival_rate);
         self.fail_rng = s.fail_rng.into_owned();
         self.nodes = s.nodes.into_owned();
         self.used = s.used.into_owned();
