@@ -1,4 +1,5 @@
-//! Writes a [`policy_core::Mlp`] (with its observation normalisation) as an ONNX model.
+//! Writes a [`policy_core::Network`] — an MLP or a node-scoring network — (with its
+//! observation normalisation) as an ONNX model.
 //!
 //! # Brief overview
 //!
@@ -16,7 +17,7 @@
 //! dueling and normalisation combination against onnxruntime.
 //!
 //! ```
-//! use policy_core::{Activation, Dense, Mlp};
+//! use policy_core::{Activation, Dense, Mlp, Network};
 //! use policy_onnx::{ModelInfo, model_bytes, proto::ModelProto};
 //! use prost::Message;
 //!
@@ -24,7 +25,7 @@
 //! let dense = |d_in, d_out| Dense { d_in, d_out, weight: vec![0.1; d_in * d_out], bias: vec![0.0; d_out] };
 //! let mlp = Mlp { hidden: vec![dense(3, 4)], head: dense(4, 2), value: None, activation: Activation::Relu };
 //! let info = ModelInfo { producer_version: "0.1.0".into(), ..ModelInfo::default() };
-//! let bytes = model_bytes(&mlp, None, &info)?;
+//! let bytes = model_bytes(&Network::Mlp(mlp), None, &info)?;
 //!
 //! let model = ModelProto::decode(bytes.as_slice()).unwrap();
 //! let ops: Vec<_> = model.graph.unwrap().node.iter().map(|n| n.op_type.clone().unwrap()).collect();
@@ -36,8 +37,8 @@
 
 pub use error::OnnxError;
 pub use export::{
-    BATCH_DIM, INPUT_NAME, IR_VERSION, ModelInfo, OPSET_VERSION, OUTPUT_NAME, PRODUCER_NAME, model_bytes, model_proto,
-    write,
+    BATCH_DIM, INPUT_NAME, IR_VERSION, ModelInfo, NODES_DIM, NODES_INPUT_NAME, OPSET_VERSION, OUTPUT_NAME,
+    PRODUCER_NAME, TASK_INPUT_NAME, model_bytes, model_proto, write,
 };
 
 mod error;

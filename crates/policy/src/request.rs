@@ -85,7 +85,6 @@ impl ClusterState {
     /// take the task. On error, `obs` and `mask` hold partial results.
     pub fn encode(&self, layout: &ObservationLayout, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
         let n = layout.n_nodes();
-        let width = layout.node_width();
         if obs.len() != layout.obs_dim() {
             return Err(PolicyError::ObsLength { got: obs.len(), expected: layout.obs_dim() });
         }
@@ -98,6 +97,35 @@ impl ClusterState {
         if self.nodes.len() != n {
             return Err(PolicyError::NodeCount { got: self.nodes.len(), expected: n });
         }
+        self.encode_nodes(layout, n, obs, mask)
+    }
+
+    /// [`ClusterState::encode`] for a policy that serves any node count (a node-scoring
+    /// network): the state's `N` nodes (ids `0..N`), whatever `layout.n_nodes()` says, into
+    /// `obs` of length `N·node_width + task_width` and `mask` of length `N`. The layout's
+    /// other constants (resources, scales) apply as they are.
+    ///
+    /// # Errors
+    /// [`PolicyError::NoNodes`] for a state without nodes; otherwise as
+    /// [`ClusterState::encode`] (never a node count error).
+    pub fn encode_any_size(&self, layout: &ObservationLayout, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Err(PolicyError::NoNodes);
+        }
+        let dim = n * layout.node_width() + layout.task_width();
+        if obs.len() != dim {
+            return Err(PolicyError::ObsLength { got: obs.len(), expected: dim });
+        }
+        if mask.len() != n {
+            return Err(PolicyError::MaskLength { got: mask.len(), expected: n });
+        }
+        self.encode_nodes(layout, n, obs, mask)
+    }
+
+    /// The encoding proper, for `n` nodes (the state holds `n`; `obs` and `mask` fit them).
+    fn encode_nodes(&self, layout: &ObservationLayout, n: usize, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
+        let width = layout.node_width();
         let task = &self.task;
         check_resources(layout, || "task: demands".into(), &task.demands)?;
         for (k, &d) in task.demands.iter().enumerate() {

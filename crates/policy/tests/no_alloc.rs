@@ -8,8 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use policy::{
-    Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
-    Runtime, Source, TaskRequest,
+    Activation, ClusterState, Dense, Export, Mlp, Network, NodeState, Normalization, ObservationLayout, Policy,
+    PolicyMeta, Runtime, Source, TaskRequest,
 };
 
 /// The system allocator, counting this thread's allocations and reallocations.
@@ -72,7 +72,7 @@ fn policy() -> Policy {
     };
     let norm = Normalization { mean: vec![0.3; obs_dim], var: vec![0.5; obs_dim], epsilon: 1e-8, clip: 10.0 };
     let meta = PolicyMeta::new("multi-resource", Source::default(), mlp.shape(), Some(norm), layout);
-    Policy::from_export(Export { meta, mlp }).unwrap()
+    Policy::from_export(Export { meta, network: Network::Mlp(mlp) }).unwrap()
 }
 
 fn state(step: usize) -> ClusterState {

@@ -287,7 +287,8 @@ fn onnxruntime_matches_the_reference_forward_pass() {
             doc_string: format!("interop test case {}", case.name),
             metadata: vec![("experiment".into(), "onnxruntime-interop".into()), ("case".into(), case.name.clone())],
         };
-        policy_onnx::write(&model, &case.mlp, case.normalization.as_ref(), &info).unwrap();
+        policy_onnx::write(&model, &policy_core::Network::Mlp(case.mlp.clone()), case.normalization.as_ref(), &info)
+            .unwrap();
         std::fs::write(&obs, case.obs.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
         manifest.push(json!({
             "name": case.name,
