@@ -614,6 +614,124 @@ pub(crate) mod tests {
         }
     }
 
+    /// A node-scoring export on the full layout of 2 nodes × 2 resources (node rows of 6,
+    /// a task row of 4), hidden `[5, 4, 3]` (two embedding layers, scoring width 3), tanh,
+    /// dueling, with normalisation of one node row and the task row (10 features).
+    pub(crate) fn ns_export() -> Export {
+        let net = crate::runtime::tests::random_ns(6, 4, &[5, 4, 3], true, Activation::Tanh, 7);
+        let norm = Normalization {
+            mean: (0..10).map(|j| f64::from(j) * 0.1).collect(),
+            var: vec![0.5; 10],
+            epsilon: 1e-8,
+            clip: 5.0,
+        };
+        let layout = crate::request::tests::full_layout();
+        let meta = PolicyMeta::new("unit-ns", Source::default(), net.shape(2), Some(norm), layout);
+        Export { meta, network: Network::NodeScoring(net) }
+    }
+
+    #[test]
+    fn a_node_scoring_export_is_version_2_and_round_trips() {
+        let dir = temp_dir("ns-round-trip");
+        let export = ns_export();
+        export.write(&dir).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(dir.join(META_FILE)).unwrap()).unwrap();
+        assert_eq!(json["format_version"], 2);
+        assert_eq!(
+            json["network"]["architecture"],
+            serde_json::json!({"kind": "node-scoring", "node_width": 6, "task_width": 4})
+        );
+        assert_eq!(json["network"]["obs_dim"], 16, "the trained node count's observation");
+        assert_eq!(export.meta.network.to_string(), "16-5-4-3-2 tanh dueling node-scoring 6+4");
+        let back = Export::read(&dir).unwrap();
+        assert_eq!(back, export);
+        let st = fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+        let mut names: Vec<String> =
+            SafeTensors::deserialize(&st).unwrap().names().into_iter().map(String::from).collect();
+        names.sort();
+        let layers = ["embed.0", "embed_node", "embed_task", "head", "score_node", "score_pool", "value"];
+        let want: Vec<String> = layers.iter().flat_map(|l| [format!("{l}.bias"), format!("{l}.weight")]).collect();
+        assert_eq!(names, want);
+        // The loaded policy acts on any node count, as the in-memory one does.
+        let mut a = Policy::load(&dir).unwrap();
+        let mut b = Policy::from_export(export).unwrap();
+        assert!(a.any_node_count());
+        for n in [1, 2, 5] {
+            let obs = crate::runtime::tests::ns_observation(n, 6, 4, n);
+            assert_eq!(a.q_values(&obs).unwrap(), b.q_values(&obs).unwrap());
+            assert_eq!(a.q_values(&obs).unwrap().len(), n);
+            assert_eq!(a.n_nodes_of(obs.len()).unwrap(), n);
+        }
+        assert_eq!((a.obs_dim(), a.n_actions()), (16, 2), "the trained layout's");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn node_scoring_exports_that_do_not_fit_are_errors() {
+        let check = |edit: fn(&mut Export), want: &str| {
+            let mut export = ns_export();
+            edit(&mut export);
+            assert_eq!(export.validate().unwrap_err().to_string(), want);
+        };
+        fn net(e: &mut Export) -> &mut NodeScoring {
+            match &mut e.network {
+                Network::NodeScoring(n) => n,
+                Network::Mlp(_) => unreachable!("a node-scoring export"),
+            }
+        }
+        check(
+            |e| e.meta.normalization.as_mut().unwrap().var.truncate(9),
+            "<in-memory export>: normalization.var: has 9 values, expected 10 (node_width + task_width: one node row \
+             and the task row)",
+        );
+        check(
+            |e| net(e).score_pool = Dense::new(6, 3, vec![0.0; 18], vec![0.0; 3]).unwrap(),
+            "<in-memory export>: tensor score_pool.weight has shape [6, 3], expected [8, 3]",
+        );
+        check(
+            |e| net(e).embed_task.bias[2] = 1.0,
+            "network: embed_task: has a non-zero bias; the node part holds the layer's bias",
+        );
+        check(
+            |e| e.meta.format_version = 1,
+            "<in-memory export>: format_version: is 1, which holds MLPs only, but network.architecture is \
+             node-scoring; expected 2",
+        );
+        check(
+            |e| e.meta.network.architecture = Architecture::NodeScoring { node_width: 5, task_width: 5 },
+            "<in-memory export>: network.architecture: has rows of 5 (node) and 5 (task) values, but the \
+             observation layout's are 6 and 4",
+        );
+        check(
+            |e| e.meta.network.hidden_sizes.truncate(1),
+            "<in-memory export>: network.hidden_sizes: has 1 values, but a node-scoring network needs at least 2 \
+             (its embedding layers, then its scoring layer)",
+        );
+        check(
+            |e| e.network = full_export().network,
+            "<in-memory export>: network.architecture: is node-scoring, but the network is mlp",
+        );
+        // In the file: a mis-shaped tensor is named, with the file.
+        let dir = temp_dir("ns-bad-tensor");
+        ns_export().write(&dir).unwrap();
+        let path = dir.join(WEIGHTS_FILE);
+        let bytes = fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n.clone(), v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        let head = tensors.iter_mut().find(|t| t.0 == "head.weight").unwrap();
+        head.2 = vec![1, 3];
+        let raw: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> =
+            tensors.iter().map(|(n, d, s, b)| (n.as_str(), *d, s.clone(), b.clone())).collect();
+        write_raw(&path, &raw, Some(FORMAT));
+        let e = Export::read(&dir).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: tensor head.weight has shape [1, 3], expected [3, 1]", path.display()));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Writes a safetensors file of raw `(name, dtype, shape, bytes)` entries.
     fn write_raw(path: &Path, tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)], format: Option<&str>) {
         let views: Vec<_> = tensors

@@ -236,6 +236,63 @@ mod tests {
         assert_eq!(e.to_string(), "<in-memory export>: tensor head.bias has shape [3], expected [2]");
     }
 
+    /// A state of `n` full-layout nodes (2 resources), in reverse id order, node 1 down.
+    fn ns_state(n: usize) -> ClusterState {
+        ClusterState {
+            nodes: (0..n)
+                .rev()
+                .map(|id| NodeState {
+                    id,
+                    capacity: vec![4.0, 16.0],
+                    usage: vec![(id % 3) as f64, 2.0],
+                    speed: 1.0 + (id % 2) as f64,
+                    up: id != 1,
+                    queued_tasks: id % 4,
+                    queued_work: (id * 3) as f64,
+                    running_tasks: 1,
+                    running_work: 5.0,
+                })
+                .collect(),
+            task: TaskRequest { id: 3, priority: 2.0, demands: vec![1.0, 2.0], size: 6.0, allowed_nodes: None },
+        }
+    }
+
+    #[test]
+    fn a_node_scoring_policy_acts_on_states_of_any_size() {
+        let mut p = Policy::from_export(crate::files::tests::ns_export()).unwrap();
+        let layout = p.meta().observation.clone();
+        assert_eq!(layout.n_nodes(), 2, "trained on 2 nodes");
+        for n in [1, 2, 7, 40, 3] {
+            let state = ns_state(n);
+            let mut obs = vec![0.0; n * 6 + 4];
+            let mut mask = vec![false; n];
+            state.encode_any_size(&layout, &mut obs, &mut mask).unwrap();
+            assert_eq!(mask.iter().filter(|m| !**m).count(), usize::from(n > 1), "node 1 is down");
+            let want_q = p.q_values(&obs).unwrap().to_vec();
+            let want = masked_argmax(&want_q, &mask).unwrap();
+            let (node, q) = p.act_state(&state).unwrap();
+            assert_eq!((node, q), (want, &want_q[..]), "{n} nodes");
+        }
+        let mut empty = ns_state(3);
+        empty.nodes.clear();
+        let e = p.act_state(&empty).unwrap_err();
+        assert!(matches!(e, PolicyError::NoNodes), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "cluster state: the cluster has no nodes; a task is placed on one of at least 1 node"
+        );
+        // Ids must still be 0..N.
+        let mut gap = ns_state(3);
+        gap.nodes[0].id = 5;
+        assert!(matches!(p.act_state(&gap).unwrap_err(), PolicyError::NodeIdOutOfRange { id: 5, n_nodes: 3 }));
+        // An MLP policy still wants the trained node count, naming both numbers.
+        let mut mlp = Policy::from_export(crate::files::tests::full_export()).unwrap();
+        assert!(!mlp.any_node_count());
+        let e = mlp.act_state(&ns_state(3)).unwrap_err();
+        assert_eq!(e.to_string(), "cluster state: 3 nodes, but this policy places tasks on 2 nodes (ids 0..2)");
+        assert!(mlp.act_state(&ns_state(2)).is_ok());
+    }
+
     #[test]
     fn policy_is_send_sync_clone() {
         fn check<T: Send + Sync + Clone>() {}
