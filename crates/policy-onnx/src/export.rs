@@ -735,7 +735,7 @@ mod tests {
     fn assert_well_formed(model: &ModelProto) {
         let g = graph(model);
         let mut known: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_deref().unwrap()).collect();
-        known.insert(INPUT_NAME);
+        known.extend(g.input.iter().map(|i| i.name.as_deref().unwrap()));
         let mut used = HashSet::new();
         let mut names = HashSet::new();
         for n in &g.node {
@@ -806,6 +806,99 @@ mod tests {
         assert_eq!(node(&model, "head.matmul").input, ["hidden.1.relu", "head.weight"]);
         assert_eq!(node(&model, "head.add").output, ["q_values"]);
         assert_well_formed(&model);
+    }
+
+    /// A node-scoring network: node rows of 3, a task row of 2, hidden `[4, 5, 6]` (two
+    /// embedding layers of 4 and 5, scoring width 6).
+    fn node_scoring(activation: Activation, dueling: bool) -> NodeScoring {
+        let zero_bias = |mut d: Dense| {
+            d.bias.iter_mut().for_each(|b| *b = 0.0);
+            d
+        };
+        NodeScoring {
+            embed_node: dense(3, 4, 0.1),
+            embed_task: zero_bias(dense(2, 4, 0.2)),
+            embed: vec![dense(4, 5, 0.3)],
+            score_node: dense(5, 6, 0.4),
+            score_pool: zero_bias(dense(10, 6, 0.5)),
+            head: dense(6, 1, 0.6),
+            value: dueling.then(|| dense(10, 1, 0.7)),
+            activation,
+        }
+    }
+
+    #[test]
+    fn node_scoring_graph_has_a_symbolic_node_axis() {
+        for activation in [Activation::Relu, Activation::Gelu] {
+            for dueling in [false, true] {
+                for normalised in [false, true] {
+                    let net = Network::NodeScoring(node_scoring(activation, dueling));
+                    let norm = Normalization { mean: vec![0.5; 5], var: vec![2.0; 5], epsilon: 1e-8, clip: 4.0 };
+                    let norm = normalised.then_some(&norm);
+                    let bytes = super::model_bytes(&net, norm, &info()).unwrap();
+                    let model = ModelProto::decode(bytes.as_slice()).unwrap();
+                    assert_well_formed(&model);
+                    let g = graph(&model);
+                    let io: Vec<_> = g.input.iter().chain(&g.output).map(value_type).collect();
+                    let float = DataType::Float as i32;
+                    let (b, n) = (Some(BATCH_DIM.to_string()), Some(NODES_DIM.to_string()));
+                    assert_eq!(
+                        io,
+                        [
+                            (float, vec![None, None, Some(3)], vec![b.clone(), n.clone(), None]),
+                            (float, vec![None, Some(2)], vec![b.clone(), None]),
+                            (float, vec![None, None], vec![b.clone(), n.clone()]),
+                        ]
+                    );
+                    assert_eq!(g.input[0].name.as_deref(), Some(NODES_INPUT_NAME));
+                    assert_eq!(g.input[1].name.as_deref(), Some(TASK_INPUT_NAME));
+                    // Every layer's tensors, named as in policy.safetensors, with their values.
+                    for (name, d) in net.layers() {
+                        let w = initializer(&model, &format!("{name}.weight"));
+                        assert_eq!(w.dims, [d.d_in as i64, d.d_out as i64], "{name}");
+                        assert_eq!(f32s(w), d.weight, "{name}");
+                        assert_eq!(f32s(initializer(&model, &format!("{name}.bias"))), d.bias, "{name}");
+                    }
+                    // The summary pools over the node axis, dropping it.
+                    for pool in ["summary.mean", "summary.max"] {
+                        assert_eq!(attr(node(&model, pool), "axes").ints, [1], "{pool}");
+                        assert_eq!(attr(node(&model, pool), "keepdims").i, Some(0), "{pool}");
+                    }
+                    assert_eq!(node(&model, "summary").input, ["summary.mean", "summary.max"]);
+                    assert_eq!(node(&model, "embed_node.task").input, ["embed_node.add", "embed_task.unsqueeze"]);
+                    assert_eq!(node(&model, "score_node.pool").input, ["score_node.add", "score_pool.unsqueeze"]);
+                    if normalised {
+                        // Node rows with the first 3 statistics, the task with the last 2.
+                        assert_eq!(f64s(initializer(&model, "norm.nodes.mean")), [0.5; 3]);
+                        assert_eq!(f64s(initializer(&model, "norm.task.std")), [(2.0f64 + 1e-8).sqrt(); 2]);
+                        assert_eq!(node(&model, "embed_node.matmul").input[0], "norm.nodes.to_f32");
+                    }
+                    let ops = ops(&model);
+                    assert_eq!(ops.contains(&"Erf"), activation == Activation::Gelu);
+                    assert_eq!(ops.iter().filter(|o| **o == "ReduceMean").count(), 1 + usize::from(dueling));
+                    let doc = g.doc_string.as_deref().unwrap();
+                    assert!(doc.starts_with("cluster-rl node-scoring Q-network 3+2-4-5-6"), "{doc}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_scoring_networks_that_do_not_fit_are_refused() {
+        let err = |net: NodeScoring, norm: Option<&Normalization>| {
+            super::model_bytes(&Network::NodeScoring(net), norm, &info()).unwrap_err().to_string()
+        };
+        let mut net = node_scoring(Activation::Relu, true);
+        net.score_pool = dense(8, 6, 0.0);
+        assert_eq!(err(net, None), "onnx export: score_pool: has 8 inputs but the summary (mean and max) has 10");
+        let mut net = node_scoring(Activation::Relu, false);
+        net.embed[0].weight[7] = f32::NAN;
+        assert_eq!(err(net, None), "onnx export: embed.0.weight[1, 2] is NaN, not a finite number");
+        let norm = Normalization { mean: vec![0.0; 7], var: vec![1.0; 7], epsilon: 1e-8, clip: 4.0 };
+        assert_eq!(
+            err(node_scoring(Activation::Relu, false), Some(&norm)),
+            "onnx export: normalization: mean has 7 entries but the network takes 5 features"
+        );
     }
 
     #[test]

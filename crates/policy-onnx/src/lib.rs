@@ -6,9 +6,11 @@
 //! burn cannot export ONNX, so this crate writes the graph itself: [`model_bytes`] turns a
 //! network and its optional [`policy_core::Normalization`] into the bytes of an ONNX file, and
 //! [`write()`] puts them on disk atomically. [`ModelInfo`] carries the header fields (producer
-//! version, description, metadata). The model takes `obs` (`float[batch, obs_dim]`, raw
-//! observations) and returns `q_values` (`float[batch, n_actions]`); the greedy action is the
-//! arg-max of a row. The protobuf messages live in [`proto`], so callers can decode a model
+//! version, description, metadata). An MLP's model takes `obs` (`float[batch, obs_dim]`, raw
+//! observations) and returns `q_values` (`float[batch, n_actions]`); a node-scoring network's
+//! takes `nodes` (`float[batch, nodes, node_width]`, raw node rows, any number of nodes) and
+//! `task` (`float[batch, task_width]`) and returns `q_values` (`float[batch, nodes]`). The
+//! greedy action is the arg-max of a row over the valid nodes. The protobuf messages live in [`proto`], so callers can decode a model
 //! (with [`prost::Message`]) to inspect it. Invalid networks are an [`OnnxError`], never a
 //! panic.
 //!
