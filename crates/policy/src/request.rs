@@ -400,6 +400,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn any_size_encoding_takes_the_states_node_count() {
+        // The layout says 2 nodes; the state has 3 (node 1 again as node 2) and is encoded as 3.
+        let layout = full_layout();
+        let mut s = full_state();
+        let mut third = s.nodes[1].clone();
+        third.id = 2;
+        s.nodes.push(third);
+        let (mut obs, mut mask) = (vec![0.0; 3 * 6 + 4], vec![false; 3]);
+        s.encode_any_size(&layout, &mut obs, &mut mask).unwrap();
+        let (two, two_mask) = encode(&layout, &full_state()).unwrap();
+        assert_eq!(obs[..12], two[..12]);
+        assert_eq!(obs[12..18], two[6..12], "node 2's row is node 1's");
+        assert_eq!(obs[18..], two[12..], "the task row follows the last node");
+        assert_eq!(mask, [two_mask[0], two_mask[1], two_mask[1]]);
+        // The buffers must fit the state's node count; the fixed encoding still wants 2 nodes.
+        let e = s.encode_any_size(&layout, &mut [0.0; 16], &mut [false; 3]).unwrap_err();
+        assert!(matches!(e, PolicyError::ObsLength { got: 16, expected: 22 }), "{e}");
+        let e = s.encode_any_size(&layout, &mut obs, &mut [false; 2]).unwrap_err();
+        assert!(matches!(e, PolicyError::MaskLength { got: 2, expected: 3 }), "{e}");
+        let e = s.encode(&layout, &mut [0.0; 16], &mut [false; 2]).unwrap_err();
+        assert!(matches!(e, PolicyError::NodeCount { got: 3, expected: 2 }), "{e}");
+        s.nodes.clear();
+        assert!(matches!(s.encode_any_size(&layout, &mut [], &mut []).unwrap_err(), PolicyError::NoNodes));
+    }
+
+    #[test]
     fn cluster_state_json_is_strict() {
         let json = r#"{
             "nodes": [{"id": 0, "capacity": [1.0], "usage": [0.0], "speed": 1.0, "up": true,
