@@ -79,8 +79,7 @@ impl Runtime {
             embed: net.embed.iter().map(Layer::new).collect(),
             score_node: Layer::new(&net.score_node),
             score_pool: Layer::new(&net.score_pool),
-            head_weight: net.head.weight.clone(),
-            head_bias: net.head.bias[0],
+            head: Layer::new(&net.head),
             value: net.value.as_ref().map(Layer::new),
             activation: net.activation,
             node_width: w,
@@ -452,24 +451,26 @@ impl Layer {
         self.rows_with::<LANES>(x, x_stride, n, bias, y);
     }
 
-    /// [`Layer::rows`] compiled for AVX-512: 4 rows × 16 outputs in 4 zmm accumulators. (32
-    /// outputs per block measured 10× slower: the compiler spills such accumulators.)
+    /// [`Layer::rows`] compiled for AVX-512: 4 rows × 2 × 16 outputs in 8 zmm accumulators,
+    /// kept as two arrays (one `[[f32; 32]; 4]` measured 10× slower: the compiler spills it).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn rows_avx512(&self, x: &[f32], x_stride: usize, n: usize, bias: &[f32], y: &mut [f32]) {
-        if self.stride.is_multiple_of(16) {
+        if self.stride.is_multiple_of(32) {
+            self.rows_pairs::<16>(x, x_stride, n, bias, y);
+        } else if self.stride.is_multiple_of(16) {
             self.rows_with::<16>(x, x_stride, n, bias, y);
         } else {
             self.rows_with::<LANES>(x, x_stride, n, bias, y);
         }
     }
 
-    /// [`Layer::rows`] compiled for AVX2: 4 rows × 16 outputs are 8 ymm accumulators.
+    /// [`Layer::rows`] compiled for AVX2: 4 rows × 2 × 8 outputs are 8 ymm accumulators.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn rows_avx2(&self, x: &[f32], x_stride: usize, n: usize, bias: &[f32], y: &mut [f32]) {
         if self.stride.is_multiple_of(16) {
-            self.rows_with::<16>(x, x_stride, n, bias, y);
+            self.rows_pairs::<8>(x, x_stride, n, bias, y);
         } else {
             self.rows_with::<LANES>(x, x_stride, n, bias, y);
         }
@@ -486,6 +487,65 @@ impl Layer {
         while r < n {
             self.rows_block::<1, L>(x, x_stride, r, bias, y);
             r += 1;
+        }
+    }
+
+    /// [`Layer::rows`] in blocks of `2·H` outputs (`2·H` divides `stride`), each block's two
+    /// halves in separate accumulators: one weight load of each half serves `ROWS` rows, and
+    /// each broadcast input serves both halves.
+    #[inline(always)]
+    fn rows_pairs<const H: usize>(&self, x: &[f32], x_stride: usize, n: usize, bias: &[f32], y: &mut [f32]) {
+        let mut r = 0;
+        while r + ROWS <= n {
+            self.rows_block_pair::<ROWS, H>(x, x_stride, r, bias, y);
+            r += ROWS;
+        }
+        while r < n {
+            self.rows_block_pair::<1, H>(x, x_stride, r, bias, y);
+            r += 1;
+        }
+    }
+
+    /// Rows `r0..r0 + R` of [`Layer::rows_pairs`]: outputs `j..j + H` in `lo`, `j + H..j + 2H`
+    /// in `hi`, each the same sum in the same order as [`Layer::rows_block`]'s.
+    #[inline(always)]
+    fn rows_block_pair<const R: usize, const H: usize>(
+        &self,
+        x: &[f32],
+        x_stride: usize,
+        r0: usize,
+        bias: &[f32],
+        y: &mut [f32],
+    ) {
+        let d_in = self.d_in;
+        let xs: [&[f32]; R] = std::array::from_fn(|k| &x[(r0 + k) * x_stride..][..d_in]);
+        let weight = &self.weight[..d_in * self.stride];
+        let mut j = 0;
+        while j + 2 * H <= self.stride {
+            let (mut lo, mut hi) = ([[0.0f32; H]; R], [[0.0f32; H]; R]);
+            for (l, h) in lo.iter_mut().zip(&mut hi) {
+                l.copy_from_slice(&bias[j..j + H]);
+                h.copy_from_slice(&bias[j + H..j + 2 * H]);
+            }
+            for (i, row) in weight.chunks_exact(self.stride).enumerate() {
+                let w_lo: &[f32; H] = row[j..j + H].try_into().expect("H values");
+                let w_hi: &[f32; H] = row[j + H..j + 2 * H].try_into().expect("H values");
+                for ((l, h), xr) in lo.iter_mut().zip(&mut hi).zip(&xs) {
+                    let xi = xr[i];
+                    for (a, &w) in l.iter_mut().zip(w_lo) {
+                        *a += xi * w;
+                    }
+                    for (a, &w) in h.iter_mut().zip(w_hi) {
+                        *a += xi * w;
+                    }
+                }
+            }
+            for (k, (l, h)) in lo.iter().zip(&hi).enumerate() {
+                let out = &mut y[(r0 + k) * self.stride + j..][..2 * H];
+                out[..H].copy_from_slice(l);
+                out[H..].copy_from_slice(h);
+            }
+            j += 2 * H;
         }
     }
 
@@ -540,9 +600,8 @@ struct NsNet {
     score_node: Layer,
     /// Bias-free (checked at load).
     score_pool: Layer,
-    /// The head's one output column, `[s]`, and its bias.
-    head_weight: Vec<f32>,
-    head_bias: f32,
+    /// One output per node (padded to a block, like every layer).
+    head: Layer,
     value: Option<Layer>,
     activation: Activation,
     node_width: usize,
@@ -675,9 +734,12 @@ impl NsNet {
         self.score_node.rows(&s.a, stride, n, &s.score_bias, &mut s.b);
         let score_stride = self.score_node.stride;
         self.activation.apply_slice(&mut s.b[..n * score_stride]);
-        for (q, z) in s.q[..n].iter_mut().zip(s.b.chunks_exact(score_stride)) {
-            let dot: f32 = z.iter().zip(&self.head_weight).map(|(z, w)| z * w).sum();
-            *q = self.head_bias + dot;
+        // The head through the row kernel too: a plain dot product per node would be one
+        // chain of dependent additions (float sums cannot be reordered), far slower. The
+        // embeddings in `s.a` are no longer needed, so it holds the head's padded outputs.
+        self.head.rows(&s.b, score_stride, n, &self.head.bias, &mut s.a);
+        for (q, a) in s.q[..n].iter_mut().zip(s.a.chunks_exact(self.head.stride)) {
+            *q = a[0];
         }
         if let Some(value) = &self.value {
             value.forward(&s.summary, &mut s.value, &mut s.active_x, &mut s.active_row);
