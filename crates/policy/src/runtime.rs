@@ -20,6 +20,14 @@ use crate::meta::check_normalization;
 /// trainer's ([`policy_core::normalize_into`]). Q-values agree with the trainer's to float
 /// rounding (burn's matrix product sums in another order), so a greedy choice can differ only
 /// between actions whose Q-values tie to within a few ulps.
+///
+/// A node-scoring network ([`Runtime::from_network`]) reads observations of any node count
+/// `N ≥ 1` (`N·node_width + task_width` values) and returns `N` Q-values. Its per-node layers
+/// run as matrix products over all nodes (four rows per weight load, AVX2 or AVX-512 code where
+/// the CPU has it, the same bits everywhere); the task's and the summary's terms are computed
+/// once per decision. Its buffers grow to the largest `N` seen and are reused after that, so
+/// only a call with more nodes than ever before allocates. Q-values agree with
+/// `NodeScoring::forward` to float rounding (the task's term is added in another order).
 #[derive(Debug, Clone)]
 pub struct Runtime {
     kind: Kind,
