@@ -2,8 +2,10 @@
 //! default Q-network (11-128-128-10 relu, park-lb's shape) with normalisation, and on a
 //! full-layout network for 64 nodes × 3 resources (453-128-128-64), where `act_state` also
 //! encodes the cluster state; and the shipped park-lb export (trained weights) when present.
-//! Target: ≤ 2 µs for the default network. And a validation as the trainer runs it (50 park-lb
-//! episodes of the shipped export) on 1 and 2 threads.
+//! Target: ≤ 2 µs for the default network. The node-scoring network (hidden 64-64-64, relu,
+//! normalised) deciding on a 1000-node cluster, from an observation and from a cluster state
+//! (issue 10's target: ≤ 200 µs per decision). And a validation as the trainer runs it (50
+//! park-lb episodes of the shipped export) on 1 and 2 threads.
 //!
 //! `cargo bench --bench policy`
 
@@ -11,8 +13,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use policy::{
-    Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
-    Source, TaskRequest,
+    Activation, ClusterState, Dense, Export, Mlp, Network, NodeScoring, NodeState, Normalization, ObservationLayout,
+    Policy, PolicyMeta, Source, TaskRequest,
 };
 
 use cluster_env::{
@@ -39,7 +41,35 @@ fn random_policy(layout: ObservationLayout, hidden: &[usize], rng: &mut ChaCha8R
     let mlp = Mlp { hidden: layers, head: dense(width, n_actions), value: None, activation: Activation::Relu };
     let norm = Normalization { mean: vec![0.5; obs_dim], var: vec![2.0; obs_dim], epsilon: 1e-8, clip: 10.0 };
     let meta = PolicyMeta::new("bench", Source::default(), mlp.shape(), Some(norm), layout);
-    Policy::from_export(Export { meta, mlp }).unwrap()
+    Policy::from_export(Export { meta, network: Network::Mlp(mlp) }).unwrap()
+}
+
+/// A node-scoring relu network with `U(−1/√fan_in, 1/√fan_in)` weights, hidden sizes
+/// `[64, 64, 64]` (embedding 64 → 64, scoring 64), normalisation of one node row and the task
+/// row, on the full layout of [`full_64`] (the layout's 64 nodes are the "trained" count; the
+/// policy serves any).
+fn node_scoring_policy(rng: &mut ChaCha8Rng) -> Policy {
+    let layout = full_64();
+    let (w, t) = (layout.node_width(), layout.task_width());
+    let mut dense = |d_in: usize, d_out: usize, zero_bias: bool| {
+        let bound = 1.0 / (d_in as f32).sqrt();
+        let weight = (0..d_in * d_out).map(|_| rng.random_range(-bound..bound)).collect();
+        let bias = (0..d_out).map(|_| if zero_bias { 0.0 } else { rng.random_range(-bound..bound) }).collect();
+        Dense::new(d_in, d_out, weight, bias).unwrap()
+    };
+    let net = NodeScoring {
+        embed_node: dense(w, 64, false),
+        embed_task: dense(t, 64, true),
+        embed: vec![dense(64, 64, false)],
+        score_node: dense(64, 64, false),
+        score_pool: dense(128, 64, true),
+        head: dense(64, 1, false),
+        value: None,
+        activation: Activation::Relu,
+    };
+    let norm = Normalization { mean: vec![0.5; w + t], var: vec![2.0; w + t], epsilon: 1e-8, clip: 10.0 };
+    let meta = PolicyMeta::new("bench", Source::default(), net.shape(layout.n_nodes()), Some(norm), layout);
+    Policy::from_export(Export { meta, network: Network::NodeScoring(net) }).unwrap()
 }
 
 fn park_lb() -> ObservationLayout {
@@ -61,8 +91,13 @@ fn full_64() -> ObservationLayout {
 
 /// A 64-node cluster with random usage and queues.
 fn state_64(rng: &mut ChaCha8Rng) -> ClusterState {
+    state_of(64, rng)
+}
+
+/// An `n`-node cluster (3 resources) with random usage and queues.
+fn state_of(n: usize, rng: &mut ChaCha8Rng) -> ClusterState {
     ClusterState {
-        nodes: (0..64)
+        nodes: (0..n)
             .map(|id| NodeState {
                 id,
                 capacity: vec![8.0, 16.0, 32.0],
@@ -102,6 +137,21 @@ fn act(c: &mut Criterion) {
     group.bench_function("453-128-128-64_relu_norm", |b| b.iter(|| p.act(std::hint::black_box(&obs), &mask).unwrap()));
     let state = state_64(&mut rng);
     group.bench_function("453-128-128-64_act_state", |b| {
+        b.iter(|| p.act_state(std::hint::black_box(&state)).unwrap().0)
+    });
+
+    // Node-scoring at 1000 nodes: the first call grows the buffers, the timed ones reuse them.
+    let mut p = node_scoring_policy(&mut rng);
+    let n = 1000;
+    let obs: Vec<f32> = (0..n * 7 + 5).map(|_| rng.random_range(0.0..1.0)).collect();
+    let mask = vec![true; n];
+    p.act(&obs, &mask).unwrap();
+    group.bench_function("node-scoring_64-64-64_relu_norm_n1000", |b| {
+        b.iter(|| p.act(std::hint::black_box(&obs), &mask).unwrap())
+    });
+    let state = state_of(n, &mut rng);
+    p.act_state(&state).unwrap();
+    group.bench_function("node-scoring_64-64-64_act_state_n1000", |b| {
         b.iter(|| p.act_state(std::hint::black_box(&state)).unwrap().0)
     });
     group.finish();

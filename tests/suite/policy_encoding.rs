@@ -17,8 +17,8 @@
 use cluster_env::{ClusterEnv, NodeView, ScenarioConfig, scenarios};
 use gym::Env;
 use policy::{
-    Activation, ClusterState, Dense, Export, Mlp, NodeState, Normalization, ObservationLayout, Policy, PolicyMeta,
-    Source, TaskRequest,
+    Activation, ClusterState, Dense, Export, Mlp, Network, NodeState, Normalization, ObservationLayout, Policy,
+    PolicyMeta, Source, TaskRequest,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -83,7 +83,7 @@ fn random_policy(scenario: &str, layout: ObservationLayout, rng: &mut ChaCha8Rng
         clip: 10.0,
     };
     let meta = PolicyMeta::new(scenario, Source::default(), mlp.shape(), Some(norm), layout);
-    Policy::from_export(Export { meta, mlp }).unwrap()
+    Policy::from_export(Export { meta, network: Network::Mlp(mlp) }).unwrap()
 }
 
 /// What one scenario's episodes exercised.

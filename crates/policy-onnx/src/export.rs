@@ -17,11 +17,30 @@
 //! Initializer names match the tensor names of `policy.safetensors` (`hidden.0.weight`,
 //! `head.bias`, `value.weight`, ...), and weights keep their `[in, out]` layout, so `MatMul`
 //! takes them as they are.
+//!
+//! A node-scoring network ([`NodeScoring`], see `policy_core::node_scoring`) has a symbolic
+//! node axis, so one model serves clusters of any size:
+//!
+//! ```text
+//! nodes                                 float[batch, nodes, node_width]  raw node rows
+//! task                                  float[batch, task_width]         raw task row
+//! norm.nodes.* / norm.task.*            (only with a Normalization) as above, node rows with
+//!                                       the first node_width statistics, the task with the rest
+//! embed_task.matmul/.add, embed_task.unsqueeze    t = task·W, [batch, 1, h_0]
+//! embed_node.matmul/.add, embed_node.task, .<act> e = act(nodes·W + b + t)
+//! embed.{k}.matmul/.add/.<act>          further embedding layers, per node
+//! summary.mean, summary.max, summary    [ReduceMean(e, 1), ReduceMax(e, 1)], [batch, 2h]
+//! score_pool.matmul/.add/.unsqueeze     p = summary·W, [batch, 1, s]
+//! score_node.matmul/.add, score_node.pool, .<act> z = act(e·W + b + p)
+//! head.matmul, head.add, head.squeeze   A, [batch, nodes]
+//! value.*, dueling.*                    (dueling) (A − ReduceMean(A, 1)) + V(summary)
+//! q_values                              float[batch, nodes]
+//! ```
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use policy_core::{Activation, Dense, Mlp, Normalization};
+use policy_core::{Activation, Dense, Mlp, Network, NodeScoring, Normalization, ShapeError};
 use prost::Message;
 
 use crate::OnnxError;
@@ -45,8 +64,18 @@ pub const IR_VERSION: i64 = 8;
 /// why GELU is composed from `Erf`.
 pub const OPSET_VERSION: i64 = 17;
 
-/// Name of the graph input: raw observations, `float[batch, obs_dim]`.
+/// Name of the graph input of an MLP: raw observations, `float[batch, obs_dim]`.
 pub const INPUT_NAME: &str = "obs";
+
+/// Name of a node-scoring graph's first input: the raw node rows,
+/// `float[batch, nodes, node_width]`.
+pub const NODES_INPUT_NAME: &str = "nodes";
+
+/// Name of a node-scoring graph's second input: the raw task row, `float[batch, task_width]`.
+pub const TASK_INPUT_NAME: &str = "task";
+
+/// Symbolic name of a node-scoring graph's node axis: one model serves any cluster size.
+pub const NODES_DIM: &str = "nodes";
 
 /// Name of the graph output: one Q-value per action, `float[batch, n_actions]`.
 pub const OUTPUT_NAME: &str = "q_values";
@@ -80,39 +109,75 @@ pub struct ModelInfo {
     pub metadata: Vec<(String, String)>,
 }
 
-/// Encodes `mlp` (preceded by `normalization`, if given) as the bytes of an ONNX model file.
+/// Encodes `network` (preceded by `normalization`, if given) as the bytes of an ONNX model file.
 ///
 /// See [`model_proto`] for what the model computes and what is checked.
-pub fn model_bytes(mlp: &Mlp, normalization: Option<&Normalization>, info: &ModelInfo) -> Result<Vec<u8>, OnnxError> {
-    Ok(model_proto(mlp, normalization, info)?.encode_to_vec())
+pub fn model_bytes(
+    network: &Network,
+    normalization: Option<&Normalization>,
+    info: &ModelInfo,
+) -> Result<Vec<u8>, OnnxError> {
+    Ok(model_proto(network, normalization, info)?.encode_to_vec())
 }
 
-/// Builds the ONNX model of `mlp` (preceded by `normalization`, if given) as a message.
+/// Builds the ONNX model of `network` (preceded by `normalization`, if given) as a message.
 ///
-/// The model maps raw observations `obs: float[batch, obs_dim]` to
-/// `q_values: float[batch, n_actions]` exactly as the Rust runtime does, up to float rounding:
-/// the normalisation is computed in double precision (so it matches the trainer's `f64` code
-/// bit for bit) and rounded to float; the layers run in float.
+/// An MLP's model maps raw observations `obs: float[batch, obs_dim]` to
+/// `q_values: float[batch, n_actions]`; a node-scoring network's maps raw node rows
+/// `nodes: float[batch, nodes, node_width]` and the raw task row `task: float[batch, task_width]`
+/// to `q_values: float[batch, nodes]`, for any number of nodes. Either computes what the Rust
+/// runtime does, up to float rounding: the normalisation is computed in double precision (so it
+/// matches the trainer's `f64` code bit for bit) and rounded to float; the layers run in float.
 ///
 /// # Errors
 ///
 /// [`OnnxError::Shape`] when the layers do not chain (each input width must be the previous
-/// output width, biases must match, the value head must have one output, no width may be 0),
+/// output width, biases must match, the value head must have one output, no width may be 0;
+/// for a node-scoring network, [`NodeScoring::validate`]'s checks),
 /// [`OnnxError::NonFinite`] for a NaN or infinite parameter, [`OnnxError::Normalization`] when
-/// the statistics do not fit the input width or cannot be applied, and
-/// [`OnnxError::DuplicateMetadataKey`].
+/// the statistics do not fit the input width (`node_width + task_width` for a node-scoring
+/// network) or cannot be applied, and [`OnnxError::DuplicateMetadataKey`].
 pub fn model_proto(
-    mlp: &Mlp,
+    network: &Network,
     normalization: Option<&Normalization>,
     info: &ModelInfo,
 ) -> Result<ModelProto, OnnxError> {
-    let (obs_dim, n_actions) = check_mlp(mlp)?;
-    let normalization =
-        normalization.map(|norm| check_normalization(norm, obs_dim).map(|std| (norm, std))).transpose()?;
+    let graph = match network {
+        Network::Mlp(mlp) => mlp_graph(mlp, normalization, info)?,
+        Network::NodeScoring(net) => node_scoring_graph(net, normalization, info)?,
+    };
+    Ok(ModelProto {
+        ir_version: Some(IR_VERSION),
+        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET_VERSION) }],
+        producer_name: Some(PRODUCER_NAME.into()),
+        producer_version: Some(info.producer_version.clone()),
+        domain: None,
+        model_version: None,
+        doc_string: (!info.doc_string.is_empty()).then(|| info.doc_string.clone()),
+        graph: Some(graph),
+        metadata_props: info
+            .metadata
+            .iter()
+            .map(|(key, value)| StringStringEntryProto { key: Some(key.clone()), value: Some(value.clone()) })
+            .collect(),
+    })
+}
+
+/// Metadata keys must be distinct.
+fn check_metadata(info: &ModelInfo) -> Result<(), OnnxError> {
     let mut keys = HashSet::new();
     if let Some((key, _)) = info.metadata.iter().find(|(key, _)| !keys.insert(key)) {
         return Err(OnnxError::DuplicateMetadataKey { key: key.clone() });
     }
+    Ok(())
+}
+
+/// The graph of an MLP (the module documentation's first diagram).
+fn mlp_graph(mlp: &Mlp, normalization: Option<&Normalization>, info: &ModelInfo) -> Result<GraphProto, OnnxError> {
+    let (obs_dim, n_actions) = check_mlp(mlp)?;
+    let normalization =
+        normalization.map(|norm| check_normalization(norm, obs_dim).map(|std| (norm, std))).transpose()?;
+    check_metadata(info)?;
 
     let mut g = GraphBuilder::default();
     let mut x = INPUT_NAME.to_string();
@@ -148,7 +213,7 @@ pub fn model_proto(
         }
     }
 
-    let graph = GraphProto {
+    Ok(GraphProto {
         node: g.nodes,
         name: Some(GRAPH_NAME.into()),
         initializer: g.initializers,
@@ -156,25 +221,111 @@ pub fn model_proto(
         input: vec![float_matrix(INPUT_NAME, obs_dim, "raw observations, one row per decision")],
         output: vec![float_matrix(OUTPUT_NAME, n_actions, "Q-value of each action; the greedy action is the arg-max")],
         value_info: Vec::new(),
-    };
-    Ok(ModelProto {
-        ir_version: Some(IR_VERSION),
-        opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET_VERSION) }],
-        producer_name: Some(PRODUCER_NAME.into()),
-        producer_version: Some(info.producer_version.clone()),
-        domain: None,
-        model_version: None,
-        doc_string: (!info.doc_string.is_empty()).then(|| info.doc_string.clone()),
-        graph: Some(graph),
-        metadata_props: info
-            .metadata
-            .iter()
-            .map(|(key, value)| StringStringEntryProto { key: Some(key.clone()), value: Some(value.clone()) })
-            .collect(),
     })
 }
 
-/// Writes the model of `mlp` (see [`model_bytes`]) to `path` atomically: into a temporary file
+/// The graph of a node-scoring network (the module documentation's second diagram): the
+/// per-node layers are `MatMul`s of `[batch, nodes, ·]` by the shared weights, the task's and
+/// the summary's terms are computed once per row and broadcast over the node axis.
+fn node_scoring_graph(
+    net: &NodeScoring,
+    normalization: Option<&Normalization>,
+    info: &ModelInfo,
+) -> Result<GraphProto, OnnxError> {
+    net.validate().map_err(|e| match e {
+        ShapeError::Layer { layer, message } => shape(&layer, message),
+        other => shape("network", other.to_string()),
+    })?;
+    for (name, dense) in net.layers() {
+        let (weight, cols) = (format!("{name}.weight"), dense.d_out);
+        finite(&weight, dense.weight.iter().enumerate().map(|(k, &v)| (vec![k / cols, k % cols], v.into())))?;
+        finite(&format!("{name}.bias"), dense.bias.iter().enumerate().map(|(i, &v)| (vec![i], v.into())))?;
+    }
+    let (w, t) = (net.node_width(), net.task_width());
+    let normalization =
+        normalization.map(|norm| check_normalization(norm, w + t).map(|std| (norm, std))).transpose()?;
+    check_metadata(info)?;
+
+    let mut g = GraphBuilder::default();
+    let (mut nodes, mut task) = (NODES_INPUT_NAME.to_string(), TASK_INPUT_NAME.to_string());
+    if let Some((norm, std)) = &normalization {
+        let split = |v: &[f64]| (v[..w].to_vec(), v[w..].to_vec());
+        let ((node_mean, task_mean), (node_std, task_std)) = (split(&norm.mean), split(std));
+        nodes = g.normalization_named("norm.nodes", &node_mean, &node_std, norm.clip, &nodes);
+        task = g.normalization_named("norm.task", &task_mean, &task_std, norm.clip, &task);
+    }
+    if net.activation == Activation::Gelu {
+        g.f32_initializer(GELU_SQRT2, &[], [std::f32::consts::SQRT_2]);
+        g.f32_initializer(GELU_ONE, &[], [1.0]);
+        g.f32_initializer(GELU_HALF, &[], [0.5]);
+    }
+    // Unsqueeze and Squeeze take their axes as an input since opset 13.
+    let axis_1 = g.initializer("axes.1", &[1], DataType::Int64, 1i64.to_le_bytes().to_vec());
+    let axis_2 = g.initializer("axes.2", &[1], DataType::Int64, 2i64.to_le_bytes().to_vec());
+
+    // First embedding layer: [node_i, task]·W split in two, the task's half once per row.
+    let task_term = g.linear("embed_task", &net.embed_task, &task, None);
+    let task_term = g.node("Unsqueeze", "embed_task.unsqueeze", &[&task_term, &axis_1], vec![]);
+    let e = g.linear("embed_node", &net.embed_node, &nodes, None);
+    let e = g.node("Add", "embed_node.task", &[&e, &task_term], vec![]);
+    let mut e = g.activation(net.activation, "embed_node", &e);
+    for (k, layer) in net.embed.iter().enumerate() {
+        let name = format!("embed.{k}");
+        e = g.linear(&name, layer, &e, None);
+        e = g.activation(net.activation, &name, &e);
+    }
+    // The cluster summary: mean and max over the node axis.
+    let mean = g.node("ReduceMean", "summary.mean", &[&e], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]);
+    let max = g.node("ReduceMax", "summary.max", &[&e], vec![attr_ints("axes", &[1]), attr_int("keepdims", 0)]);
+    let summary = g.node("Concat", "summary", &[&mean, &max], vec![attr_int("axis", 1)]);
+    // Scoring layer: [e_i, summary]·W split in two, the summary's half once per row.
+    let pool_term = g.linear("score_pool", &net.score_pool, &summary, None);
+    let pool_term = g.node("Unsqueeze", "score_pool.unsqueeze", &[&pool_term, &axis_1], vec![]);
+    let z = g.linear("score_node", &net.score_node, &e, None);
+    let z = g.node("Add", "score_node.pool", &[&z, &pool_term], vec![]);
+    let z = g.activation(net.activation, "score_node", &z);
+    let a = g.linear("head", &net.head, &z, None);
+    match &net.value {
+        None => {
+            g.node_into("Squeeze", "head.squeeze", &[&a, &axis_2], OUTPUT_NAME, vec![]);
+        }
+        Some(value) => {
+            let a = g.node("Squeeze", "head.squeeze", &[&a, &axis_2], vec![]);
+            let v = g.linear("value", value, &summary, None);
+            let mean =
+                g.node("ReduceMean", "dueling.mean", &[&a], vec![attr_ints("axes", &[1]), attr_int("keepdims", 1)]);
+            let centred = g.node("Sub", "dueling.sub", &[&a, &mean], vec![]);
+            g.node_into("Add", "dueling.add", &[&centred, &v], OUTPUT_NAME, vec![]);
+        }
+    }
+    let node_axis = || dimension::Value::DimParam(NODES_DIM.into());
+    let fixed = |n: usize| dimension::Value::DimValue(n as i64);
+    let doc = format!(
+        "cluster-rl node-scoring Q-network {w}+{t}-{} {}{}{}",
+        net.hidden_sizes().iter().map(usize::to_string).collect::<Vec<_>>().join("-"),
+        activation_name(net.activation),
+        if net.value.is_some() { " dueling" } else { "" },
+        if normalization.is_some() { ", normalised input" } else { "" }
+    );
+    Ok(GraphProto {
+        node: g.nodes,
+        name: Some(GRAPH_NAME.into()),
+        initializer: g.initializers,
+        doc_string: Some(doc),
+        input: vec![
+            float_tensor(NODES_INPUT_NAME, vec![node_axis(), fixed(w)], "raw node rows, one matrix per decision"),
+            float_tensor(TASK_INPUT_NAME, vec![fixed(t)], "raw task row, one per decision"),
+        ],
+        output: vec![float_tensor(
+            OUTPUT_NAME,
+            vec![node_axis()],
+            "Q-value of each node; the greedy node is the arg-max over the valid ones",
+        )],
+        value_info: Vec::new(),
+    })
+}
+
+/// Writes the model of `network` (see [`model_bytes`]) to `path` atomically: into a temporary file
 /// beside it, synced to disk, then renamed over `path`. A crash leaves either the old file or
 /// the complete new one, never a truncated model that a serving process could load.
 ///
@@ -184,11 +335,11 @@ pub fn model_proto(
 /// left behind then).
 pub fn write(
     path: impl AsRef<Path>,
-    mlp: &Mlp,
+    network: &Network,
     normalization: Option<&Normalization>,
     info: &ModelInfo,
 ) -> Result<(), OnnxError> {
-    let bytes = model_bytes(mlp, normalization, info)?;
+    let bytes = model_bytes(network, normalization, info)?;
     write_atomic(path.as_ref(), &bytes)
 }
 
@@ -347,16 +498,23 @@ impl GraphBuilder {
     /// trainer computes it in `f64` and IEEE subtraction and division are exact-rounded, so
     /// onnxruntime reproduces it bit for bit (in float it would not).
     fn normalization(&mut self, norm: &Normalization, std: &[f64], x: &str) -> String {
-        let d = norm.mean.len();
-        let mean = self.f64_initializer("norm.mean", &[d], norm.mean.iter().copied());
-        let std = self.f64_initializer("norm.std", &[d], std.iter().copied());
-        let lo = self.f64_initializer("norm.clip_min", &[], [-norm.clip]);
-        let hi = self.f64_initializer("norm.clip_max", &[], [norm.clip]);
-        let x = self.node("Cast", "norm.to_f64", &[x], vec![attr_int("to", DataType::Double as i64)]);
-        let x = self.node("Sub", "norm.sub", &[&x, &mean], vec![]);
-        let x = self.node("Div", "norm.div", &[&x, &std], vec![]);
-        let x = self.node("Clip", "norm.clip", &[&x, &lo, &hi], vec![]);
-        self.node("Cast", "norm.to_f32", &[&x], vec![attr_int("to", DataType::Float as i64)])
+        self.normalization_named("norm", &norm.mean, std, norm.clip, x)
+    }
+
+    /// [`GraphBuilder::normalization`] with names under `prefix`, over the last axis of `x`
+    /// (which broadcasts the statistics over any leading axes, the node axis included).
+    fn normalization_named(&mut self, prefix: &str, mean: &[f64], std: &[f64], clip: f64, x: &str) -> String {
+        let d = mean.len();
+        let mean = self.f64_initializer(&format!("{prefix}.mean"), &[d], mean.iter().copied());
+        let std = self.f64_initializer(&format!("{prefix}.std"), &[d], std.iter().copied());
+        let lo = self.f64_initializer(&format!("{prefix}.clip_min"), &[], [-clip]);
+        let hi = self.f64_initializer(&format!("{prefix}.clip_max"), &[], [clip]);
+        let to_f64 = attr_int("to", DataType::Double as i64);
+        let x = self.node("Cast", &format!("{prefix}.to_f64"), &[x], vec![to_f64]);
+        let x = self.node("Sub", &format!("{prefix}.sub"), &[&x, &mean], vec![]);
+        let x = self.node("Div", &format!("{prefix}.div"), &[&x, &std], vec![]);
+        let x = self.node("Clip", &format!("{prefix}.clip"), &[&x, &lo, &hi], vec![]);
+        self.node("Cast", &format!("{prefix}.to_f32"), &[&x], vec![attr_int("to", DataType::Float as i64)])
     }
 
     /// `x·weight + bias` as `MatMul` + `Add` (the weight is `[in, out]` already); the `Add`
@@ -419,12 +577,16 @@ fn attribute(name: &str, kind: AttributeType, value: AttributeProto) -> Attribut
 
 /// A `float[batch, width]` graph input or output.
 fn float_matrix(name: &str, width: usize, doc: &str) -> ValueInfoProto {
+    float_tensor(name, vec![dimension::Value::DimValue(width as i64)], doc)
+}
+
+/// A `float[batch, dims…]` graph input or output.
+fn float_tensor(name: &str, dims: Vec<dimension::Value>, doc: &str) -> ValueInfoProto {
     let dim = |value| Dimension { value: Some(value), denotation: None };
+    let batch = dimension::Value::DimParam(BATCH_DIM.into());
     let tensor = type_proto::Tensor {
         elem_type: Some(DataType::Float as i32),
-        shape: Some(TensorShapeProto {
-            dim: vec![dim(dimension::Value::DimParam(BATCH_DIM.into())), dim(dimension::Value::DimValue(width as i64))],
-        }),
+        shape: Some(TensorShapeProto { dim: std::iter::once(batch).chain(dims).map(dim).collect() }),
     };
     ValueInfoProto {
         name: Some(name.into()),
@@ -440,19 +602,24 @@ fn graph_doc(mlp: &Mlp, normalised: bool) -> String {
     widths.extend(mlp.hidden.iter().map(|d| d.d_out));
     widths.push(mlp.head.d_out);
     let widths: Vec<String> = widths.iter().map(usize::to_string).collect();
-    let activation = match mlp.activation {
-        Activation::Relu => "relu",
-        Activation::Tanh => "tanh",
-        Activation::LeakyRelu => "leaky_relu",
-        Activation::Gelu => "gelu",
-        Activation::Silu => "silu",
-    };
+    let activation = activation_name(mlp.activation);
     format!(
         "cluster-rl Q-network {} {activation}{}{}",
         widths.join("-"),
         if mlp.value.is_some() { " dueling" } else { "" },
         if normalised { ", normalised input" } else { "" }
     )
+}
+
+/// The activation as the graph's description names it.
+fn activation_name(activation: Activation) -> &'static str {
+    match activation {
+        Activation::Relu => "relu",
+        Activation::Tanh => "tanh",
+        Activation::LeakyRelu => "leaky_relu",
+        Activation::Gelu => "gelu",
+        Activation::Silu => "silu",
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +629,15 @@ mod tests {
     use std::path::PathBuf;
 
     use crate::proto::type_proto::Value as TypeValue;
+
+    // The MLP tests below call the writer with an `Mlp`; these wrap it as the `Network` the
+    // public functions take.
+    fn model_bytes(mlp: &Mlp, n: Option<&Normalization>, info: &ModelInfo) -> Result<Vec<u8>, OnnxError> {
+        super::model_bytes(&Network::Mlp(mlp.clone()), n, info)
+    }
+    fn write(path: impl AsRef<Path>, mlp: &Mlp, n: Option<&Normalization>, info: &ModelInfo) -> Result<(), OnnxError> {
+        super::write(path, &Network::Mlp(mlp.clone()), n, info)
+    }
 
     /// A layer whose parameters are distinct and easy to recognise: `weight[i][j] = base + i +
     /// j/10`, `bias[j] = −base − j`.
@@ -559,7 +735,7 @@ mod tests {
     fn assert_well_formed(model: &ModelProto) {
         let g = graph(model);
         let mut known: HashSet<&str> = g.initializer.iter().map(|t| t.name.as_deref().unwrap()).collect();
-        known.insert(INPUT_NAME);
+        known.extend(g.input.iter().map(|i| i.name.as_deref().unwrap()));
         let mut used = HashSet::new();
         let mut names = HashSet::new();
         for n in &g.node {
@@ -630,6 +806,99 @@ mod tests {
         assert_eq!(node(&model, "head.matmul").input, ["hidden.1.relu", "head.weight"]);
         assert_eq!(node(&model, "head.add").output, ["q_values"]);
         assert_well_formed(&model);
+    }
+
+    /// A node-scoring network: node rows of 3, a task row of 2, hidden `[4, 5, 6]` (two
+    /// embedding layers of 4 and 5, scoring width 6).
+    fn node_scoring(activation: Activation, dueling: bool) -> NodeScoring {
+        let zero_bias = |mut d: Dense| {
+            d.bias.iter_mut().for_each(|b| *b = 0.0);
+            d
+        };
+        NodeScoring {
+            embed_node: dense(3, 4, 0.1),
+            embed_task: zero_bias(dense(2, 4, 0.2)),
+            embed: vec![dense(4, 5, 0.3)],
+            score_node: dense(5, 6, 0.4),
+            score_pool: zero_bias(dense(10, 6, 0.5)),
+            head: dense(6, 1, 0.6),
+            value: dueling.then(|| dense(10, 1, 0.7)),
+            activation,
+        }
+    }
+
+    #[test]
+    fn node_scoring_graph_has_a_symbolic_node_axis() {
+        for activation in [Activation::Relu, Activation::Gelu] {
+            for dueling in [false, true] {
+                for normalised in [false, true] {
+                    let net = Network::NodeScoring(node_scoring(activation, dueling));
+                    let norm = Normalization { mean: vec![0.5; 5], var: vec![2.0; 5], epsilon: 1e-8, clip: 4.0 };
+                    let norm = normalised.then_some(&norm);
+                    let bytes = super::model_bytes(&net, norm, &info()).unwrap();
+                    let model = ModelProto::decode(bytes.as_slice()).unwrap();
+                    assert_well_formed(&model);
+                    let g = graph(&model);
+                    let io: Vec<_> = g.input.iter().chain(&g.output).map(value_type).collect();
+                    let float = DataType::Float as i32;
+                    let (b, n) = (Some(BATCH_DIM.to_string()), Some(NODES_DIM.to_string()));
+                    assert_eq!(
+                        io,
+                        [
+                            (float, vec![None, None, Some(3)], vec![b.clone(), n.clone(), None]),
+                            (float, vec![None, Some(2)], vec![b.clone(), None]),
+                            (float, vec![None, None], vec![b.clone(), n.clone()]),
+                        ]
+                    );
+                    assert_eq!(g.input[0].name.as_deref(), Some(NODES_INPUT_NAME));
+                    assert_eq!(g.input[1].name.as_deref(), Some(TASK_INPUT_NAME));
+                    // Every layer's tensors, named as in policy.safetensors, with their values.
+                    for (name, d) in net.layers() {
+                        let w = initializer(&model, &format!("{name}.weight"));
+                        assert_eq!(w.dims, [d.d_in as i64, d.d_out as i64], "{name}");
+                        assert_eq!(f32s(w), d.weight, "{name}");
+                        assert_eq!(f32s(initializer(&model, &format!("{name}.bias"))), d.bias, "{name}");
+                    }
+                    // The summary pools over the node axis, dropping it.
+                    for pool in ["summary.mean", "summary.max"] {
+                        assert_eq!(attr(node(&model, pool), "axes").ints, [1], "{pool}");
+                        assert_eq!(attr(node(&model, pool), "keepdims").i, Some(0), "{pool}");
+                    }
+                    assert_eq!(node(&model, "summary").input, ["summary.mean", "summary.max"]);
+                    assert_eq!(node(&model, "embed_node.task").input, ["embed_node.add", "embed_task.unsqueeze"]);
+                    assert_eq!(node(&model, "score_node.pool").input, ["score_node.add", "score_pool.unsqueeze"]);
+                    if normalised {
+                        // Node rows with the first 3 statistics, the task with the last 2.
+                        assert_eq!(f64s(initializer(&model, "norm.nodes.mean")), [0.5; 3]);
+                        assert_eq!(f64s(initializer(&model, "norm.task.std")), [(2.0f64 + 1e-8).sqrt(); 2]);
+                        assert_eq!(node(&model, "embed_node.matmul").input[0], "norm.nodes.to_f32");
+                    }
+                    let ops = ops(&model);
+                    assert_eq!(ops.contains(&"Erf"), activation == Activation::Gelu);
+                    assert_eq!(ops.iter().filter(|o| **o == "ReduceMean").count(), 1 + usize::from(dueling));
+                    let doc = g.doc_string.as_deref().unwrap();
+                    assert!(doc.starts_with("cluster-rl node-scoring Q-network 3+2-4-5-6"), "{doc}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_scoring_networks_that_do_not_fit_are_refused() {
+        let err = |net: NodeScoring, norm: Option<&Normalization>| {
+            super::model_bytes(&Network::NodeScoring(net), norm, &info()).unwrap_err().to_string()
+        };
+        let mut net = node_scoring(Activation::Relu, true);
+        net.score_pool = dense(8, 6, 0.0);
+        assert_eq!(err(net, None), "onnx export: score_pool: has 8 inputs but the summary (mean and max) has 10");
+        let mut net = node_scoring(Activation::Relu, false);
+        net.embed[0].weight[7] = f32::NAN;
+        assert_eq!(err(net, None), "onnx export: embed.0.weight[1, 2] is NaN, not a finite number");
+        let norm = Normalization { mean: vec![0.0; 7], var: vec![1.0; 7], epsilon: 1e-8, clip: 4.0 };
+        assert_eq!(
+            err(node_scoring(Activation::Relu, false), Some(&norm)),
+            "onnx export: normalization: mean has 7 entries but the network takes 5 features"
+        );
     }
 
     #[test]

@@ -4,6 +4,9 @@ Usage: ort_check.py MANIFEST
 
 MANIFEST is a JSON file {"cases": [{"name", "model", "obs", "rows", "obs_dim"}, ...]}: "model" is
 an .onnx path, "obs" a file of rows * obs_dim little-endian float32 observations (row-major).
+A node-scoring case has "kind": "node-scoring" and, instead of "obs" and "obs_dim", "nodes" (a
+file of rows * n_nodes * node_width float32 node rows), "task" (rows * task_width task rows),
+"n_nodes", "node_width" and "task_width"; its "input" is reported as a list of both inputs.
 For each case the model must pass `onnx.checker.check_model(full_check=True)` (which includes
 strict shape inference) and load in onnxruntime's CPU provider; the script then runs the whole
 batch at once, and the first rows one at a time (batch size 1, to exercise the symbolic batch
@@ -31,18 +34,30 @@ def run_case(case):
     model = onnx.load(case["model"])
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(case["model"], providers=["CPUExecutionProvider"])
-    obs = np.fromfile(case["obs"], dtype="<f4").reshape(case["rows"], case["obs_dim"])
-    (inp,) = session.get_inputs()
     (out,) = session.get_outputs()
-    q = session.run([out.name], {inp.name: obs})[0]
-    single = [session.run([out.name], {inp.name: obs[i : i + 1]})[0][0] for i in range(min(SINGLE_ROWS, len(obs)))]
+    if case.get("kind") == "node-scoring":
+        # Two inputs: node rows [rows, n_nodes, node_width] and the task row [rows, task_width].
+        nodes_in, task_in = session.get_inputs()
+        rows, n, w, t = case["rows"], case["n_nodes"], case["node_width"], case["task_width"]
+        nodes = np.fromfile(case["nodes"], dtype="<f4").reshape(rows, n, w)
+        task = np.fromfile(case["task"], dtype="<f4").reshape(rows, t)
+        feed = lambda sl: {nodes_in.name: nodes[sl], task_in.name: task[sl]}
+        inputs = [describe(nodes_in), describe(task_in)]
+    else:
+        (inp,) = session.get_inputs()
+        obs = np.fromfile(case["obs"], dtype="<f4").reshape(case["rows"], case["obs_dim"])
+        feed = lambda sl: {inp.name: obs[sl]}
+        inputs = describe(inp)
+    rows = case["rows"]
+    q = session.run([out.name], feed(slice(0, rows)))[0]
+    single = [session.run([out.name], feed(slice(i, i + 1)))[0][0] for i in range(min(SINGLE_ROWS, rows))]
     meta = session.get_modelmeta()
     return {
         "ir_version": model.ir_version,
         "opset": [[o.domain, o.version] for o in model.opset_import],
         "producer": meta.producer_name,
         "metadata": meta.custom_metadata_map,
-        "input": describe(inp),
+        "input": inputs,
         "output": describe(out),
         # float32 -> float64 is exact, and json writes float64 round-trip exactly.
         "q_values": q.astype(np.float64).tolist(),

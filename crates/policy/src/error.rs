@@ -71,7 +71,7 @@ pub enum PolicyError {
 
     /// `format_version` is not one this runtime reads.
     #[error(
-        "{}: format_version is {found}, but this runtime reads version {supported} only \
+        "{}: format_version is {found}, but this runtime reads versions 1 to {supported} only \
          (export the policy again with a matching `cluster-rl`)",
         path.display()
     )]
@@ -228,6 +228,34 @@ pub enum PolicyError {
     EmptyCluster {
         /// The policy's number of nodes.
         expected: usize,
+    },
+
+    /// The cluster state has no nodes, for a policy that serves any number of them.
+    #[error("cluster state: the cluster has no nodes; a task is placed on one of at least 1 node")]
+    NoNodes,
+
+    /// An observation for a node-scoring network is not a whole number (at least one) of node
+    /// rows followed by the task row.
+    #[error(
+        "observation has {got} values, expected n·{node_width} + {task_width} for a node count n ≥ 1 (a \
+         node-scoring policy reads {node_width} values per node, then {task_width} for the task)"
+    )]
+    NodeRows {
+        /// Length given.
+        got: usize,
+        /// Values per node row.
+        node_width: usize,
+        /// Values of the task row.
+        task_width: usize,
+    },
+
+    /// A batch for a node-scoring network is not `batch` observations of one length.
+    #[error("batch has {got} values, which is not {batch} observations of equal length")]
+    BatchRows {
+        /// Length given.
+        got: usize,
+        /// Number of observations asked for.
+        batch: usize,
     },
 
     /// The cluster state has a different number of nodes than the policy was trained on.

@@ -7,12 +7,12 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use policy_core::{Dense, Mlp, NetworkShape};
+use policy_core::{Architecture, Dense, Mlp, Network, NetworkShape, NodeScoring};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::Deserialize;
 
 use crate::error::{PolicyError, Result};
-use crate::meta::{FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, json_string, meta_err};
+use crate::meta::{FORMAT, FORMAT_VERSION, FORMAT_VERSION_MLP, IN_MEMORY, PolicyMeta, json_string, meta_err};
 
 /// The metadata file of an export.
 pub const META_FILE: &str = "policy.json";
@@ -38,7 +38,7 @@ const READ_ATTEMPTS: usize = 20;
 
 /// An exported policy: metadata and weights, as one directory holds them.
 ///
-/// `policy.safetensors` holds, all `F32` and row-major:
+/// `policy.safetensors` holds, all `F32` and row-major, for an MLP (`policy.json` version 1):
 ///
 /// | tensor | shape |
 /// |---|---|
@@ -47,40 +47,67 @@ const READ_ATTEMPTS: usize = 20;
 /// | `head.weight`, `head.bias` | `[last hidden, n_actions]`, `[n_actions]` |
 /// | `value.weight`, `value.bias` | `[last hidden, 1]`, `[1]` (dueling only) |
 ///
+/// and for a node-scoring network (version 2; `hidden_sizes` = `[h_0, …, h_k, s]`, `w` and
+/// `t` the node and task row widths, `h = h_k`), the layers of [`NodeScoring::layers`]:
+///
+/// | tensor | shape |
+/// |---|---|
+/// | `embed_node.weight`, `.bias` | `[w, h_0]`, `[h_0]` |
+/// | `embed_task.weight`, `.bias` | `[t, h_0]`, `[h_0]` (zero) |
+/// | `embed.{k}.weight`, `.bias` | `[h_k, h_{k+1}]`, `[h_{k+1}]` |
+/// | `score_node.weight`, `.bias` | `[h, s]`, `[s]` |
+/// | `score_pool.weight`, `.bias` | `[2h, s]`, `[s]` (zero) |
+/// | `head.weight`, `.bias` | `[s, 1]`, `[1]` |
+/// | `value.weight`, `.bias` | `[2h, 1]`, `[1]` (dueling only) |
+///
 /// and `{"format": "cluster-rl-policy"}` as its `__metadata__`. A layer computes `y = x·W + b`
 /// (burn's layout, the transpose of PyTorch's `Linear.weight`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Export {
     /// `policy.json`.
     pub meta: PolicyMeta,
-    /// `policy.safetensors`.
-    pub mlp: Mlp,
+    /// `policy.safetensors`: the network, of the architecture `meta.network` records.
+    pub network: Network,
 }
 
 impl Export {
     /// Checks the metadata ([`PolicyMeta::validate`]) and that the network matches it: the
-    /// activation, one layer per hidden size, every tensor's shape, a value head exactly when
-    /// dueling, and finite weights.
+    /// architecture and `format_version`, the activation, one layer per hidden size, every
+    /// tensor's shape, a value head exactly when dueling, finite weights, and (node-scoring)
+    /// zero biases on the task and summary halves.
     ///
     /// # Errors
     /// The first inconsistency, naming the field or tensor (path `<in-memory export>`).
     pub fn validate(&self) -> Result<()> {
         let path = Path::new(IN_MEMORY);
         self.meta.validate_at(path)?;
-        if self.mlp.activation != self.meta.network.activation {
+        let network_is_mlp = matches!(self.network, Network::Mlp(_));
+        if network_is_mlp != self.meta.network.architecture.is_mlp() {
+            let kind = |mlp: bool| if mlp { "mlp" } else { "node-scoring" };
+            return Err(meta_err(
+                path,
+                "network.architecture",
+                format!(
+                    "is {}, but the network is {}",
+                    kind(self.meta.network.architecture.is_mlp()),
+                    kind(network_is_mlp)
+                ),
+            ));
+        }
+        if self.network.activation() != self.meta.network.activation {
             return Err(meta_err(
                 path,
                 "network.activation",
                 format!(
                     "is {}, but the network applies {}",
                     self.meta.network.activation.name(),
-                    self.mlp.activation.name()
+                    self.network.activation().name()
                 ),
             ));
         }
         let expected = expected_tensors(&self.meta.network);
         let found: BTreeMap<String, Vec<usize>> =
-            mlp_tensors(&self.mlp).into_iter().map(|(name, shape, _)| (name, shape)).collect();
+            network_tensors(&self.network).into_iter().map(|(name, shape, _)| (name, shape)).collect();
         check_tensor_set(path, &expected, |name| found.get(name).cloned())?;
         if let Some(name) = found.keys().find(|name| !expected.iter().any(|(e, _)| e == *name)) {
             return Err(PolicyError::UnexpectedTensor {
@@ -90,8 +117,8 @@ impl Export {
             });
         }
         // Shapes match the metadata: what is left is a weight vector of the wrong length.
-        self.mlp.validate()?;
-        for (name, _, values) in mlp_tensors(&self.mlp) {
+        self.network.validate()?;
+        for (name, _, values) in network_tensors(&self.network) {
             check_finite(path, &name, values.into_iter())?;
         }
         Ok(())
@@ -249,15 +276,15 @@ impl Export {
         let text = std::str::from_utf8(policy_json)
             .map_err(|e| PolicyError::Json { path: meta_path.into(), message: format!("not valid UTF-8: {e}") })?;
         let meta = read_meta(meta_path, text)?;
-        let mlp = read_weights(weights_path, safetensors, &meta.network)?;
-        Ok(Self { meta, mlp })
+        let network = read_weights(weights_path, safetensors, &meta.network)?;
+        Ok(Self { meta, network })
     }
 
     /// `policy.safetensors`'s bytes.
     fn safetensors_bytes(&self, path: &Path) -> Result<Vec<u8>> {
         let st_err =
             |e: safetensors::SafeTensorError| PolicyError::Safetensors { path: path.into(), message: e.to_string() };
-        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = mlp_tensors(&self.mlp)
+        let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = network_tensors(&self.network)
             .into_iter()
             .map(|(name, shape, values)| (name, shape, values.into_iter().flat_map(f32::to_le_bytes).collect()))
             .collect();
@@ -338,7 +365,8 @@ fn read_meta(path: &Path, text: &str) -> Result<PolicyMeta> {
     if probe.format.as_ref().and_then(|v| v.as_str()) != Some(FORMAT) {
         return Err(PolicyError::Format { path: path.into(), found: shown(&probe.format) });
     }
-    if probe.format_version.as_ref().and_then(|v| v.as_u64()) != Some(u64::from(FORMAT_VERSION)) {
+    let version = probe.format_version.as_ref().and_then(|v| v.as_u64());
+    if !version.is_some_and(|v| (u64::from(FORMAT_VERSION_MLP)..=u64::from(FORMAT_VERSION)).contains(&v)) {
         return Err(PolicyError::Version {
             path: path.into(),
             found: shown(&probe.format_version),
@@ -350,8 +378,9 @@ fn read_meta(path: &Path, text: &str) -> Result<PolicyMeta> {
     Ok(meta)
 }
 
-/// Reads the weights of a network shaped `shape` from the bytes of `policy.safetensors`.
-fn read_weights(path: &Path, bytes: &[u8], shape: &NetworkShape) -> Result<Mlp> {
+/// Reads the weights of a network shaped `shape` (of its architecture) from the bytes of
+/// `policy.safetensors`.
+fn read_weights(path: &Path, bytes: &[u8], shape: &NetworkShape) -> Result<Network> {
     let st_err =
         |e: safetensors::SafeTensorError| PolicyError::Safetensors { path: path.into(), message: e.to_string() };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(st_err)?;
@@ -396,40 +425,94 @@ fn read_weights(path: &Path, bytes: &[u8], shape: &NetworkShape) -> Result<Mlp> 
         // The shapes were checked above, so the lengths agree.
         Dense::new(d_in, d_out, weight, bias).map_err(PolicyError::Network)
     };
-    let mut hidden = Vec::with_capacity(shape.hidden_sizes.len());
-    let mut width = shape.obs_dim;
-    for (i, &h) in shape.hidden_sizes.iter().enumerate() {
-        hidden.push(take_dense(&format!("hidden.{i}"), width, h)?);
-        width = h;
+    // The layers in file order, each `(name, d_in, d_out)` as `expected_layers` lists them.
+    let mut layers = expected_layers(shape).into_iter();
+    let mut next = || -> Result<Dense> {
+        let (name, d_in, d_out) = layers.next().expect("expected_layers lists every layer read here");
+        take_dense(&name, d_in, d_out)
+    };
+    let network = match shape.architecture {
+        Architecture::Mlp => {
+            let hidden = shape.hidden_sizes.iter().map(|_| next()).collect::<Result<Vec<_>>>()?;
+            let head = next()?;
+            let value = if shape.dueling { Some(next()?) } else { None };
+            Network::Mlp(Mlp { hidden, head, value, activation: shape.activation })
+        }
+        Architecture::NodeScoring { .. } => {
+            let (embed_node, embed_task) = (next()?, next()?);
+            // hidden_sizes = [h_0, …, h_k, s]: k further embedding layers.
+            let embed = (2..shape.hidden_sizes.len()).map(|_| next()).collect::<Result<Vec<_>>>()?;
+            let (score_node, score_pool, head) = (next()?, next()?, next()?);
+            let value = if shape.dueling { Some(next()?) } else { None };
+            Network::NodeScoring(NodeScoring {
+                embed_node,
+                embed_task,
+                embed,
+                score_node,
+                score_pool,
+                head,
+                value,
+                activation: shape.activation,
+            })
+        }
+    };
+    // The shapes agree with the metadata; what is left is what only the weights can say (a
+    // node-scoring network's bias-free halves must have zero bias).
+    network.validate()?;
+    Ok(network)
+}
+
+/// Every layer a network of `shape` has, `(name, d_in, d_out)`, in file order. A node-scoring
+/// shape has at least two hidden sizes ([`PolicyMeta::validate`] checks it).
+fn expected_layers(shape: &NetworkShape) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    match shape.architecture {
+        Architecture::Mlp => {
+            let mut width = shape.obs_dim;
+            for (i, &h) in shape.hidden_sizes.iter().enumerate() {
+                out.push((format!("hidden.{i}"), width, h));
+                width = h;
+            }
+            out.push(("head".into(), width, shape.n_actions));
+            if shape.dueling {
+                out.push(("value".into(), width, 1));
+            }
+        }
+        Architecture::NodeScoring { node_width, task_width } => {
+            let sizes = &shape.hidden_sizes;
+            let (embeds, score) = sizes.split_at(sizes.len().saturating_sub(1));
+            let (first, s) = (embeds.first().copied().unwrap_or(0), score.first().copied().unwrap_or(0));
+            let h = embeds.last().copied().unwrap_or(0);
+            out.push(("embed_node".into(), node_width, first));
+            out.push(("embed_task".into(), task_width, first));
+            for (k, pair) in embeds.windows(2).enumerate() {
+                out.push((format!("embed.{k}"), pair[0], pair[1]));
+            }
+            out.push(("score_node".into(), h, s));
+            out.push(("score_pool".into(), 2 * h, s));
+            out.push(("head".into(), s, 1));
+            if shape.dueling {
+                out.push(("value".into(), 2 * h, 1));
+            }
+        }
     }
-    let head = take_dense("head", width, shape.n_actions)?;
-    let value = if shape.dueling { Some(take_dense("value", width, 1)?) } else { None };
-    Ok(Mlp { hidden, head, value, activation: shape.activation })
+    out
 }
 
 /// Every tensor a network of `shape` has, with its shape, in file order.
 fn expected_tensors(shape: &NetworkShape) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
-    let mut push = |prefix: String, d_in: usize, d_out: usize| {
+    for (prefix, d_in, d_out) in expected_layers(shape) {
         out.push((format!("{prefix}.weight"), vec![d_in, d_out]));
         out.push((format!("{prefix}.bias"), vec![d_out]));
-    };
-    let mut width = shape.obs_dim;
-    for (i, &h) in shape.hidden_sizes.iter().enumerate() {
-        push(format!("hidden.{i}"), width, h);
-        width = h;
-    }
-    push("head".into(), width, shape.n_actions);
-    if shape.dueling {
-        push("value".into(), width, 1);
     }
     out
 }
 
-/// Every tensor of `mlp`: name, shape and values in row-major order.
-fn mlp_tensors(mlp: &Mlp) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+/// Every tensor of `network`: name, shape and values in row-major order.
+fn network_tensors(network: &Network) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let mut out = Vec::new();
-    for (prefix, d) in mlp.layers() {
+    for (prefix, d) in network.layers() {
         out.push((format!("{prefix}.weight"), vec![d.d_in, d.d_out], d.weight.clone()));
         out.push((format!("{prefix}.bias"), vec![d.bias.len()], d.bias.clone()));
     }
@@ -494,7 +577,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::Policy;
     use crate::meta::Source;
-    use crate::runtime::tests::tiny_export;
+    use crate::runtime::tests::{mlp_mut, tiny_export};
 
     /// A fresh, empty directory under the system's temp dir.
     fn temp_dir(name: &str) -> PathBuf {
@@ -525,7 +608,128 @@ pub(crate) mod tests {
             global_step: Some(1234),
             extra: BTreeMap::from([("commit".into(), serde_json::json!("abc123"))]),
         };
-        Export { meta: PolicyMeta::new("unit-full", source, mlp.shape(), Some(norm), layout), mlp }
+        Export {
+            meta: PolicyMeta::new("unit-full", source, mlp.shape(), Some(norm), layout),
+            network: Network::Mlp(mlp),
+        }
+    }
+
+    /// A node-scoring export on the full layout of 2 nodes × 2 resources (node rows of 6,
+    /// a task row of 4), hidden `[5, 4, 3]` (two embedding layers, scoring width 3), tanh,
+    /// dueling, with normalisation of one node row and the task row (10 features).
+    pub(crate) fn ns_export() -> Export {
+        let net = crate::runtime::tests::random_ns(6, 4, &[5, 4, 3], true, Activation::Tanh, 7);
+        let norm = Normalization {
+            mean: (0..10).map(|j| f64::from(j) * 0.1).collect(),
+            var: vec![0.5; 10],
+            epsilon: 1e-8,
+            clip: 5.0,
+        };
+        let layout = crate::request::tests::full_layout();
+        let meta = PolicyMeta::new("unit-ns", Source::default(), net.shape(2), Some(norm), layout);
+        Export { meta, network: Network::NodeScoring(net) }
+    }
+
+    #[test]
+    fn a_node_scoring_export_is_version_2_and_round_trips() {
+        let dir = temp_dir("ns-round-trip");
+        let export = ns_export();
+        export.write(&dir).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fs::read(dir.join(META_FILE)).unwrap()).unwrap();
+        assert_eq!(json["format_version"], 2);
+        assert_eq!(
+            json["network"]["architecture"],
+            serde_json::json!({"kind": "node-scoring", "node_width": 6, "task_width": 4})
+        );
+        assert_eq!(json["network"]["obs_dim"], 16, "the trained node count's observation");
+        assert_eq!(export.meta.network.to_string(), "16-5-4-3-2 tanh dueling node-scoring 6+4");
+        let back = Export::read(&dir).unwrap();
+        assert_eq!(back, export);
+        let st = fs::read(dir.join(WEIGHTS_FILE)).unwrap();
+        let mut names: Vec<String> =
+            SafeTensors::deserialize(&st).unwrap().names().into_iter().map(String::from).collect();
+        names.sort();
+        let layers = ["embed.0", "embed_node", "embed_task", "head", "score_node", "score_pool", "value"];
+        let want: Vec<String> = layers.iter().flat_map(|l| [format!("{l}.bias"), format!("{l}.weight")]).collect();
+        assert_eq!(names, want);
+        // The loaded policy acts on any node count, as the in-memory one does.
+        let mut a = Policy::load(&dir).unwrap();
+        let mut b = Policy::from_export(export).unwrap();
+        assert!(a.any_node_count());
+        for n in [1, 2, 5] {
+            let obs = crate::runtime::tests::ns_observation(n, 6, 4, n);
+            assert_eq!(a.q_values(&obs).unwrap(), b.q_values(&obs).unwrap());
+            assert_eq!(a.q_values(&obs).unwrap().len(), n);
+            assert_eq!(a.n_nodes_of(obs.len()).unwrap(), n);
+        }
+        assert_eq!((a.obs_dim(), a.n_actions()), (16, 2), "the trained layout's");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn node_scoring_exports_that_do_not_fit_are_errors() {
+        let check = |edit: fn(&mut Export), want: &str| {
+            let mut export = ns_export();
+            edit(&mut export);
+            assert_eq!(export.validate().unwrap_err().to_string(), want);
+        };
+        fn net(e: &mut Export) -> &mut NodeScoring {
+            match &mut e.network {
+                Network::NodeScoring(n) => n,
+                Network::Mlp(_) => unreachable!("a node-scoring export"),
+            }
+        }
+        check(
+            |e| e.meta.normalization.as_mut().unwrap().var.truncate(9),
+            "<in-memory export>: normalization.var: has 9 values, expected 10 (node_width + task_width: one node row \
+             and the task row)",
+        );
+        check(
+            |e| net(e).score_pool = Dense::new(6, 3, vec![0.0; 18], vec![0.0; 3]).unwrap(),
+            "<in-memory export>: tensor score_pool.weight has shape [6, 3], expected [8, 3]",
+        );
+        check(
+            |e| net(e).embed_task.bias[2] = 1.0,
+            "network: embed_task: has a non-zero bias; the node part holds the layer's bias",
+        );
+        check(
+            |e| e.meta.format_version = 1,
+            "<in-memory export>: format_version: is 1, which holds MLPs only, but network.architecture is \
+             node-scoring; expected 2",
+        );
+        check(
+            |e| e.meta.network.architecture = Architecture::NodeScoring { node_width: 5, task_width: 5 },
+            "<in-memory export>: network.architecture: has rows of 5 (node) and 5 (task) values, but the \
+             observation layout's are 6 and 4",
+        );
+        check(
+            |e| e.meta.network.hidden_sizes.truncate(1),
+            "<in-memory export>: network.hidden_sizes: has 1 values, but a node-scoring network needs at least 2 \
+             (its embedding layers, then its scoring layer)",
+        );
+        check(
+            |e| e.network = full_export().network,
+            "<in-memory export>: network.architecture: is node-scoring, but the network is mlp",
+        );
+        // In the file: a mis-shaped tensor is named, with the file.
+        let dir = temp_dir("ns-bad-tensor");
+        ns_export().write(&dir).unwrap();
+        let path = dir.join(WEIGHTS_FILE);
+        let bytes = fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n.clone(), v.dtype(), v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        let head = tensors.iter_mut().find(|t| t.0 == "head.weight").unwrap();
+        head.2 = vec![1, 3];
+        let raw: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> =
+            tensors.iter().map(|(n, d, s, b)| (n.as_str(), *d, s.clone(), b.clone())).collect();
+        write_raw(&path, &raw, Some(FORMAT));
+        let e = Export::read(&dir).unwrap_err();
+        assert_eq!(e.to_string(), format!("{}: tensor head.weight has shape [1, 3], expected [3, 1]", path.display()));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Writes a safetensors file of raw `(name, dtype, shape, bytes)` entries.
@@ -650,7 +854,10 @@ pub(crate) mod tests {
         assert!(matches!(&e, PolicyError::Format { found, .. } if found == "(missing from __metadata__)"), "{e}");
         // The untouched tensors read fine.
         let ok = dir_with_weights("ok", &tiny_tensors(|_| {}), Some(FORMAT));
-        assert_eq!(Export::read(&ok).unwrap().mlp.head, Dense::new(3, 2, vec![1.0; 6], vec![0.0; 2]).unwrap());
+        assert_eq!(
+            mlp_mut(&mut Export::read(&ok).unwrap().network).head,
+            Dense::new(3, 2, vec![1.0; 6], vec![0.0; 2]).unwrap()
+        );
         for d in [shape, missing, extra, dtype, nan, unmarked, ok] {
             fs::remove_dir_all(d).unwrap();
         }
@@ -696,13 +903,13 @@ pub(crate) mod tests {
     fn bad_policy_json() {
         let (path, e) = with_json("version", |s| {
             // A future version with a field this runtime does not know: reported as a version.
-            s.replace("\"format_version\": 1", "\"format_version\": 2, \"quantized\": true")
+            s.replace("\"format_version\": 1", "\"format_version\": 3, \"quantized\": true")
         });
         assert_eq!(
             e.to_string(),
             format!(
-                "{}: format_version is 2, but this runtime reads version 1 only (export the policy again with a \
-                 matching `cluster-rl`)",
+                "{}: format_version is 3, but this runtime reads versions 1 to 2 only (export the policy again with \
+                 a matching `cluster-rl`)",
                 path.display()
             )
         );
@@ -758,7 +965,8 @@ pub(crate) mod tests {
         let mut exports = [tiny_export(Activation::Relu, false), tiny_export(Activation::Relu, false)];
         for (k, e) in exports.iter_mut().enumerate() {
             e.meta.source.global_step = Some(k as u64);
-            e.mlp.head.bias = vec![k as f32; e.mlp.head.bias.len()];
+            let head = &mut mlp_mut(&mut e.network).head;
+            head.bias = vec![k as f32; head.bias.len()];
         }
         exports[0].write(&dir).unwrap();
         let done = AtomicBool::new(false);
@@ -768,7 +976,10 @@ pub(crate) mod tests {
                 while !done.load(Ordering::Relaxed) {
                     let e = Export::read(&dir).unwrap_or_else(|e| panic!("read {loads}: {e}"));
                     let k = e.meta.source.global_step.unwrap() as usize;
-                    assert_eq!(e.mlp, exports[k].mlp, "read {loads}: metadata of export {k} with other weights");
+                    assert_eq!(
+                        e.network, exports[k].network,
+                        "read {loads}: metadata of export {k} with other weights"
+                    );
                     loads += 1;
                 }
                 loads
@@ -799,7 +1010,7 @@ pub(crate) mod tests {
         assert!(!dir.exists());
         // A weight vector of the wrong length (the shapes agree with the metadata).
         let mut export = full_export();
-        export.mlp.hidden[1].weight.pop();
+        mlp_mut(&mut export.network).hidden[1].weight.pop();
         let e = export.write(&dir).unwrap_err();
         assert_eq!(e.to_string(), "network: hidden.1: weight has 19 values, expected 5·4 = 20");
         assert!(!dir.exists());

@@ -7,8 +7,9 @@
 //! - [`Runtime`]: the network alone (normalisation, layers, greedy action), for a network
 //!   without an observation layout; [`Policy`] runs one.
 //! - [`Export`]: the directory's contents — [`PolicyMeta`] (`policy.json`: network shape,
-//!   normalisation, observation layout, provenance) and the [`Mlp`]'s weights
-//!   (`policy.safetensors`, tensors listed on [`Export`]); [`Export::write`] and
+//!   normalisation, observation layout, provenance) and the [`Network`]'s weights
+//!   (`policy.safetensors`, tensors listed on [`Export`]): an [`Mlp`] (format version 1) or
+//!   a [`NodeScoring`] network (version 2), which serves clusters of any node count; [`Export::write`] and
 //!   [`Export::read`]. An export may also hold `policy.onnx`, the same network for other
 //!   runtimes.
 //! - [`ClusterState`]: the task-submission interface — nodes with capacity, usage, speed,
@@ -22,8 +23,8 @@
 //!
 //! ```
 //! use policy::{
-//!     Activation, ClusterState, Dense, Export, Mlp, NodeState, ObservationLayout, Policy, PolicyMeta, Source,
-//!     TaskRequest,
+//!     Activation, ClusterState, Dense, Export, Mlp, Network, NodeState, ObservationLayout, Policy, PolicyMeta,
+//!     Source, TaskRequest,
 //! };
 //!
 //! // Park's layout on two nodes: [load 0, load 1, task size]. A hand-made network whose
@@ -36,7 +37,7 @@
 //! };
 //! let layout = ObservationLayout::Park { n_nodes: 2, resources: vec!["slot".into()], high: 500_000.0 };
 //! let meta = PolicyMeta::new("park-lb", Source::default(), mlp.shape(), None, layout);
-//! let mut policy = Policy::from_export(Export { meta, mlp })?;
+//! let mut policy = Policy::from_export(Export { meta, network: Network::Mlp(mlp) })?;
 //!
 //! assert_eq!(policy.act(&[30.0, 10.0, 5.0], &[true, true])?, 1);
 //! assert_eq!(policy.act(&[30.0, 10.0, 5.0], &[true, false])?, 0);
@@ -64,10 +65,14 @@
 
 pub use error::{PolicyError, Result};
 pub use files::{COMPANION_FILES, Export, META_FILE, WEIGHTS_FILE, is_trace_copy};
-pub use meta::{ACTION_MEANING, ActionMeaning, FORMAT, FORMAT_VERSION, IN_MEMORY, PolicyMeta, Source, WEIGHT_LAYOUT};
+pub use meta::{
+    ACTION_MEANING, ActionMeaning, FORMAT, FORMAT_VERSION, FORMAT_VERSION_MLP, IN_MEMORY, PolicyMeta, Source,
+    WEIGHT_LAYOUT,
+};
 pub use policy::Policy;
 pub use policy_core::{
-    Activation, Dense, FIT_EPS, Mlp, NetworkShape, Normalization, ObservationLayout, ShapeError, masked_argmax,
+    Activation, Architecture, Dense, FIT_EPS, Mlp, Network, NetworkShape, NodeScoring, Normalization,
+    ObservationLayout, ShapeError, masked_argmax,
 };
 pub use request::{ClusterState, NodeState, TaskRequest};
 pub use runtime::Runtime;

@@ -4,15 +4,21 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use policy_core::{NetworkShape, Normalization, ObservationLayout};
+use policy_core::{Architecture, NetworkShape, Normalization, ObservationLayout};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PolicyError, Result};
 
 /// `format` of `policy.json` and of the safetensors `__metadata__`.
 pub const FORMAT: &str = "cluster-rl-policy";
-/// The only `format_version` this runtime reads (and the one it writes).
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest `format_version` this runtime reads and writes: version 2 records the network's
+/// architecture (`network.architecture`), which a node-scoring export needs.
+pub const FORMAT_VERSION: u32 = 2;
+/// The `format_version` of an MLP export. Version 1 has no architecture (every network in it is
+/// an MLP), and an MLP's `policy.json` reads the same in both versions, so MLP exports keep
+/// being written as version 1: their files stay byte for byte what they were, and runtimes that
+/// read only version 1 still load them. Only a node-scoring export is written as version 2.
+pub const FORMAT_VERSION_MLP: u32 = 1;
 /// `weight_layout` of `policy.json`: how to read the weight tensors.
 pub const WEIGHT_LAYOUT: &str = "[in, out]; y = x W + b";
 /// What an action means, as [`PolicyMeta::new`] records it.
@@ -26,14 +32,17 @@ pub const IN_MEMORY: &str = "<in-memory export>";
 pub struct PolicyMeta {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Always [`FORMAT_VERSION`].
+    /// [`FORMAT_VERSION_MLP`] (1) for an MLP, [`FORMAT_VERSION`] (2) for a node-scoring
+    /// network; a reader takes either for an MLP.
     pub format_version: u32,
     /// Scenario the policy was trained on (a preset name or the experiment's scenario name).
     pub scenario: String,
     /// Where the weights came from.
     #[serde(default)]
     pub source: Source,
-    /// The network's shape.
+    /// The network's shape, with its architecture (version 2; absent means an MLP). For a
+    /// node-scoring network, `obs_dim` and `n_actions` describe the node count it was trained
+    /// on (the observation layout's); the network serves any node count.
     pub network: NetworkShape,
     /// Observation normalisation applied before the network (none: raw observations).
     pub normalization: Option<Normalization>,
@@ -76,8 +85,9 @@ pub struct ActionMeaning {
 }
 
 impl PolicyMeta {
-    /// Metadata for a network trained on `scenario`: the current format and version, actions
-    /// meaning node indices (`n` = `network.n_actions`), the `[in, out]` weight layout.
+    /// Metadata for a network trained on `scenario`: the format and the version its
+    /// architecture needs ([`FORMAT_VERSION_MLP`] for an MLP, [`FORMAT_VERSION`] otherwise),
+    /// actions meaning node indices (`n` = `network.n_actions`), the `[in, out]` weight layout.
     pub fn new(
         scenario: impl Into<String>,
         source: Source,
@@ -87,7 +97,7 @@ impl PolicyMeta {
     ) -> Self {
         Self {
             format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
+            format_version: version_for(&network.architecture),
             scenario: scenario.into(),
             source,
             actions: ActionMeaning { n: network.n_actions, meaning: ACTION_MEANING.into() },
@@ -98,10 +108,13 @@ impl PolicyMeta {
         }
     }
 
-    /// Checks that the metadata is self-consistent: format and version, the weight layout,
-    /// non-empty layers, normalisation vectors of length `obs_dim` with finite means and
-    /// variances ≥ 0, a usable observation layout ([`ObservationLayout::validate`]) whose length
-    /// is `obs_dim` and whose node count is `n_actions` = `actions.n`.
+    /// Checks that the metadata is self-consistent: format and version (version 1 holds MLPs
+    /// only), the weight layout, non-empty layers, normalisation vectors of the network's input
+    /// width (`obs_dim` for an MLP, `node_width + task_width` for a node-scoring network, whose
+    /// statistics every node row shares) with finite means and variances ≥ 0, a usable
+    /// observation layout ([`ObservationLayout::validate`]) whose length is `obs_dim` and whose
+    /// node count is `n_actions` = `actions.n`; for a node-scoring network also row widths that
+    /// are the layout's and at least two hidden sizes (embedding and scoring layers).
     ///
     /// # Errors
     /// The first inconsistency, naming the field (path `<in-memory export>`).
@@ -114,12 +127,22 @@ impl PolicyMeta {
         if self.format != FORMAT {
             return Err(PolicyError::Format { path: path.into(), found: json_string(&self.format) });
         }
-        if self.format_version != FORMAT_VERSION {
+        if !(FORMAT_VERSION_MLP..=FORMAT_VERSION).contains(&self.format_version) {
             return Err(PolicyError::Version {
                 path: path.into(),
                 found: self.format_version.to_string(),
                 supported: FORMAT_VERSION,
             });
+        }
+        if self.format_version < FORMAT_VERSION && !self.network.architecture.is_mlp() {
+            return Err(meta_err(
+                path,
+                "format_version",
+                format!(
+                    "is {}, which holds MLPs only, but network.architecture is node-scoring; expected {FORMAT_VERSION}",
+                    self.format_version
+                ),
+            ));
         }
         if self.weight_layout != WEIGHT_LAYOUT {
             return Err(meta_err(
@@ -149,11 +172,36 @@ impl PolicyMeta {
                 format!("is {}, but network.n_actions is {}", self.actions.n, net.n_actions),
             ));
         }
+        self.observation.validate().map_err(|e| meta_err(path, &format!("observation.{}", e.field), e.message))?;
+        if let Architecture::NodeScoring { node_width, task_width } = net.architecture {
+            let (layout_node, layout_task) = (self.observation.node_width(), self.observation.task_width());
+            if (node_width, task_width) != (layout_node, layout_task) {
+                return Err(meta_err(
+                    path,
+                    "network.architecture",
+                    format!(
+                        "has rows of {node_width} (node) and {task_width} (task) values, but the observation \
+                         layout's are {layout_node} and {layout_task}"
+                    ),
+                ));
+            }
+            if net.hidden_sizes.len() < 2 {
+                return Err(meta_err(
+                    path,
+                    "network.hidden_sizes",
+                    format!(
+                        "has {} values, but a node-scoring network needs at least 2 (its embedding layers, then \
+                         its scoring layer)",
+                        net.hidden_sizes.len()
+                    ),
+                ));
+            }
+        }
         if let Some(norm) = &self.normalization {
-            check_normalization(norm, net.obs_dim)
+            let (width, width_is) = input_width(net);
+            check_normalization(norm, width, width_is)
                 .map_err(|(field, message)| meta_err(path, &format!("normalization.{field}"), message))?;
         }
-        self.observation.validate().map_err(|e| meta_err(path, &format!("observation.{}", e.field), e.message))?;
         let layout_dim = self.observation.obs_dim();
         if layout_dim != net.obs_dim {
             let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
@@ -187,14 +235,37 @@ impl PolicyMeta {
     }
 }
 
+/// The `format_version` an export of a network of this architecture is written with.
+pub(crate) fn version_for(architecture: &Architecture) -> u32 {
+    if architecture.is_mlp() { FORMAT_VERSION_MLP } else { FORMAT_VERSION }
+}
+
+/// The number of features a normalisation of this network has, and where that number comes
+/// from (for errors): `obs_dim` for an MLP, one node row and the task row
+/// (`node_width + task_width`, every node row sharing the statistics) for a node-scoring one.
+pub(crate) fn input_width(shape: &NetworkShape) -> (usize, &'static str) {
+    match shape.architecture {
+        Architecture::Mlp => (shape.obs_dim, "network.obs_dim"),
+        Architecture::NodeScoring { node_width, task_width } => {
+            (node_width + task_width, "node_width + task_width: one node row and the task row")
+        }
+    }
+}
+
 /// Checks a normalisation for a network of input width `obs_dim`: `mean` and `var` of that
 /// length, `epsilon` finite and ≥ 0, `clip` > 0, finite means, finite variances ≥ 0 and
 /// `var + epsilon > 0`. The error is `(field, message)`, the field relative to the
 /// normalisation (`var[3]`).
-pub(crate) fn check_normalization(norm: &Normalization, obs_dim: usize) -> Result<(), (String, String)> {
+///
+/// `width_is` says where the width comes from in the error (`network.obs_dim`).
+pub(crate) fn check_normalization(
+    norm: &Normalization,
+    obs_dim: usize,
+    width_is: &str,
+) -> Result<(), (String, String)> {
     for (name, v) in [("mean", &norm.mean), ("var", &norm.var)] {
         if v.len() != obs_dim {
-            return Err((name.into(), format!("has {} values, expected {obs_dim} (network.obs_dim)", v.len())));
+            return Err((name.into(), format!("has {} values, expected {obs_dim} ({width_is})", v.len())));
         }
     }
     if !(norm.epsilon.is_finite() && norm.epsilon >= 0.0) {
@@ -304,7 +375,8 @@ mod tests {
         );
         check(
             |m| m.format_version = 7,
-            "format_version is 7, but this runtime reads version 1 only (export the policy again with a matching `cluster-rl`)",
+            "format_version is 7, but this runtime reads versions 1 to 2 only (export the policy again with a matching \
+             `cluster-rl`)",
         );
         check(
             |m| m.format = "onnx".into(),

@@ -41,8 +41,8 @@ impl Policy {
     /// An inconsistent export ([`Export::validate`]).
     pub fn from_export(export: Export) -> Result<Self> {
         export.validate()?;
-        let Export { meta, mlp } = export;
-        let runtime = Runtime::new(&mlp, meta.normalization.as_ref())?;
+        let Export { meta, network } = export;
+        let runtime = Runtime::from_network(&network, meta.normalization.as_ref())?;
         Ok(Self {
             state_obs: vec![0.0; meta.observation.obs_dim()],
             state_mask: vec![false; meta.observation.n_nodes()],
@@ -61,20 +61,40 @@ impl Policy {
         &self.runtime
     }
 
-    /// Length of an observation.
+    /// Length of an observation of the node count the policy was trained on
+    /// (`network.obs_dim`). A node-scoring policy also reads other node counts
+    /// ([`Policy::n_nodes_of`]).
     pub fn obs_dim(&self) -> usize {
-        self.runtime.obs_dim()
+        self.meta.network.obs_dim
     }
 
-    /// Number of actions (nodes).
+    /// Number of actions (nodes) the policy was trained on (`network.n_actions`). A
+    /// node-scoring policy also acts on other node counts ([`Policy::n_nodes_of`]).
     pub fn n_actions(&self) -> usize {
-        self.runtime.n_actions()
+        self.meta.network.n_actions
     }
 
-    /// Q-values of one raw observation (normalised here when the export has normalisation).
+    /// Whether the policy acts on clusters of any node count (a node-scoring network) rather
+    /// than only the trained one.
+    pub fn any_node_count(&self) -> bool {
+        self.runtime.node_scoring_widths().is_some()
+    }
+
+    /// The number of nodes (actions) of an observation of `obs_len` values
+    /// ([`Runtime::n_nodes_of`]): `n_actions` if `obs_len` is `obs_dim`, and for a
+    /// node-scoring policy `n` if `obs_len` is `n·node_width + task_width` with `n ≥ 1`.
     ///
     /// # Errors
-    /// [`PolicyError::ObsLength`], [`PolicyError::NonFiniteObs`].
+    /// [`PolicyError::ObsLength`] (MLP), [`PolicyError::NodeRows`] (node-scoring).
+    pub fn n_nodes_of(&self, obs_len: usize) -> Result<usize> {
+        self.runtime.n_nodes_of(obs_len)
+    }
+
+    /// Q-values of one raw observation (normalised here when the export has normalisation):
+    /// one per node, `n_nodes_of(obs.len())` of them.
+    ///
+    /// # Errors
+    /// [`PolicyError::ObsLength`] or [`PolicyError::NodeRows`], [`PolicyError::NonFiniteObs`].
     pub fn q_values(&mut self, obs: &[f32]) -> Result<&[f32]> {
         self.runtime.q_values(obs)
     }
@@ -83,26 +103,43 @@ impl Policy {
     /// index on ties (NaN Q-values lose), as the trainer's `masked_argmax` picks it.
     ///
     /// # Errors
-    /// [`PolicyError::ObsLength`], [`PolicyError::MaskLength`], [`PolicyError::NonFiniteObs`],
-    /// [`PolicyError::NoValidAction`].
+    /// [`PolicyError::ObsLength`] or [`PolicyError::NodeRows`], [`PolicyError::MaskLength`],
+    /// [`PolicyError::NonFiniteObs`], [`PolicyError::NoValidAction`].
     pub fn act(&mut self, obs: &[f32], mask: &[bool]) -> Result<usize> {
         self.runtime.act(obs, mask)
     }
 
-    /// Encodes `state` ([`ClusterState::encode`] with the export's observation layout) and acts
-    /// on it: the node to place the task on, and every node's Q-value (masked nodes included).
+    /// Encodes `state` ([`ClusterState::encode`] with the export's observation layout; for a
+    /// node-scoring policy [`ClusterState::encode_any_size`], so the state may have any number
+    /// of nodes) and acts on it: the node to place the task on, and every node's Q-value
+    /// (masked nodes included).
+    ///
+    /// Allocates only when a node-scoring policy first sees more nodes than ever before (its
+    /// buffers grow to the largest cluster seen).
     ///
     /// # Errors
     /// The encoding's errors (naming the node and field), or [`PolicyError::NonFiniteObs`] if
     /// the state's numbers are so extreme that a feature overflows.
     pub fn act_state(&mut self, state: &ClusterState) -> Result<(usize, &[f32])> {
-        state.encode(&self.meta.observation, &mut self.state_obs, &mut self.state_mask)?;
-        let q = self.runtime.q_values(&self.state_obs)?;
-        let node = masked_argmax(q, &self.state_mask).ok_or(PolicyError::NoFeasibleNode { task: state.task.id })?;
+        let layout = &self.meta.observation;
+        let (obs, mask) = if self.any_node_count() {
+            let n = state.nodes.len();
+            // Shrinking keeps the capacity and growing within it does not allocate.
+            self.state_obs.resize(n * layout.node_width() + layout.task_width(), 0.0);
+            self.state_mask.resize(n, false);
+            state.encode_any_size(layout, &mut self.state_obs, &mut self.state_mask)?;
+            (&self.state_obs[..], &self.state_mask[..])
+        } else {
+            state.encode(layout, &mut self.state_obs, &mut self.state_mask)?;
+            (&self.state_obs[..], &self.state_mask[..])
+        };
+        let q = self.runtime.q_values(obs)?;
+        let node = masked_argmax(q, mask).ok_or(PolicyError::NoFeasibleNode { task: state.task.id })?;
         Ok((node, q))
     }
 
-    /// Q-values of a batch of raw observations ([`Runtime::q_values_batch`]).
+    /// Q-values of a batch of raw observations ([`Runtime::q_values_batch`]; for a node-scoring
+    /// policy, observations of one length of any node count).
     ///
     /// # Shapes
     /// - `obs`: `[batch, obs_dim]`, row-major
@@ -122,7 +159,7 @@ mod tests {
 
     use super::*;
     use crate::request::{NodeState, TaskRequest};
-    use crate::runtime::tests::{X, tiny_export};
+    use crate::runtime::tests::{X, mlp_mut, tiny_export};
 
     fn tiny(activation: Activation, dueling: bool) -> Policy {
         Policy::from_export(tiny_export(activation, dueling)).unwrap()
@@ -171,12 +208,12 @@ mod tests {
     #[test]
     fn from_export_rejects_a_network_that_disagrees_with_its_metadata() {
         let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.activation = Activation::Tanh;
+        mlp_mut(&mut export.network).activation = Activation::Tanh;
         let e = Policy::from_export(export).unwrap_err();
         assert_eq!(e.to_string(), "<in-memory export>: network.activation: is relu, but the network applies tanh");
 
         let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.head = Dense::new(3, 3, vec![0.0; 9], vec![0.0; 3]).unwrap();
+        mlp_mut(&mut export.network).head = Dense::new(3, 3, vec![0.0; 9], vec![0.0; 3]).unwrap();
         let e = Policy::from_export(export).unwrap_err();
         assert_eq!(e.to_string(), "<in-memory export>: tensor head.weight has shape [3, 3], expected [3, 2]");
 
@@ -186,7 +223,7 @@ mod tests {
         assert!(matches!(&e, PolicyError::UnexpectedTensor { name, .. } if name == "value.bias"), "{e}");
 
         let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.hidden[0].weight[5] = f32::INFINITY;
+        mlp_mut(&mut export.network).hidden[0].weight[5] = f32::INFINITY;
         let e = Policy::from_export(export).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -194,9 +231,66 @@ mod tests {
         );
 
         let mut export = tiny_export(Activation::Relu, false);
-        export.mlp.head.bias.push(0.0);
+        mlp_mut(&mut export.network).head.bias.push(0.0);
         let e = Policy::from_export(export).unwrap_err();
         assert_eq!(e.to_string(), "<in-memory export>: tensor head.bias has shape [3], expected [2]");
+    }
+
+    /// A state of `n` full-layout nodes (2 resources), in reverse id order, node 1 down.
+    fn ns_state(n: usize) -> ClusterState {
+        ClusterState {
+            nodes: (0..n)
+                .rev()
+                .map(|id| NodeState {
+                    id,
+                    capacity: vec![4.0, 16.0],
+                    usage: vec![(id % 3) as f64, 2.0],
+                    speed: 1.0 + (id % 2) as f64,
+                    up: id != 1,
+                    queued_tasks: id % 4,
+                    queued_work: (id * 3) as f64,
+                    running_tasks: 1,
+                    running_work: 5.0,
+                })
+                .collect(),
+            task: TaskRequest { id: 3, priority: 2.0, demands: vec![1.0, 2.0], size: 6.0, allowed_nodes: None },
+        }
+    }
+
+    #[test]
+    fn a_node_scoring_policy_acts_on_states_of_any_size() {
+        let mut p = Policy::from_export(crate::files::tests::ns_export()).unwrap();
+        let layout = p.meta().observation.clone();
+        assert_eq!(layout.n_nodes(), 2, "trained on 2 nodes");
+        for n in [1, 2, 7, 40, 3] {
+            let state = ns_state(n);
+            let mut obs = vec![0.0; n * 6 + 4];
+            let mut mask = vec![false; n];
+            state.encode_any_size(&layout, &mut obs, &mut mask).unwrap();
+            assert_eq!(mask.iter().filter(|m| !**m).count(), usize::from(n > 1), "node 1 is down");
+            let want_q = p.q_values(&obs).unwrap().to_vec();
+            let want = masked_argmax(&want_q, &mask).unwrap();
+            let (node, q) = p.act_state(&state).unwrap();
+            assert_eq!((node, q), (want, &want_q[..]), "{n} nodes");
+        }
+        let mut empty = ns_state(3);
+        empty.nodes.clear();
+        let e = p.act_state(&empty).unwrap_err();
+        assert!(matches!(e, PolicyError::NoNodes), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "cluster state: the cluster has no nodes; a task is placed on one of at least 1 node"
+        );
+        // Ids must still be 0..N.
+        let mut gap = ns_state(3);
+        gap.nodes[0].id = 5;
+        assert!(matches!(p.act_state(&gap).unwrap_err(), PolicyError::NodeIdOutOfRange { id: 5, n_nodes: 3 }));
+        // An MLP policy still wants the trained node count, naming both numbers.
+        let mut mlp = Policy::from_export(crate::files::tests::full_export()).unwrap();
+        assert!(!mlp.any_node_count());
+        let e = mlp.act_state(&ns_state(3)).unwrap_err();
+        assert_eq!(e.to_string(), "cluster state: 3 nodes, but this policy places tasks on 2 nodes (ids 0..2)");
+        assert!(mlp.act_state(&ns_state(2)).is_ok());
     }
 
     #[test]

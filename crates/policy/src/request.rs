@@ -85,7 +85,6 @@ impl ClusterState {
     /// take the task. On error, `obs` and `mask` hold partial results.
     pub fn encode(&self, layout: &ObservationLayout, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
         let n = layout.n_nodes();
-        let width = layout.node_width();
         if obs.len() != layout.obs_dim() {
             return Err(PolicyError::ObsLength { got: obs.len(), expected: layout.obs_dim() });
         }
@@ -98,6 +97,35 @@ impl ClusterState {
         if self.nodes.len() != n {
             return Err(PolicyError::NodeCount { got: self.nodes.len(), expected: n });
         }
+        self.encode_nodes(layout, n, obs, mask)
+    }
+
+    /// [`ClusterState::encode`] for a policy that serves any node count (a node-scoring
+    /// network): the state's `N` nodes (ids `0..N`), whatever `layout.n_nodes()` says, into
+    /// `obs` of length `N·node_width + task_width` and `mask` of length `N`. The layout's
+    /// other constants (resources, scales) apply as they are.
+    ///
+    /// # Errors
+    /// [`PolicyError::NoNodes`] for a state without nodes; otherwise as
+    /// [`ClusterState::encode`] (never a node count error).
+    pub fn encode_any_size(&self, layout: &ObservationLayout, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
+        let n = self.nodes.len();
+        if n == 0 {
+            return Err(PolicyError::NoNodes);
+        }
+        let dim = n * layout.node_width() + layout.task_width();
+        if obs.len() != dim {
+            return Err(PolicyError::ObsLength { got: obs.len(), expected: dim });
+        }
+        if mask.len() != n {
+            return Err(PolicyError::MaskLength { got: mask.len(), expected: n });
+        }
+        self.encode_nodes(layout, n, obs, mask)
+    }
+
+    /// The encoding proper, for `n` nodes (the state holds `n`; `obs` and `mask` fit them).
+    fn encode_nodes(&self, layout: &ObservationLayout, n: usize, obs: &mut [f32], mask: &mut [bool]) -> Result<()> {
+        let width = layout.node_width();
         let task = &self.task;
         check_resources(layout, || "task: demands".into(), &task.demands)?;
         for (k, &d) in task.demands.iter().enumerate() {
@@ -369,6 +397,32 @@ pub(crate) mod tests {
         assert!(matches!(e, PolicyError::ObsLength { got: 3, expected: 16 }), "{e}");
         let e = full_state().encode(&layout, &mut [0.0; 16], &mut [false; 3]).unwrap_err();
         assert!(matches!(e, PolicyError::MaskLength { got: 3, expected: 2 }), "{e}");
+    }
+
+    #[test]
+    fn any_size_encoding_takes_the_states_node_count() {
+        // The layout says 2 nodes; the state has 3 (node 1 again as node 2) and is encoded as 3.
+        let layout = full_layout();
+        let mut s = full_state();
+        let mut third = s.nodes[1].clone();
+        third.id = 2;
+        s.nodes.push(third);
+        let (mut obs, mut mask) = (vec![0.0; 3 * 6 + 4], vec![false; 3]);
+        s.encode_any_size(&layout, &mut obs, &mut mask).unwrap();
+        let (two, two_mask) = encode(&layout, &full_state()).unwrap();
+        assert_eq!(obs[..12], two[..12]);
+        assert_eq!(obs[12..18], two[6..12], "node 2's row is node 1's");
+        assert_eq!(obs[18..], two[12..], "the task row follows the last node");
+        assert_eq!(mask, [two_mask[0], two_mask[1], two_mask[1]]);
+        // The buffers must fit the state's node count; the fixed encoding still wants 2 nodes.
+        let e = s.encode_any_size(&layout, &mut [0.0; 16], &mut [false; 3]).unwrap_err();
+        assert!(matches!(e, PolicyError::ObsLength { got: 16, expected: 22 }), "{e}");
+        let e = s.encode_any_size(&layout, &mut obs, &mut [false; 2]).unwrap_err();
+        assert!(matches!(e, PolicyError::MaskLength { got: 2, expected: 3 }), "{e}");
+        let e = s.encode(&layout, &mut [0.0; 16], &mut [false; 2]).unwrap_err();
+        assert!(matches!(e, PolicyError::NodeCount { got: 3, expected: 2 }), "{e}");
+        s.nodes.clear();
+        assert!(matches!(s.encode_any_size(&layout, &mut [], &mut []).unwrap_err(), PolicyError::NoNodes));
     }
 
     #[test]

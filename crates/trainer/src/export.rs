@@ -44,7 +44,7 @@ pub fn network_of(agent: &Agent) -> Result<(policy::Mlp, Option<Normalization>)>
 pub fn export_of(agent: &Agent, scenario: &str, layout: &ObservationLayout, source: Source) -> Result<Export> {
     let (mlp, normalization) = network_of(agent)?;
     let meta = PolicyMeta::new(scenario, source, agent.network_config().clone(), normalization, layout.clone());
-    let export = Export { meta, mlp };
+    let export = Export { meta, network: policy::Network::Mlp(mlp) };
     export.validate().context("export")?;
     Ok(export)
 }
@@ -86,7 +86,7 @@ fn write_companions(export: &Export, experiment: &SavedExperiment, out: &Path) -
         ),
         metadata: vec![("scenario".into(), export.meta.scenario.clone())],
     };
-    policy_onnx::write(out.join(ONNX_FILE), &export.mlp, export.meta.normalization.as_ref(), &info)
+    policy_onnx::write(out.join(ONNX_FILE), &export.network, export.meta.normalization.as_ref(), &info)
         .context("policy.onnx")?;
     let path = out.join(EXPERIMENT_FILE);
     durable::write_atomic(&path, experiment.toml.as_bytes())
@@ -161,7 +161,8 @@ mod tests {
         let mut exports = [Export::read(SHIPPED_EXPORT).unwrap(), Export::read(SHIPPED_EXPORT).unwrap()];
         for (k, e) in exports.iter_mut().enumerate() {
             e.meta.source.global_step = Some(k as u64 + 1);
-            e.mlp.head.bias.iter_mut().for_each(|b| *b += k as f32);
+            let policy::Network::Mlp(mlp) = &mut e.network else { unreachable!("the shipped export is an MLP") };
+            mlp.head.bias.iter_mut().for_each(|b| *b += k as f32);
         }
         let obs = [0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 1.0, 0.0, 0.0, 3.0, 100.0];
         let expected: Vec<Vec<f32>> = exports

@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ort_check.py");
+pub(crate) const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ort_check.py");
 
 /// Observations per model.
 const ROWS: usize = 300;
@@ -29,7 +29,7 @@ const ARCHITECTURES: [(usize, &[usize], usize); 2] = [(11, &[16, 16], 10), (30, 
 const ACTIVATIONS: [Activation; 5] =
     [Activation::Relu, Activation::Tanh, Activation::LeakyRelu, Activation::Gelu, Activation::Silu];
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("CLUSTER_RL_PYTHON") {
         return PathBuf::from(p);
     }
@@ -55,7 +55,7 @@ struct Case {
 }
 
 /// PyTorch/burn's default initialisation range, so activations see realistic magnitudes.
-fn random_dense(rng: &mut ChaCha8Rng, d_in: usize, d_out: usize) -> Dense {
+pub(crate) fn random_dense(rng: &mut ChaCha8Rng, d_in: usize, d_out: usize) -> Dense {
     let bound = 1.0 / (d_in as f32).sqrt();
     // Row-major, weights then bias.
     let weight = (0..d_in * d_out).map(|_| rng.random_range(-bound..bound)).collect();
@@ -287,7 +287,8 @@ fn onnxruntime_matches_the_reference_forward_pass() {
             doc_string: format!("interop test case {}", case.name),
             metadata: vec![("experiment".into(), "onnxruntime-interop".into()), ("case".into(), case.name.clone())],
         };
-        policy_onnx::write(&model, &case.mlp, case.normalization.as_ref(), &info).unwrap();
+        policy_onnx::write(&model, &policy_core::Network::Mlp(case.mlp.clone()), case.normalization.as_ref(), &info)
+            .unwrap();
         std::fs::write(&obs, case.obs.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
         manifest.push(json!({
             "name": case.name,

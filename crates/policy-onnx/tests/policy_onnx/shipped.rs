@@ -22,7 +22,7 @@ fn shipped_models_are_reproduced_byte_for_byte() {
             doc_string: model.doc_string.clone().unwrap_or_default(),
             metadata: model.metadata_props.iter().map(|p| (p.key.clone().unwrap(), p.value.clone().unwrap())).collect(),
         };
-        let rebuilt = model_bytes(&export.mlp, export.meta.normalization.as_ref(), &info).unwrap();
+        let rebuilt = model_bytes(&export.network, export.meta.normalization.as_ref(), &info).unwrap();
         assert!(rebuilt == shipped, "{name}: policy.onnx rebuilt from the weights differs from the shipped file");
     }
 }
