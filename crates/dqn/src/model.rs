@@ -72,13 +72,11 @@ impl NodeRows {
         out.clear();
         for row in obs.chunks_exact(obs_dim) {
             match self.present_column {
-                Some(c) => {
-                    out.extend(
-                        row[..n * self.node_width]
-                            .chunks_exact(self.node_width)
-                            .map(|node| if node[c] > 0.0 { 1.0 } else { 0.0 }),
-                    )
-                }
+                Some(c) => out.extend(
+                    row[..n * self.node_width]
+                        .chunks_exact(self.node_width)
+                        .map(|node| if node[c] > 0.0 { 1.0 } else { 0.0 }),
+                ),
                 None => out.extend(std::iter::repeat_n(1.0, n)),
             }
         }

@@ -134,6 +134,7 @@ impl ClusterState {
         non_negative(|| "task: size".into(), task.size)?;
         non_negative(|| "task: priority".into(), task.priority)?;
 
+        let task_features = TaskFeatures { demand: &task.demands, work: task.size, weight: task.priority };
         // The first value of a node's row starts at −1, a value no valid node writes there (a
         // free fraction in [0, 1], an outstanding time ≥ 0, or a park load ≥ 0): duplicates
         // are found without a scratch buffer, and with `n` distinct in-range ids every row is
@@ -161,10 +162,10 @@ impl ClusterState {
                 queued_work: node.queued_work,
                 remaining_time: node.running_work / node.speed,
             };
-            layout.encode_node(&features, &mut obs[id * width..(id + 1) * width]);
+            // The task is part of a node's row in the scalable layout (its fit ratios).
+            layout.encode_node_with_task(&features, Some(&task_features), &mut obs[id * width..(id + 1) * width]);
         }
-        let features = TaskFeatures { demand: &task.demands, work: task.size, weight: task.priority };
-        layout.encode_task(Some(&features), &mut obs[n * width..]);
+        layout.encode_task(Some(&task_features), &mut obs[n * width..]);
         if let Some(allowed) = &task.allowed_nodes {
             if let Some(&id) = allowed.iter().find(|&&id| id >= n) {
                 return Err(PolicyError::NodeIdOutOfRange { id, n_nodes: n });

@@ -70,6 +70,10 @@ pub struct EvalArgs {
     /// Directory for report.json, report.csv, report.md and report.svg.
     #[arg(long, default_value = "eval-report")]
     pub out: PathBuf,
+    /// Evaluate on this preset scenario instead of the experiment's (a node-scoring policy on a
+    /// cluster of another size: `multi-resource-x4`), on the same held-out seeds.
+    #[arg(long)]
+    pub scenario: Option<String>,
 }
 
 /// `cluster-rl baselines`.

@@ -29,7 +29,27 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
         return export::runtime_of(&agent, &scenario.scenario().name, scenario.observation_layout());
     }
     let runtime = policy::Policy::load(dir).with_context(|| format!("{}: export", dir.display()))?;
-    let (d, a) = (scenario.observation_layout().obs_dim(), scenario.n_nodes());
+    let layout = scenario.observation_layout();
+    if runtime.any_node_count() {
+        // A node-scoring policy serves any node count: the rows must mean the same.
+        let trained = &runtime.meta().observation;
+        let same_rows = std::mem::discriminant(trained) == std::mem::discriminant(layout)
+            && trained.resources() == layout.resources()
+            && (trained.node_width(), trained.task_width()) == (layout.node_width(), layout.task_width());
+        if !same_rows {
+            bail!(
+                "{}: the node-scoring policy reads {} node rows of resources {:?}, scenario {} has {} rows of {:?}",
+                dir.display(),
+                layout_kind(trained),
+                trained.resources(),
+                scenario.scenario().name,
+                layout_kind(layout),
+                layout.resources()
+            );
+        }
+        return Ok(runtime);
+    }
+    let (d, a) = (layout.obs_dim(), scenario.n_nodes());
     if (runtime.obs_dim(), runtime.n_actions()) != (d, a) {
         bail!(
             "{}: the policy expects {} observations and {} actions, scenario {} has {d} and {a}",
@@ -40,6 +60,15 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
         );
     }
     Ok(runtime)
+}
+
+/// The observation layout's kind, as experiment files name it.
+fn layout_kind(layout: &policy::ObservationLayout) -> &'static str {
+    match layout {
+        policy::ObservationLayout::Full { .. } => "full",
+        policy::ObservationLayout::Scalable { .. } => "scalable",
+        policy::ObservationLayout::Park { .. } => "park",
+    }
 }
 
 /// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
@@ -104,11 +133,17 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         return eval_cartpole(&dir, test);
     }
     // An openb scenario is evaluated on its held-out test split.
-    let scenario = &exp.test_scenario("evaluation")?;
+    let scenario = &match &args.scenario {
+        // Transfer: another preset, whose observation rows must mean what the policy's do
+        // (checked by `learned_policy`).
+        Some(name) => cluster_env::scenarios::preset(name).context("--scenario")?,
+        None => exp.test_scenario("evaluation")?,
+    };
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
     // A checkpoint or an export: both run on the burn-free runtime, what ships.
-    let (trained, _) = scheduler::learned_spec(learned_policy(&dir, &compiled)?, LEARNED);
+    let (trained, _) =
+        scheduler::learned_spec(learned_policy(&dir, &compiled)?, LEARNED, compiled.observation_layout());
     let mut policies = vec![trained];
     policies.extend(specs(&names)?);
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]

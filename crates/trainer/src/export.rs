@@ -23,18 +23,15 @@ pub const ONNX_FILE: &str = policy::COMPANION_FILES[0];
 ///
 /// # Errors
 /// If the network cannot be read back from the device.
-pub fn network_of(agent: &Agent) -> Result<(policy::Mlp, Option<Normalization>)> {
-    let mlp = match agent.online().to_host().context("reading the network")? {
-        dqn::Network::Mlp(mlp) => mlp,
-        dqn::Network::NodeScoring(_) => anyhow::bail!("exporting a node-scoring network: not yet wired"),
-    };
+pub fn network_of(agent: &Agent) -> Result<(policy::Network, Option<Normalization>)> {
+    let network = agent.online().to_host().context("reading the network")?;
     let normalization = agent.obs_stats().map(|s| Normalization {
         mean: s.mean.clone(),
         var: s.var.clone(),
         epsilon: dqn::NORM_EPSILON,
         clip: agent.config().obs_clip,
     });
-    Ok((mlp, normalization))
+    Ok((network, normalization))
 }
 
 /// The export of `agent`, trained on scenario `scenario` whose observation is `layout`.
@@ -42,9 +39,9 @@ pub fn network_of(agent: &Agent) -> Result<(policy::Mlp, Option<Normalization>)>
 /// # Errors
 /// If the network cannot be read back, or the export is inconsistent.
 pub fn export_of(agent: &Agent, scenario: &str, layout: &ObservationLayout, source: Source) -> Result<Export> {
-    let (mlp, normalization) = network_of(agent)?;
+    let (network, normalization) = network_of(agent)?;
     let meta = PolicyMeta::new(scenario, source, agent.network_config().clone(), normalization, layout.clone());
-    let export = Export { meta, network: policy::Network::Mlp(mlp) };
+    let export = Export { meta, network };
     export.validate().context("export")?;
     Ok(export)
 }

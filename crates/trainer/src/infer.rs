@@ -89,10 +89,9 @@ impl Server<'_> {
                 Ok((node, q.to_vec()))
             }
             (Some(obs), None) => {
-                let (d, n) = (self.policy.obs_dim(), self.policy.n_actions());
-                if obs.len() != d {
-                    return Err(format!("observation: has {} values, this policy expects {d}", obs.len()));
-                }
+                // An MLP takes exactly its trained length; a node-scoring policy any whole number
+                // of node rows and the task row.
+                let n = self.policy.n_nodes_of(obs.len()).map_err(|e| format!("observation: {e}"))?;
                 self.obs.clear();
                 self.obs.extend(obs.iter().map(|&x| x as f32));
                 match request.mask {
@@ -100,7 +99,10 @@ impl Server<'_> {
                         return Err(format!("mask: has {} values, this policy has {n} nodes", m.len()));
                     }
                     Some(m) => self.mask = m,
-                    None => self.mask.iter_mut().for_each(|m| *m = true),
+                    None => {
+                        self.mask.clear();
+                        self.mask.resize(n, true);
+                    }
                 }
                 let node = self.policy.act(&self.obs, &self.mask).map_err(|e| format!("observation: {e}"))?;
                 let q = self.policy.q_values(&self.obs).map_err(|e| format!("observation: {e}"))?;

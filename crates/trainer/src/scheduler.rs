@@ -21,10 +21,20 @@ impl ChosenNodes {
     }
 }
 
-/// A [`SchedulerSpec`] named `name` acting greedily with `runtime`, and the counter of the nodes
-/// its episodes choose.
-pub fn learned_spec(runtime: policy::Policy, name: &str) -> (SchedulerSpec, Arc<ChosenNodes>) {
-    let chosen = Arc::new(ChosenNodes((0..runtime.n_actions()).map(|_| AtomicU64::new(0)).collect()));
+/// A [`SchedulerSpec`] named `name` acting greedily with `runtime` on a scenario whose
+/// observation is `layout`, and the counter of the nodes its episodes choose.
+///
+/// A node-scoring policy sees only the episode's real nodes: on a scenario whose cluster is
+/// drawn per episode the view's observation is padded to the largest cluster, and the padded
+/// rows are cut out before acting (the network's summary pools over every row it is given).
+pub fn learned_spec(
+    runtime: policy::Policy,
+    name: &str,
+    layout: &policy::ObservationLayout,
+) -> (SchedulerSpec, Arc<ChosenNodes>) {
+    let slots = layout.n_nodes();
+    let chosen = Arc::new(ChosenNodes((0..slots).map(|_| AtomicU64::new(0)).collect()));
+    let rows = runtime.any_node_count().then(|| (layout.node_width(), layout.task_width()));
     let runtime = Arc::new(runtime);
     let counts = Arc::clone(&chosen);
     let label: Arc<str> = name.into();
@@ -33,7 +43,16 @@ pub fn learned_spec(runtime: policy::Policy, name: &str) -> (SchedulerSpec, Arc<
         make: Arc::new(move || {
             Box::new(LearnedScheduler {
                 name: Arc::clone(&label),
-                obs: vec![0.0; runtime.obs_dim()],
+                obs: vec![
+                    0.0;
+                    if rows.is_some() {
+                        slots * rows.map_or(0, |r| r.0) + rows.map_or(0, |r| r.1)
+                    } else {
+                        runtime.obs_dim()
+                    }
+                ],
+                rows,
+                slots,
                 runtime: (*runtime).clone(),
                 chosen: Arc::clone(&counts),
             }) as Box<dyn Scheduler>
@@ -47,6 +66,11 @@ struct LearnedScheduler {
     name: Arc<str>,
     runtime: policy::Policy,
     obs: Vec<f32>,
+    /// Node-scoring: the scenario's node and task row widths (`None`: an MLP, which takes the
+    /// whole padded observation it was trained on).
+    rows: Option<(usize, usize)>,
+    /// Node slots of the scenario's observation.
+    slots: usize,
     chosen: Arc<ChosenNodes>,
 }
 
@@ -58,7 +82,16 @@ impl Scheduler for LearnedScheduler {
     /// The greedy valid node of the view's observation.
     fn act(&mut self, view: &ClusterView<'_>) -> Result<usize, ClusterError> {
         view.observation(&mut self.obs);
-        let node = self.runtime.act(&self.obs, view.mask()).map_err(|e| ClusterError::PolicyFailed {
+        let (obs, mask) = match self.rows {
+            Some((w, t)) if view.n_nodes() < self.slots => {
+                // The real nodes come first; the task row moves up to follow them.
+                let n = view.n_nodes();
+                self.obs.copy_within(self.slots * w..self.slots * w + t, n * w);
+                (&self.obs[..n * w + t], &view.mask()[..n])
+            }
+            _ => (&self.obs[..], view.mask()),
+        };
+        let node = self.runtime.act(obs, mask).map_err(|e| ClusterError::PolicyFailed {
             policy: self.name.to_string(),
             task: view.task().map_or(0, |t| t.id),
             message: e.to_string(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cluster_env::{ClusterEnv, ClusterInfo, CompiledScenario, EvalReport, SchedulerSpec, evaluate_compiled};
-use dqn::{Agent, Logger};
+use dqn::{Agent, Logger, NodeRows};
 use gym::{CartPole, Env, Snapshot};
 
 use crate::seeds::VALIDATION_SEED;
@@ -51,6 +51,9 @@ pub trait Task {
     /// # Errors
     /// A failed evaluation.
     fn validate(&self, agent: &Agent, tb: &mut TensorBoard, step: u64) -> Result<Validation>;
+    /// How a node-scoring network reads this task's observation: node rows, the task row and
+    /// the column that marks real nodes of a padded cluster (`None`: not made of node rows).
+    fn node_rows(&self) -> Option<NodeRows>;
 }
 
 /// A cluster scenario, compiled once for every training env and validation, validated on the
@@ -114,13 +117,22 @@ impl Task for ClusterTask {
     fn validate(&self, agent: &Agent, tb: &mut TensorBoard, step: u64) -> Result<Validation> {
         let name = &self.scenario.scenario().name;
         let runtime = crate::export::runtime_of(agent, name, self.scenario.observation_layout())?;
-        let (spec, chosen) = crate::scheduler::learned_spec(runtime, "dqn");
+        let (spec, chosen) = crate::scheduler::learned_spec(runtime, "dqn", self.scenario.observation_layout());
         let report = evaluate_compiled(&self.scenario, &[spec], &self.seeds, None).context("validation")?;
         log_eval(tb, &report, step);
         log_eval(tb, self.baseline_report()?, step);
         tb.categories("eval/dqn/chosen_node", &chosen.counts(), step);
         let jct = report.policies[0].metric("mean_jct").map_or(f64::NAN, |m| m.value.mean);
         Ok(Validation { score: jct, line: format!("validation mean JCT {jct:.1}") })
+    }
+
+    fn node_rows(&self) -> Option<NodeRows> {
+        let layout = self.scenario.observation_layout();
+        Some(NodeRows {
+            node_width: layout.node_width(),
+            task_width: layout.task_width(),
+            present_column: layout.present_column(),
+        })
     }
 }
 
@@ -149,6 +161,10 @@ impl Task for CartPoleTask {
         tb.scalar("eval/dqn/std_return", std, step);
         Ok(Validation { score: -estimate.mean, line: format!("validation mean return {:.1}", estimate.mean) })
     }
+
+    fn node_rows(&self) -> Option<NodeRows> {
+        None
+    }
 }
 
 /// Returns of `episodes` greedy CartPole-v1 episodes of `agent`, on the burn-free runtime. The
@@ -158,8 +174,8 @@ impl Task for CartPoleTask {
 /// # Errors
 /// If the network cannot be read, or an episode fails.
 pub fn cartpole_returns(agent: &Agent, episodes: u64, seed: u64) -> Result<Vec<f64>> {
-    let (mlp, normalization) = crate::export::network_of(agent)?;
-    let mut runtime = policy::Runtime::new(&mlp, normalization.as_ref()).context("runtime")?;
+    let (network, normalization) = crate::export::network_of(agent)?;
+    let mut runtime = policy::Runtime::from_network(&network, normalization.as_ref()).context("runtime")?;
     let mut env = CartPole::new();
     let mut obs = vec![0.0f32; env.observation_space().dim()];
     let mut returns = Vec::with_capacity(episodes as usize);

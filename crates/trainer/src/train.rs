@@ -390,7 +390,11 @@ fn drive<T: Task>(
             );
         }
         envs.reset(exp.experiment.seed);
-        let agent = Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()).context("agent")?;
+        let agent = match task.node_rows() {
+            Some(rows) => Agent::with_node_rows(exp.agent.clone(), envs.obs_dim(), envs.n_actions(), rows),
+            None => Agent::new(exp.agent.clone(), envs.obs_dim(), envs.n_actions()),
+        }
+        .context("agent")?;
         let run_dir = new_run_dir(&Path::new(&exp.logging.runs_dir).join(name))?;
         let state = TrainerState {
             global_step: 0,

@@ -17,7 +17,7 @@ const OBS_DIM: usize = SLOTS * 2 + 1;
 /// nodes; the reward of node i is its speed divided by the fastest free node's, so the best
 /// rule is "the fastest free node".
 fn decision(rng: &mut ChaCha8Rng, slots: usize) -> (Vec<f32>, Vec<bool>, usize) {
-    let n = rng.random_range(3..=slots.min(SLOTS).max(3));
+    let n = rng.random_range(3..=slots);
     let mut obs = vec![0.0f32; slots * 2 + 1];
     let mut mask = vec![false; slots];
     for i in 0..n {

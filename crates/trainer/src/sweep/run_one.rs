@@ -163,8 +163,14 @@ fn attempt(run_dir: &Path, root: &Path, st: &mut RunState) -> Result<ExitCode> {
     // The best validation checkpoint, as the README evaluates shipped policies.
     let best = root.join(BEST);
     let checkpoint = if best.is_dir() { best } else { root.to_path_buf() };
-    crate::eval::run_eval(&EvalArgs { checkpoint, episodes: None, baselines: None, out: run_dir.join("eval") })
-        .context("evaluation")?;
+    crate::eval::run_eval(&EvalArgs {
+        checkpoint,
+        episodes: None,
+        baselines: None,
+        out: run_dir.join("eval"),
+        scenario: None,
+    })
+    .context("evaluation")?;
     st.end_attempt(Status::Done, 0, "done".into(), None);
     st.save(run_dir)?;
     eprintln!("run {} done: {}", st.id, run_dir.join("eval/report.json").display());

@@ -247,7 +247,7 @@ fn infer_answers_good_requests_and_errors_without_stopping() {
     // Bad ones: each error names the problem.
     assert!(error(3).starts_with("malformed JSON"), "{}", error(3));
     assert!(error(4).contains("missing field"), "{}", error(4));
-    assert!(error(5).contains("has 3 values, this policy expects 11"), "{}", error(5));
+    assert!(error(5).contains("has 3 values, expected 11"), "{}", error(5));
     assert!(error(6).contains("observation[10] is inf"), "{}", error(6));
     assert!(error(7).contains("12"), "{}", error(7));
     assert!(error(8).contains("no nodes"), "{}", error(8));

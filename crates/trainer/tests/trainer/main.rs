@@ -6,6 +6,7 @@ mod checkpoints;
 mod cli;
 mod common;
 mod export;
+mod node_scoring;
 mod resume;
 mod sweep;
 mod tensorboard_interop;

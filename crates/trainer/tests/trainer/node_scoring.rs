@@ -1,0 +1,166 @@
+//! A node-scoring policy through the real binary (issue 10): trained on clusters drawn per
+//! episode (8–32 nodes, padded), exported as format v2, evaluated without retraining on a
+//! cluster of another size, and served by `infer` with states of several sizes in one session.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
+
+/// A tiny node-scoring run on `multi-resource-var` (the multi-resource family, 8–32 nodes per
+/// episode, scalable observation), with short episodes.
+const EXPERIMENT: &str = r#"
+[experiment]
+name = "ns"
+seed = 1
+[env]
+scenario = "multi-resource-var"
+reward = "attributed-jct"
+workload.n_tasks = 60
+[agent]
+network = "node-scoring"
+learning_rate = 1e-3
+buffer_size = 5000
+batch_size = 32
+learning_starts = 300
+hidden_sizes = [16, 16]
+normalize_obs = true
+dueling = true
+reward_scale = 0.001
+[training]
+total_steps = 2000
+num_envs = 2
+eval_interval = 1000
+eval_episodes = 3
+checkpoint_interval = 1000
+keep_checkpoints = 1
+[evaluation]
+episodes = 4
+baselines = ["least-loaded"]
+[logging]
+runs_dir = "runs"
+checkpoint_dir = "checkpoints"
+"#;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cluster-rl-ns-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN).current_dir(dir).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Trains the tiny experiment in `dir` and exports its best policy to `dir/export`.
+fn train_and_export(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("ns.toml"), EXPERIMENT).unwrap();
+    let o = run(dir, &["train", "--config", "ns.toml"]);
+    assert!(o.status.success(), "train: {}", stderr(&o));
+    let o = run(dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
+    assert!(o.status.success(), "export: {}", stderr(&o));
+    assert!(stderr(&o).contains("node-scoring 13+5"), "{}", stderr(&o));
+    dir.join("export")
+}
+
+/// A multi-resource cluster state of `n` nodes (3 resources), the task demanding 2 of each.
+fn state(n: usize) -> serde_json::Value {
+    let nodes: Vec<serde_json::Value> = (0..n)
+        .map(|id| {
+            let cap = [8.0, 16.0, 32.0][id % 3];
+            serde_json::json!({"id": id, "capacity": [cap, cap, cap], "usage": [id as f64 % 4.0, 1.0, 0.0],
+                "speed": 1.0, "up": true, "queued_tasks": 0, "queued_work": 0.0,
+                "running_tasks": id % 3, "running_work": 10.0 * (id % 3) as f64})
+        })
+        .collect();
+    serde_json::json!({"nodes": nodes, "task": {"id": 1, "priority": 1.0, "demands": [2.0, 2.0, 2.0], "size": 20.0}})
+}
+
+#[test]
+fn a_node_scoring_policy_trains_on_drawn_sizes_transfers_and_serves_any_size() {
+    let dir = scratch("e2e");
+    let export = train_and_export(&dir);
+
+    // Format v2, recording the architecture.
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("policy.json")).unwrap()).unwrap();
+    assert_eq!(meta["format_version"], 2);
+    assert_eq!(meta["network"]["architecture"]["kind"], "node-scoring");
+    assert_eq!(meta["network"]["n_actions"], 32, "trained on slots for the largest drawn cluster");
+
+    // The same export on 48 and 120 nodes, without retraining.
+    for (scenario, nodes) in [("multi-resource-x4", 48), ("multi-resource-x10", 120)] {
+        let out = format!("report-{scenario}");
+        let o =
+            run(&dir, &["eval", "--checkpoint", "export", "--scenario", scenario, "--episodes", "2", "--out", &out]);
+        assert!(o.status.success(), "eval on {scenario}: {}", stderr(&o));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&out).join("report.json")).unwrap()).unwrap();
+        let text = report.to_string();
+        assert!(text.contains(scenario) && text.contains("\"dqn\""), "{nodes} nodes: {text:.400}");
+    }
+    // A scenario whose rows mean something else is refused, naming both.
+    let o = run(&dir, &["eval", "--checkpoint", "export", "--scenario", "park-lb", "--episodes", "2"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("node-scoring policy reads scalable node rows"), "{}", stderr(&o));
+
+    // `infer`: states of 3, 12 and 40 nodes and raw observations of 2 and 5 nodes in one
+    // session; no nodes and half a node row are error replies, and the session goes on.
+    let lines = [
+        serde_json::json!({"id": 1, "state": state(3)}),
+        serde_json::json!({"id": 2, "state": state(12)}),
+        serde_json::json!({"id": 3, "state": state(40)}),
+        serde_json::json!({"id": 4, "state": {"nodes": [], "task": state(1)["task"]}}),
+        serde_json::json!({"id": 5, "observation": vec![0.5; 2 * 13 + 5]}),
+        serde_json::json!({"id": 6, "observation": vec![0.5; 5 * 13 + 5], "mask": [false, false, true, false, false]}),
+        serde_json::json!({"id": 7, "observation": vec![0.5; 13 + 7]}),
+        serde_json::json!({"id": 8, "state": state(3)}),
+    ];
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", export.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in &lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let replies: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(replies.len(), 8, "{replies:?}");
+    for (k, n) in [(0, 3), (1, 12), (2, 40), (4, 2), (5, 5), (7, 3)] {
+        let q = replies[k]["q_values"].as_array().unwrap_or_else(|| panic!("reply {k}: {}", replies[k]));
+        assert_eq!(q.len(), n, "reply {k}");
+        assert!(replies[k]["node"].as_u64().unwrap() < n as u64);
+    }
+    assert_eq!(replies[5]["node"], 2, "the mask is obeyed");
+    assert_eq!(
+        replies[7],
+        replies[0]
+            .clone()
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("id".into(), 8.into());
+                serde_json::Value::Object(o)
+            })
+            .unwrap(),
+        "the same state, the same answer after larger ones"
+    );
+    let error =
+        |k: usize| replies[k]["error"].as_str().unwrap_or_else(|| panic!("reply {k}: {}", replies[k])).to_owned();
+    assert!(error(3).contains("no nodes"), "{}", error(3));
+    assert!(error(6).contains("observation"), "{}", error(6));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
