@@ -25,8 +25,29 @@ const LEARNED: &str = "dqn";
 /// A missing or broken export or checkpoint, or one for another observation or action shape.
 fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Policy> {
     if !dir.join(policy::META_FILE).is_file() {
+        let agent = checkpoint::load_agent(dir)?;
+        let layout = scenario.observation_layout();
+        if let Some(rows) = agent.node_rows() {
+            // A node-scoring checkpoint serves any node count whose rows have its widths.
+            if (rows.node_width, rows.task_width) != (layout.node_width(), layout.task_width()) {
+                bail!(
+                    "{}: the node-scoring agent reads node rows of {} and a task row of {} values, scenario {} has \
+                     {} and {}",
+                    dir.display(),
+                    rows.node_width,
+                    rows.task_width,
+                    scenario.scenario().name,
+                    layout.node_width(),
+                    layout.task_width()
+                );
+            }
+            // The runtime's own record keeps the trained node count; the episodes are encoded
+            // by the scenario (the scheduler hands the policy each episode's real nodes).
+            let trained = layout.with_n_nodes(agent.network_config().n_actions);
+            return export::runtime_of(&agent, &scenario.scenario().name, &trained);
+        }
         let agent = checkpoint::load_agent_for(dir, scenario)?;
-        return export::runtime_of(&agent, &scenario.scenario().name, scenario.observation_layout());
+        return export::runtime_of(&agent, &scenario.scenario().name, layout);
     }
     let runtime = policy::Policy::load(dir).with_context(|| format!("{}: export", dir.display()))?;
     let layout = scenario.observation_layout();

@@ -105,6 +105,12 @@ fn a_node_scoring_policy_trains_on_drawn_sizes_transfers_and_serves_any_size() {
         let text = report.to_string();
         assert!(text.contains(scenario) && text.contains("\"dqn\""), "{nodes} nodes: {text:.400}");
     }
+    // The checkpoint itself, too.
+    let o = run(
+        &dir,
+        &["eval", "--checkpoint", "checkpoints/ns/best", "--scenario", "multi-resource-x4", "--episodes", "2"],
+    );
+    assert!(o.status.success(), "eval of the checkpoint on 48 nodes: {}", stderr(&o));
     // A scenario whose rows mean something else is refused, naming both.
     let o = run(&dir, &["eval", "--checkpoint", "export", "--scenario", "park-lb", "--episodes", "2"]);
     assert!(!o.status.success());
