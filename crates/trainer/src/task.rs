@@ -131,7 +131,9 @@ impl Task for ClusterTask {
         Some(NodeRows {
             node_width: layout.node_width(),
             task_width: layout.task_width(),
-            present_column: layout.present_column(),
+            // Only a cluster drawn per episode pads its observation: elsewhere every row is a
+            // real node, and the network skips the presence mask.
+            present_column: if self.scenario.has_variable_cluster() { layout.present_column() } else { None },
         })
     }
 }
