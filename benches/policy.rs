@@ -2,7 +2,7 @@
 //! default Q-network (11-128-128-10 relu, park-lb's shape) with normalisation, and on a
 //! full-layout network for 64 nodes × 3 resources (453-128-128-64), where `act_state` also
 //! encodes the cluster state; and the shipped park-lb export (trained weights) when present.
-//! Target: ≤ 2 µs for the default network. The node-scoring network (hidden 64-64-64, relu,
+//! Target: ≤ 2 µs for the default network. The node-scoring network (hidden 32-32 and 64-64-64, relu,
 //! normalised) deciding on a 1000-node cluster, from an observation and from a cluster state
 //! (issue 10's target: ≤ 200 µs per decision). And a validation as the trainer runs it (50
 //! park-lb episodes of the shipped export) on 1 and 2 threads.
@@ -45,10 +45,11 @@ fn random_policy(layout: ObservationLayout, hidden: &[usize], rng: &mut ChaCha8R
 }
 
 /// A node-scoring relu network with `U(−1/√fan_in, 1/√fan_in)` weights, hidden sizes
-/// `[64, 64, 64]` (embedding 64 → 64, scoring 64), normalisation of one node row and the task
-/// row, on the full layout of [`full_64`] (the layout's 64 nodes are the "trained" count; the
-/// policy serves any).
-fn node_scoring_policy(rng: &mut ChaCha8Rng) -> Policy {
+/// `[h, h, h]` (embedding h → h, scoring h) when `deep`, else `[h, h]` (embedding h, scoring
+/// h, as `experiments/multi-resource-node-scoring.toml`), normalisation of one node row and the
+/// task row, on the full layout of [`full_64`] (the layout's 64 nodes are the "trained" count;
+/// the policy serves any).
+fn node_scoring_policy(rng: &mut ChaCha8Rng, h: usize, deep: bool) -> Policy {
     let layout = full_64();
     let (w, t) = (layout.node_width(), layout.task_width());
     let mut dense = |d_in: usize, d_out: usize, zero_bias: bool| {
@@ -58,12 +59,12 @@ fn node_scoring_policy(rng: &mut ChaCha8Rng) -> Policy {
         Dense::new(d_in, d_out, weight, bias).unwrap()
     };
     let net = NodeScoring {
-        embed_node: dense(w, 64, false),
-        embed_task: dense(t, 64, true),
-        embed: vec![dense(64, 64, false)],
-        score_node: dense(64, 64, false),
-        score_pool: dense(128, 64, true),
-        head: dense(64, 1, false),
+        embed_node: dense(w, h, false),
+        embed_task: dense(t, h, true),
+        embed: if deep { vec![dense(h, h, false)] } else { vec![] },
+        score_node: dense(h, h, false),
+        score_pool: dense(2 * h, h, true),
+        head: dense(h, 1, false),
         value: None,
         activation: Activation::Relu,
     };
@@ -141,10 +142,15 @@ fn act(c: &mut Criterion) {
     });
 
     // Node-scoring at 1000 nodes: the first call grows the buffers, the timed ones reuse them.
-    let mut p = node_scoring_policy(&mut rng);
     let n = 1000;
     let obs: Vec<f32> = (0..n * 7 + 5).map(|_| rng.random_range(0.0..1.0)).collect();
     let mask = vec![true; n];
+    let mut small = node_scoring_policy(&mut rng, 32, false);
+    small.act(&obs, &mask).unwrap();
+    group.bench_function("node-scoring_32-32_relu_norm_n1000", |b| {
+        b.iter(|| small.act(std::hint::black_box(&obs), &mask).unwrap())
+    });
+    let mut p = node_scoring_policy(&mut rng, 64, true);
     p.act(&obs, &mask).unwrap();
     group.bench_function("node-scoring_64-64-64_relu_norm_n1000", |b| {
         b.iter(|| p.act(std::hint::black_box(&obs), &mask).unwrap())
