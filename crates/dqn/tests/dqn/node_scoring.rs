@@ -12,7 +12,7 @@ const SLOTS: usize = 8;
 const ROWS: NodeRows = NodeRows { node_width: 2, task_width: 1, present_column: Some(0) };
 const OBS_DIM: usize = SLOTS * 2 + 1;
 
-/// One decision: `n` real nodes (3 ≤ n ≤ 8) with speeds in [0.1, 1], each free with
+/// One decision (a one-step episode: n-step windows end at once): `n` real nodes (3 ≤ n ≤ 8) with speeds in [0.1, 1], each free with
 /// probability 0.7 (at least one is); padded slots are zero rows. The mask allows the free real
 /// nodes; the reward of node i is its speed divided by the fastest free node's, so the best
 /// rule is "the fastest free node".
@@ -172,7 +172,7 @@ fn burn_and_host_forward_agree_with_padding_and_normalisation() {
 #[test]
 fn a_node_scoring_agent_resumes_exactly_after_save_and_load() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let cfg = DqnConfig { normalize_obs: true, prioritized_replay: true, dueling: true, ..cfg() };
+    let cfg = DqnConfig { normalize_obs: true, prioritized_replay: true, dueling: true, n_step: 3, ..cfg() };
     let mut agent = Agent::with_node_rows(cfg, OBS_DIM, SLOTS, ROWS).unwrap();
     train(&mut agent, &mut rng, 50);
     let dir = std::env::temp_dir().join(format!("dqn-node-scoring-{}", std::process::id()));
