@@ -136,7 +136,7 @@ fn onnx_export_runs_in_onnxruntime_like_the_burn_network() {
 #[test]
 fn shipped_exports_are_the_shipped_checkpoints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
-    for scenario in ["park-lb", "seed-case"] {
+    for scenario in ["park-lb", "seed-case", "node-scoring"] {
         let dir = scratch(&format!("shipped-{scenario}"));
         let (ckpt, shipped) =
             (root.join(format!("shipped-{scenario}")), root.join(format!("shipped-{scenario}-export")));
