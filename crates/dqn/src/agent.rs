@@ -587,8 +587,10 @@ impl Agent {
         // PLUMBING: which nodes are real (from the raw observations), then normalise
         // observations and scale rewards with the statistics of now.
         let inner = self.device.clone().inner();
-        let present_next = self.presence(&self.batch.next_obs.clone(), b, &inner);
-        let present = self.presence(&self.batch.obs.clone(), b, &self.device.clone());
+        // (Field by field, so the batch is not copied; the MLP returns at once.)
+        let rows = self.rows.as_ref();
+        let present_next = presence_tensor(rows, &self.batch.next_obs, &self.net_cfg, b, &mut self.present, &inner);
+        let present = presence_tensor(rows, &self.batch.obs, &self.net_cfg, b, &mut self.present, &self.device);
         if self.obs_stats.is_some() {
             self.norm_obs.clone_from(&self.batch.obs);
             self.normalize(&[], NormTarget::BatchObs);
@@ -689,11 +691,7 @@ impl Agent {
     /// `[n, N]` presence of the nodes of the raw observations `obs`, for a node-scoring network
     /// on padded clusters (`None` when every node is real: no padding column).
     fn presence(&mut self, obs: &[f32], n: usize, device: &Device) -> Option<Tensor<2>> {
-        let rows = self.rows.filter(|r| r.present_column.is_some())?;
-        let d = self.net_cfg.obs_dim;
-        rows.presence_into(obs, d, &mut self.present);
-        let nodes = self.net_cfg.n_actions;
-        Some(Tensor::from_data(TensorData::new(self.present.clone(), [n, nodes]), device))
+        presence_tensor(self.rows.as_ref(), obs, &self.net_cfg, n, &mut self.present, device)
     }
 
     /// How a node-scoring network reads the observation (`None` for the MLP).
@@ -721,6 +719,22 @@ impl Agent {
     pub(crate) fn fresh_optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
         optimizer(cfg)
     }
+}
+
+/// `[n, N]` presence (1 real, 0 padded) of the nodes of the raw observations `obs`, built in
+/// `scratch`, for a node-scoring network on padded clusters; `None` (before touching anything)
+/// when every node is real: an MLP, or rows without a padding column.
+fn presence_tensor(
+    rows: Option<&NodeRows>,
+    obs: &[f32],
+    net: &NetworkShape,
+    n: usize,
+    scratch: &mut Vec<f32>,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    let rows = rows.filter(|r| r.present_column.is_some())?;
+    rows.presence_into(obs, net.obs_dim, scratch);
+    Some(Tensor::from_data(TensorData::new(scratch.clone(), [n, net.n_actions]), device))
 }
 
 /// Where [`Agent::normalize`] reads from and writes to.

@@ -35,6 +35,8 @@ pub fn learned_spec(
     let slots = layout.n_nodes();
     let chosen = Arc::new(ChosenNodes((0..slots).map(|_| AtomicU64::new(0)).collect()));
     let rows = runtime.any_node_count().then(|| (layout.node_width(), layout.task_width()));
+    // The view writes the scenario's observation (an MLP's is checked to be its own length).
+    let obs_dim = layout.obs_dim();
     let runtime = Arc::new(runtime);
     let counts = Arc::clone(&chosen);
     let label: Arc<str> = name.into();
@@ -43,14 +45,7 @@ pub fn learned_spec(
         make: Arc::new(move || {
             Box::new(LearnedScheduler {
                 name: Arc::clone(&label),
-                obs: vec![
-                    0.0;
-                    if rows.is_some() {
-                        slots * rows.map_or(0, |r| r.0) + rows.map_or(0, |r| r.1)
-                    } else {
-                        runtime.obs_dim()
-                    }
-                ],
+                obs: vec![0.0; obs_dim],
                 rows,
                 slots,
                 runtime: (*runtime).clone(),
