@@ -102,6 +102,12 @@ pub struct Agent {
     pub(crate) global_step: u64,
     pub(crate) update_step: u64,
     pub(crate) episodes: u64,
+    /// The global step before which no learning happens after [`refill_before_learning`]
+    /// (0: only `learning_starts` applies). Not saved: it matters only while a buffer that
+    /// was not saved refills, and a resume from a checkpoint written then refills again.
+    ///
+    /// [`refill_before_learning`]: Self::refill_before_learning
+    learning_resumes_at: u64,
     // PLUMBING: scratch buffers reused every call, so acting and learning allocate little.
     actions: Vec<usize>,
     explore: Vec<bool>,
@@ -260,6 +266,7 @@ impl Agent {
             global_step: 0,
             update_step: 0,
             episodes: 0,
+            learning_resumes_at: 0,
             actions: Vec::with_capacity(n_envs),
             explore: Vec::with_capacity(n_envs),
             norm_obs: Vec::new(),
@@ -296,6 +303,23 @@ impl Agent {
     /// Environment steps observed so far, summed over envs (CleanRL's `global_step`).
     pub fn global_step(&self) -> u64 {
         self.global_step
+    }
+
+    /// The global step after which the training loop learns: `learning_starts`, or later after
+    /// [`refill_before_learning`](Self::refill_before_learning).
+    pub fn learning_starts_at(&self) -> u64 {
+        self.cfg.learning_starts.max(self.learning_resumes_at)
+    }
+
+    /// Postpones learning until `learning_starts` more environment steps have been observed,
+    /// as at the start of training. For a resume from a checkpoint without its replay buffer
+    /// (`training.save_replay = false`): the buffer starts empty, and sampling batches of
+    /// `batch_size` from the first few transitions would fit the network to them (and with
+    /// `n_step > 1` the first update would find no transition at all). Returns the step at
+    /// which learning restarts.
+    pub fn refill_before_learning(&mut self) -> u64 {
+        self.learning_resumes_at = self.global_step + self.cfg.learning_starts;
+        self.learning_resumes_at
     }
 
     /// Gradient steps taken so far.

@@ -174,8 +174,9 @@ impl<'a, E: Env> Loop<'a, E> {
         })?;
 
         // ALGO: training, on the multiples of each frequency crossed since learning started.
+        let starts = self.agent.learning_starts_at();
         let cfg = self.agent.config();
-        let (starts, gradient_steps) = (cfg.learning_starts, cfg.gradient_steps as u64);
+        let gradient_steps = cfg.gradient_steps as u64;
         let (train_frequency, target_frequency) = (cfg.train_frequency, cfg.target_network_frequency);
         let from = prev_step.max(starts);
         let rounds = if global_step > starts { crossings(from, global_step, train_frequency) } else { 0 };

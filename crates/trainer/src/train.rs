@@ -351,9 +351,13 @@ fn drive<T: Task>(
                 if !agent.replay().is_empty() || agent.global_step() == 0 {
                     "exactly: environments, replay buffer, optimizer and random streams restored".to_string()
                 } else {
-                    "approximately: the checkpoint has no replay buffer (training.save_replay = false), so \
-                     learning restarts from an empty one"
-                        .to_string()
+                    let at = agent.refill_before_learning();
+                    format!(
+                        "approximately: the checkpoint has no replay buffer (training.save_replay = false), so \
+                         the buffer starts empty and learning restarts at step {at}, once learning_starts = {} \
+                         new steps are stored",
+                        agent.config().learning_starts
+                    )
                 }
             }
             None => {
@@ -362,7 +366,15 @@ fn drive<T: Task>(
                 // windows of the old ones end here, as truncations.
                 envs.reset(resume_seed(exp.experiment.seed, agent.global_step()));
                 agent.truncate_pending();
-                format!("approximately: {} has no {ENVS_FILE}, so the environments start new episodes", dir.display())
+                let refill = if agent.replay().is_empty() {
+                    format!(", and learning restarts at step {} (no replay buffer)", agent.refill_before_learning())
+                } else {
+                    String::new()
+                };
+                format!(
+                    "approximately: {} has no {ENVS_FILE}, so the environments start new episodes{refill}",
+                    dir.display()
+                )
             }
         };
         // The curves continue from the checkpoint: what the interrupted session logged after

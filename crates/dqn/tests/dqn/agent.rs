@@ -261,6 +261,32 @@ fn a_save_without_replay_loads_with_an_empty_buffer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Resuming from a save without its replay buffer (n-step windows pending, so the first steps
+/// store nothing): the loop refills `learning_starts` steps before it learns again, instead of
+/// failing on an empty buffer or fitting batches to a handful of transitions.
+#[test]
+fn without_a_saved_buffer_learning_waits_for_learning_starts_new_steps() {
+    let cfg =
+        DqnConfig { num_envs: 8, train_frequency: 8, learning_starts: 64, gradient_steps: 1, n_step: 3, ..small_cfg() };
+    let mut envs = cartpoles(&cfg);
+    let mut agent = Agent::new(cfg, 4, 2).unwrap();
+    train_until(&mut agent, &mut envs, 400, &mut NullLogger).unwrap();
+    let dir = tmp_dir("refill");
+    agent.save(&dir, SaveOptions::default()).unwrap();
+    let mut loaded = Agent::load(&dir).unwrap();
+    assert_eq!((loaded.global_step(), loaded.learning_starts_at()), (400, 64));
+    assert_eq!(loaded.refill_before_learning(), 464);
+    assert_eq!(loaded.learning_starts_at(), 464);
+    let updates_before = loaded.update_step();
+    let mut lp = dqn::Loop::new(&mut loaded, &mut envs).unwrap();
+    let per_step: Vec<u64> = (0..10).map(|_| lp.step(&mut NullLogger).unwrap().updates).collect();
+    // Steps 408..=464 refill; 472 and 480 each cross one multiple of 8 after 464.
+    assert_eq!(per_step, [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    assert_eq!(lp.agent().update_step(), updates_before + 2);
+    assert!(lp.agent().replay().len() >= 64 - 3 * 8, "{}", lp.agent().replay().len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Saves a small trained agent into a fresh directory and returns it.
 fn saved(name: &str, cfg: DqnConfig, obs_dim: usize) -> PathBuf {
     let dir = tmp_dir(name);
