@@ -136,7 +136,7 @@ impl CompiledScenario {
         };
         let weights: Vec<f64> = cfg.workload.priorities.iter().map(|p| p.weight).collect();
         let layout = match cfg.observation {
-            ObservationKind::Scalable => {
+            ObservationKind::Scalable { packing } => {
                 // Constants from node shapes and the workload only, never from counts: the mean
                 // speed is over the groups (each once), so clusters of the same shapes in any
                 // numbers share one set of constants.
@@ -153,6 +153,7 @@ impl CompiledScenario {
                     mean_work: if usable { mean_work } else { 1.0 },
                     max_weight: weights.iter().copied().fold(0.0, f64::max),
                     tasks_scale: TASKS_SCALE,
+                    packing,
                 }
             }
             ObservationKind::Full => {

@@ -536,7 +536,12 @@ pub enum ObservationKind {
     /// Full's features plus, per node, its capacity fractions and how the task would fit
     /// ([`policy_core::ObservationLayout::Scalable`]): rows that mean the same at any cluster
     /// size, with constants computed from node shapes and the workload only, never from counts.
-    Scalable,
+    Scalable {
+        /// Adds the packing heuristics' two signals to every node row: whether the task fits
+        /// there now, and Tetris's alignment (`observation = { kind = "scalable", packing = true }`).
+        #[serde(default)]
+        packing: bool,
+    },
     /// Park's `[load_1..load_n, job_size]`, raw, clipped at `high`.
     Park {
         /// Clip value (Park: 500000).
@@ -1220,6 +1225,17 @@ mod tests {
         assert_eq!(c.failures, FailureConfig::default());
         assert_eq!(c.reward, RewardKind::WeightedJct);
         assert_eq!(c.observation, ObservationKind::Full);
+        // The scalable kind's option defaults to off; unknown options are refused.
+        let kind = |v: serde_json::Value| serde_json::from_value::<ObservationKind>(v);
+        assert_eq!(
+            kind(serde_json::json!({"kind": "scalable"})).unwrap(),
+            ObservationKind::Scalable { packing: false }
+        );
+        assert_eq!(
+            kind(serde_json::json!({"kind": "scalable", "packing": true})).unwrap(),
+            ObservationKind::Scalable { packing: true }
+        );
+        assert!(kind(serde_json::json!({"kind": "scalable", "pack": true})).is_err());
         assert_eq!(c.workload.priorities.len(), 1);
         assert!(!c.integer_time && c.max_decisions.is_none() && c.workload.tenants.is_empty());
         c.validate().unwrap();

@@ -43,6 +43,15 @@
 //! | node i, `3R+3` | up | as Full |
 //! | task, `0..R+2` | demand, size, priority | as Full |
 //!
+//! With `packing = true` (an option of the scalable layout; node width `3R+6`) each node row
+//! ends with the two signals the packing heuristics rank nodes by, so that a small network
+//! need not approximate a minimum or a sum of products to see them:
+//!
+//! | offset | feature | value |
+//! |---|---|---|
+//! | node i, `3R+4` | the task fits now | 1 if the node is up, nothing is queued on it and used + demand ≤ capacity for every resource, else 0 (0 when there is no task) |
+//! | node i, `3R+5` | alignment (Tetris) | Σ over resources of the fit ratio × the free fraction, in [0, 2R] (0 when there is no task) |
+//!
 //! The constants are meant to come from node *shapes* and the workload only (cluster-env
 //! computes them so), never from node counts: then one set of constants encodes clusters of any
 //! size, and a policy trained on one size reads another's observation on the same scale.
@@ -112,6 +121,11 @@ pub enum ObservationLayout {
         max_weight: f64,
         /// Tasks on a node (queued + running) are divided by this (10).
         tasks_scale: f64,
+        /// Two more values per node, the signals of the packing heuristics (see the [module
+        /// documentation](self)): whether the task fits there now, and Tetris's alignment.
+        /// Absent (false) in files written before the option existed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        packing: bool,
     },
     /// Park's raw layout: per node queued work + remaining time of running work, then the task
     /// size, each clipped at `high`. Length `N + 1`.
@@ -225,11 +239,14 @@ impl ObservationLayout {
         }
     }
 
-    /// Values per node: `R + 4` (full), `3R + 4` (scalable) or 1 (park).
+    /// Values per node: `R + 4` (full), `3R + 4` (scalable; `3R + 6` with `packing`) or 1
+    /// (park).
     pub fn node_width(&self) -> usize {
         match self {
             ObservationLayout::Full { resources, .. } => resources.len() + 4,
-            ObservationLayout::Scalable { resources, .. } => 3 * resources.len() + 4,
+            ObservationLayout::Scalable { resources, packing, .. } => {
+                3 * resources.len() + 4 + if *packing { PACKING_WIDTH } else { 0 }
+            }
             ObservationLayout::Park { .. } => 1,
         }
     }
@@ -245,7 +262,8 @@ impl ObservationLayout {
     }
 
     /// Length of the observation: `n_nodes · node_width + task_width`, that is
-    /// `N·(R+4) + R + 2` (full), `N·(3R+4) + R + 2` (scalable) or `N + 1` (park).
+    /// `N·(R+4) + R + 2` (full), `N·(3R+4) + R + 2` (scalable; `N·(3R+6) + R + 2` with
+    /// `packing`) or `N + 1` (park).
     pub fn obs_dim(&self) -> usize {
         self.n_nodes() * self.node_width() + self.task_width()
     }
@@ -317,13 +335,16 @@ impl ObservationLayout {
     pub fn bounds(&self) -> (Vec<f32>, Vec<f32>) {
         let (n, dim) = (self.n_nodes(), self.obs_dim());
         match self {
-            ObservationLayout::Scalable { resources, .. } => {
+            ObservationLayout::Scalable { resources, packing, .. } => {
                 let r = resources.len();
                 let mut high = Vec::with_capacity(dim);
                 for _ in 0..n {
                     high.extend(std::iter::repeat_n(1.0, 2 * r));
                     high.extend(std::iter::repeat_n(MAX_FIT_RATIO as f32, r));
                     high.extend([f32::INFINITY, f32::INFINITY, 1.0, 1.0]);
+                    if *packing {
+                        high.extend([1.0, (MAX_FIT_RATIO * r as f64) as f32]);
+                    }
                 }
                 high.extend(std::iter::repeat_n(1.0, r));
                 high.extend([f32::INFINITY, 1.0]);
@@ -373,9 +394,17 @@ impl ObservationLayout {
                 write_free(node, &mut row[..r]);
                 write_load(node, *time_scale, *max_speed, *tasks_scale, &mut row[r..]);
             }
-            ObservationLayout::Scalable { resources, time_scale, max_speed, max_capacity, tasks_scale, .. } => {
+            ObservationLayout::Scalable {
+                resources,
+                time_scale,
+                max_speed,
+                max_capacity,
+                tasks_scale,
+                packing,
+                ..
+            } => {
                 let r = resources.len();
-                let row = &mut row[..3 * r + 4];
+                let row = &mut row[..3 * r + 4 + if *packing { PACKING_WIDTH } else { 0 }];
                 write_free(node, &mut row[..r]);
                 for ((out, &c), &m) in row[r..2 * r].iter_mut().zip(&node.capacity[..r]).zip(max_capacity) {
                     *out = if c <= 0.0 { 0.0 } else { (c / m) as f32 };
@@ -389,7 +418,12 @@ impl ObservationLayout {
                     }
                     None => fit.fill(0.0),
                 }
-                write_load(node, *time_scale, *max_speed, *tasks_scale, &mut row[3 * r..]);
+                write_load(node, *time_scale, *max_speed, *tasks_scale, &mut row[3 * r..3 * r + 4]);
+                if *packing {
+                    let (fits, alignment) = task.map_or((false, 0.0), |task| packing_signals(node, task.demand, r));
+                    row[3 * r + 4] = if fits { 1.0 } else { 0.0 };
+                    row[3 * r + 5] = alignment as f32;
+                }
             }
             ObservationLayout::Park { high, .. } => {
                 // Park's "original state formulation": queued *work* plus the running tasks'
@@ -480,6 +514,29 @@ fn write_load(node: &NodeFeatures<'_>, time_scale: f64, max_speed: f64, tasks_sc
     row[1] = node.tasks as f32 / tasks_scale as f32;
     row[2] = (node.speed / max_speed) as f32;
     row[3] = if node.up { 1.0 } else { 0.0 };
+}
+
+/// Values the `packing` option adds to a scalable node row.
+const PACKING_WIDTH: usize = 2;
+
+/// The two signals the packing heuristics rank nodes by, for placing `demand` on `node`:
+/// whether it fits now (the node is up, nothing is queued on it, and `used + demand ≤ capacity`
+/// for every resource, within [`crate::FIT_EPS`]), and Tetris's alignment Σ_r (demand_r /
+/// capacity_r) · (free_r / capacity_r), with the demand ratio as the fit ratio (capped, and the
+/// cap for a resource the node lacks) and the free fraction as in the row.
+///
+/// Why features and not something the network could compute from the row: "fits" is a minimum
+/// over resources and the alignment a sum of products; a network of a few dozen ReLU units per
+/// layer can only approximate either, and DQN policies with the plain row lost to Tetris.
+fn packing_signals(node: &NodeFeatures<'_>, demand: &[f64], r: usize) -> (bool, f64) {
+    let mut fits = node.up && node.queued_work <= 0.0;
+    let mut alignment = 0.0;
+    for ((&c, &u), &d) in node.capacity[..r].iter().zip(&node.used[..r]).zip(&demand[..r]) {
+        fits &= u + d <= c + crate::FIT_EPS;
+        let free = if c <= 0.0 { 0.0 } else { ((c - u) / c).clamp(0.0, 1.0) };
+        alignment += fit_ratio(d, c) * free;
+    }
+    (fits, alignment)
 }
 
 /// How a demand `d` fits a capacity `c`: `d / c` capped at [`MAX_FIT_RATIO`]; for a resource
@@ -802,6 +859,7 @@ mod tests {
             mean_work,
             max_weight,
             tasks_scale,
+            packing: false,
         }
     }
 
@@ -845,6 +903,58 @@ mod tests {
         assert_eq!(full[..2], expected[..2]);
         assert_eq!(full[2..6], expected[6..10]);
         assert_eq!(full[12..], expected[20..]);
+    }
+
+    fn packing_layout() -> ObservationLayout {
+        let mut layout = scalable_layout();
+        if let ObservationLayout::Scalable { packing, .. } = &mut layout {
+            *packing = true;
+        }
+        layout
+    }
+
+    #[test]
+    fn packing_signals_by_hand() {
+        let layout = packing_layout();
+        assert_eq!((layout.node_width(), layout.task_width(), layout.obs_dim()), (12, 4, 28));
+        assert_eq!(layout.present_column(), Some(8), "the speed column does not move");
+        let mut c = full_cluster();
+        c.used[1][0] = 0.0;
+        let mut out = vec![f32::NAN; 28];
+        layout.encode(&c, &mut out);
+        // Node 0: cpu 2 + 2 ≤ 4 but mem 3 + 8 > 8, no fit; alignment 2/4 · 2/4 + 8/8 · 5/8.
+        assert_eq!(out[10..12], [0.0, 0.875]);
+        // Node 1: cpu 0 + 2 ≤ 2, mem 4 + 8 ≤ 16, fits; alignment 2/2 · 2/2 + 8/16 · 12/16.
+        assert_eq!(out[22..24], [1.0, 1.375]);
+        // Everything else is the plain scalable observation.
+        let mut plain = vec![f32::NAN; 24];
+        scalable_layout().encode(&c, &mut plain);
+        assert_eq!((&out[..10], &out[12..22], &out[24..]), (&plain[..10], &plain[10..20], &plain[20..]));
+        let (low, high) = layout.bounds();
+        assert!(out.iter().zip(&low).zip(&high).all(|((v, l), h)| l <= v && v <= h), "{out:?}");
+        assert_eq!(high[10..12], [1.0, 4.0]);
+        // A task queued ahead, or the node down: it does not fit now (the alignment stays).
+        c.queued_work[1] = 1.0;
+        layout.encode(&c, &mut out);
+        assert_eq!(out[22..24], [0.0, 1.375]);
+        c.queued_work[1] = 0.0;
+        c.up[1] = false;
+        layout.encode(&c, &mut out);
+        assert_eq!(out[22..24], [0.0, 1.375]);
+        // No task: both 0.
+        c.task = None;
+        layout.encode(&c, &mut out);
+        assert_eq!((&out[10..12], &out[22..24]), (&[0.0; 2][..], &[0.0; 2][..]));
+    }
+
+    #[test]
+    fn packing_is_written_only_when_on_and_read_as_off_when_absent() {
+        let plain = serde_json::to_value(scalable_layout()).unwrap();
+        assert!(plain.get("packing").is_none(), "files without the option stay byte-identical");
+        assert_eq!(serde_json::from_value::<ObservationLayout>(plain).unwrap(), scalable_layout());
+        let on = serde_json::to_value(packing_layout()).unwrap();
+        assert_eq!(on["packing"], true);
+        assert_eq!(serde_json::from_value::<ObservationLayout>(on).unwrap(), packing_layout());
     }
 
     #[test]

@@ -207,7 +207,10 @@ impl PolicyMeta {
             let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
             let (kind, formula) = match self.observation {
                 ObservationLayout::Full { .. } => ("full", format!("{n}·({r}+4) + {r} + 2")),
-                ObservationLayout::Scalable { .. } => ("scalable", format!("{n}·(3·{r}+4) + {r} + 2")),
+                ObservationLayout::Scalable { packing: false, .. } => ("scalable", format!("{n}·(3·{r}+4) + {r} + 2")),
+                ObservationLayout::Scalable { packing: true, .. } => {
+                    ("scalable (packing)", format!("{n}·(3·{r}+6) + {r} + 2"))
+                }
                 ObservationLayout::Park { .. } => ("park", format!("{n} + 1")),
             };
             return Err(meta_err(

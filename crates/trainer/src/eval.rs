@@ -87,7 +87,8 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
 fn layout_kind(layout: &policy::ObservationLayout) -> &'static str {
     match layout {
         policy::ObservationLayout::Full { .. } => "full",
-        policy::ObservationLayout::Scalable { .. } => "scalable",
+        policy::ObservationLayout::Scalable { packing: false, .. } => "scalable",
+        policy::ObservationLayout::Scalable { packing: true, .. } => "scalable (packing)",
         policy::ObservationLayout::Park { .. } => "park",
     }
 }
@@ -157,7 +158,12 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let scenario = &match &args.scenario {
         // Transfer: another preset, whose observation rows must mean what the policy's do
         // (checked by `learned_policy`).
-        Some(name) => cluster_env::scenarios::preset(name).context("--scenario")?,
+        // The observation is how the policy reads a cluster, so the preset is encoded the way
+        // the experiment's scenario was (the constants still come from the preset's shapes).
+        Some(name) => cluster_env::ScenarioConfig {
+            observation: exp.test_scenario("evaluation")?.observation,
+            ..cluster_env::scenarios::preset(name).context("--scenario")?
+        },
         None => exp.test_scenario("evaluation")?,
     };
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;

@@ -130,6 +130,56 @@ mod tests {
         sim
     }
 
+    /// The scalable observation's `packing` columns say what Tetris sees: on `faulty` (nodes go
+    /// down and queues build), at every decision of a Tetris episode, "fits now" is the view's
+    /// `fits_now` on an up node, and the node Tetris picks has the largest alignment among the
+    /// valid nodes where the task fits (the fallback to least-loaded exactly when none does).
+    #[test]
+    fn the_packing_columns_are_tetris_signals() {
+        let mut cfg = crate::scenarios::preset("faulty").unwrap();
+        cfg.workload.n_tasks = 300;
+        cfg.observation = crate::ObservationKind::Scalable { packing: true };
+        let mut sim = Simulator::new(&cfg).unwrap();
+        let w = sim.compiled().observation_layout().node_width();
+        let r = cfg.resources.len();
+        let (fits_col, align_col) = (3 * r + 4, 3 * r + 5);
+        assert_eq!(w, 3 * r + 6);
+        let mut tetris = baseline("tetris").unwrap();
+        let (mut fitting_decisions, mut fallbacks, mut down_seen) = (0, 0, 0);
+        for seed in 0..3 {
+            sim.reset(seed);
+            tetris.reset(seed);
+            while !sim.is_done() {
+                let view = sim.view();
+                let mut obs = vec![f32::NAN; view.obs_dim()];
+                view.observation(&mut obs);
+                let demand = view.task().unwrap().demand;
+                let rows: Vec<&[f32]> = obs[..view.n_nodes() * w].chunks(w).collect();
+                for (i, row) in rows.iter().enumerate() {
+                    let n = view.node(i);
+                    down_seen += usize::from(!n.up);
+                    assert_eq!(row[fits_col] == 1.0, n.up && n.fits_now(demand), "seed {seed} node {i}");
+                }
+                let fitting: Vec<usize> =
+                    (0..rows.len()).filter(|&i| view.mask()[i] && rows[i][fits_col] == 1.0).collect();
+                let pick = tetris.act(&view).unwrap();
+                match fitting.iter().map(|&i| rows[i][align_col]).reduce(f32::max) {
+                    Some(best) => {
+                        fitting_decisions += 1;
+                        assert!(fitting.contains(&pick), "seed {seed}: tetris picked {pick}, fitting {fitting:?}");
+                        assert!((rows[pick][align_col] - best).abs() <= 1e-6, "seed {seed}");
+                    }
+                    None => fallbacks += 1,
+                }
+                sim.place(pick).unwrap();
+            }
+        }
+        assert!(
+            fitting_decisions > 100 && fallbacks > 10 && down_seen > 0,
+            "{fitting_decisions} {fallbacks} {down_seen}"
+        );
+    }
+
     fn pick(name: &str, sim: &Simulator) -> usize {
         let mut p = baseline(name).unwrap();
         assert_eq!(p.name(), name);

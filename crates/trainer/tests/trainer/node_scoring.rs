@@ -170,3 +170,28 @@ fn a_node_scoring_policy_trains_on_drawn_sizes_transfers_and_serves_any_size() {
     assert!(error(6).contains("observation"), "{}", error(6));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With the packing signals (`packing = true`) the rows are 2 wider, the export records the
+/// option, and a transfer evaluation encodes the other preset the way the policy was trained
+/// (the presets themselves say `packing = false`).
+#[test]
+fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
+    let dir = scratch("packing");
+    let text = EXPERIMENT.replace(
+        "reward = \"attributed-jct\"",
+        "reward = \"attributed-jct\"\nobservation = { kind = \"scalable\", packing = true }",
+    );
+    std::fs::write(dir.join("ns.toml"), text).unwrap();
+    let o = run(&dir, &["train", "--config", "ns.toml", "--set", "training.total_steps=1000"]);
+    assert!(o.status.success(), "train: {}", stderr(&o));
+    let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
+    assert!(stderr(&o).contains("node-scoring 15+5"), "{}", stderr(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
+    assert_eq!(meta["observation"]["packing"], true);
+    for checkpoint in ["export", "checkpoints/ns/best"] {
+        let o = run(&dir, &["eval", "--checkpoint", checkpoint, "--scenario", "multi-resource-x4", "--episodes", "2"]);
+        assert!(o.status.success(), "{checkpoint} on 48 nodes: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
