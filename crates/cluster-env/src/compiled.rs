@@ -144,6 +144,15 @@ impl CompiledScenario {
                 let mean_speed = shapes.iter().sum::<f64>() / shapes.len() as f64;
                 let mean_work = workload.mean_work();
                 let usable = mean_work.is_finite() && mean_work > 0.0;
+                // An openb sub-cluster divides by the whole node list's largest capacities, so
+                // that a policy trained on one sample reads any other, and the full cluster, on
+                // the same scale (a rare large shape may be missing from a small sample).
+                let max_capacity = match &openb {
+                    Some(replay) => {
+                        replay.node_list_max_capacity().iter().map(|&m| if m > 0.0 { m } else { 1.0 }).collect()
+                    }
+                    None => max_capacity,
+                };
                 ObservationLayout::Scalable {
                     n_nodes,
                     resources: cfg.resources.clone(),

@@ -57,6 +57,9 @@ pub struct OpenbReplay {
     load: f64,
     /// Total capacity per resource of the simulated cluster (speed 1).
     capacity: [f64; 3],
+    /// Largest capacity per resource over the whole node list, sub-cluster or not: the scalable
+    /// observation divides by it, so every sub-cluster of one node list reads on one scale.
+    node_list_max_capacity: [f64; 3],
     /// Node-list index of each compiled node.
     node_order: Vec<usize>,
     nodes_path: PathBuf,
@@ -67,6 +70,12 @@ impl OpenbReplay {
     /// The converted tasks (both splits) and what was dropped or censored.
     pub fn tasks(&self) -> &TraceTasks {
         &self.tasks
+    }
+
+    /// Largest capacity of each resource over the whole node list (not only the sampled
+    /// sub-cluster).
+    pub fn node_list_max_capacity(&self) -> [f64; 3] {
+        self.node_list_max_capacity
     }
 
     /// What the conversion dropped, censored and adjusted.
@@ -257,6 +266,10 @@ pub fn compile(cfg: &ScenarioConfig) -> Result<(ScenarioConfig, Arc<OpenbReplay>
     let mean_work = tasks.tasks.iter().map(|t| t.work).sum::<f64>() / n;
     let replay = OpenbReplay {
         capacity: nodes.total_capacity(None),
+        node_list_max_capacity: full
+            .nodes()
+            .iter()
+            .fold([0.0; 3], |m, n| std::array::from_fn(|r| f64::max(m[r], n.capacity()[r]))),
         split: match o.split {
             TraceSplit::Train => Split::Train,
             TraceSplit::Test => Split::Test,
@@ -293,6 +306,35 @@ mod tests {
             Err(ClusterError::InvalidConfig { field, .. }) => field,
             other => panic!("expected an invalid-config error, got {other:?}"),
         }
+    }
+
+    /// The scalable observation of any sub-cluster divides by the whole node list's largest
+    /// capacities (128 cores, 1,024 GiB, 8 GPUs), so one policy reads every sample and the full
+    /// cluster on one scale; the sample's own largest node may be smaller.
+    #[test]
+    fn scalable_constants_of_openb_sub_clusters_are_the_node_lists() {
+        let layout = |k: Option<usize>| {
+            let mut cfg = scenarios::openb();
+            cfg.observation = crate::ObservationKind::Scalable { packing: true };
+            cfg.workload.openb.as_mut().unwrap().subcluster = k.map(|k| SubclusterConfig { k, seed: 0 });
+            let c = compiled(&cfg);
+            let own: Vec<f64> =
+                (0..3).map(|r| c.scenario().node_capacities().iter().map(|n| n[r]).fold(0.0, f64::max)).collect();
+            match c.observation_layout() {
+                policy_core::ObservationLayout::Scalable { max_capacity, .. } => (max_capacity.clone(), own),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (full, full_own) = layout(None);
+        assert_eq!(full, [128.0, 1024.0, 8.0]);
+        assert_eq!(full_own, full);
+        let mut smaller = false;
+        for k in [8, 32, 128] {
+            let (constants, own) = layout(Some(k));
+            assert_eq!(constants, full, "k = {k}");
+            smaller |= own != full;
+        }
+        assert!(smaller, "some sample lacks the largest shape (else the test shows nothing)");
     }
 
     #[test]

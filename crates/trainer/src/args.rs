@@ -71,9 +71,14 @@ pub struct EvalArgs {
     #[arg(long, default_value = "eval-report")]
     pub out: PathBuf,
     /// Evaluate on this preset scenario instead of the experiment's (a node-scoring policy on a
-    /// cluster of another size: `multi-resource-x4`), on the same held-out seeds.
+    /// cluster of another size: `multi-resource-x4`), on the same held-out seeds (an openb
+    /// preset on its test split).
     #[arg(long)]
     pub scenario: Option<String>,
+    /// Override a value of the `--scenario` preset: `--set workload.openb.subcluster.k=128`
+    /// (repeatable; needs `--scenario`).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
+    pub sets: Vec<String>,
 }
 
 /// `cluster-rl baselines`.

@@ -160,10 +160,10 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         // (checked by `learned_policy`).
         // The observation is how the policy reads a cluster, so the preset is encoded the way
         // the experiment's scenario was (the constants still come from the preset's shapes).
-        Some(name) => cluster_env::ScenarioConfig {
+        Some(name) => config::test_split(cluster_env::ScenarioConfig {
             observation: exp.test_scenario("evaluation")?.observation,
-            ..cluster_env::scenarios::preset(name).context("--scenario")?
-        },
+            ..config::scenario(name, &args.sets).with_context(|| format!("--scenario {name}"))?
+        }),
         None => exp.test_scenario("evaluation")?,
     };
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;

@@ -169,6 +169,7 @@ fn attempt(run_dir: &Path, root: &Path, st: &mut RunState) -> Result<ExitCode> {
         baselines: None,
         out: run_dir.join("eval"),
         scenario: None,
+        sets: vec![],
     })
     .context("evaluation")?;
     st.end_attempt(Status::Done, 0, "done".into(), None);

@@ -193,5 +193,23 @@ fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
         let o = run(&dir, &["eval", "--checkpoint", checkpoint, "--scenario", "multi-resource-x4", "--episodes", "2"]);
         assert!(o.status.success(), "{checkpoint} on 48 nodes: {}", stderr(&o));
     }
+    // `--set` changes the preset (here its episode length: the report counts the tasks); it
+    // needs `--scenario`, and a bad key is named.
+    let o = run(
+        &dir,
+        &["eval", "--checkpoint", "export", "--scenario", "multi-resource-x4", "--set", "workload.n_tasks=30"]
+            .into_iter()
+            .chain(["--episodes", "2", "--out", "short"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("short/report.json")).unwrap()).unwrap();
+    assert_eq!(report["policies"][0]["episodes"][0]["tasks"], 30);
+    let o = run(&dir, &["eval", "--checkpoint", "export", "--set", "workload.n_tasks=30"]);
+    assert!(!o.status.success() && stderr(&o).contains("--scenario"), "{}", stderr(&o));
+    let o =
+        run(&dir, &["eval", "--checkpoint", "export", "--scenario", "multi-resource-x4", "--set", "workload.nope=1"]);
+    assert!(!o.status.success() && stderr(&o).contains("nope"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
