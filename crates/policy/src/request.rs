@@ -196,14 +196,25 @@ fn check_resources(layout: &ObservationLayout, field: impl FnOnce() -> String, v
     })
 }
 
-/// Every number of a node: one capacity and usage per resource, capacities and speed > 0,
-/// usage and work ≥ 0, all finite.
+/// Every number of a node: one capacity and usage per resource, capacities ≥ 0 with at least
+/// one > 0, speed > 0, usage and work ≥ 0, all finite.
+///
+/// A capacity of 0 is a resource the node does not have (a CPU-only node's GPUs, as in real
+/// node lists): the mask keeps every task that needs it elsewhere and the encoder reads it as
+/// 0, as the simulator does.
 fn check_node(layout: &ObservationLayout, node: &NodeState) -> Result<()> {
     let id = node.id;
     check_resources(layout, || format!("node {id}: capacity"), &node.capacity)?;
     check_resources(layout, || format!("node {id}: usage"), &node.usage)?;
     for (k, &c) in node.capacity.iter().enumerate() {
-        positive(|| format!("node {id}: capacity[{k}]"), c)?;
+        non_negative(|| format!("node {id}: capacity[{k}]"), c)?;
+    }
+    if node.capacity.iter().all(|&c| c == 0.0) {
+        return Err(PolicyError::InvalidValue {
+            field: format!("node {id}: capacity"),
+            value: 0.0,
+            valid: "capacities ≥ 0 with at least one > 0 (a node with no resource can run nothing)",
+        });
     }
     for (k, &u) in node.usage.iter().enumerate() {
         non_negative(|| format!("node {id}: usage[{k}]"), u)?;
@@ -296,6 +307,21 @@ pub(crate) mod tests {
         assert_eq!(encode(&full_layout(), &reversed).unwrap(), (obs, mask));
     }
 
+    /// A node without one of the resources (capacity 0: a CPU-only node's GPUs in a real node
+    /// list) is a valid node: free 0 for that resource, and masked only for a task that needs it.
+    #[test]
+    fn a_node_lacking_a_resource_is_valid_and_masked_only_for_tasks_that_need_it() {
+        let mut s = full_state();
+        s.nodes[0].capacity[1] = 0.0;
+        s.nodes[0].usage[1] = 0.0;
+        let (obs, mask) = encode(&full_layout(), &s).unwrap();
+        assert_eq!(obs[..2], [0.5, 0.0]);
+        assert_eq!(mask, [false, true], "the task needs mem");
+        s.task.demands[1] = 0.0;
+        let (_, mask) = encode(&full_layout(), &s).unwrap();
+        assert_eq!(mask, [true, true], "a task that needs no mem may go there");
+    }
+
     #[test]
     fn full_layout_clamps_and_masks() {
         let mut s = full_state();
@@ -381,7 +407,12 @@ pub(crate) mod tests {
         );
         check(|s| s.nodes[0].usage.clear(), "node 0: usage has 0 values, expected 2 (one per resource: cpu, mem)");
         check(|s| s.task.demands = vec![1.0], "task: demands has 1 values, expected 2 (one per resource: cpu, mem)");
-        check(|s| s.nodes[1].capacity[1] = 0.0, "node 1: capacity[1] is 0, expected a finite number > 0");
+        check(|s| s.nodes[1].capacity[1] = -1.0, "node 1: capacity[1] is -1, expected a finite number ≥ 0");
+        check(
+            |s| s.nodes[1].capacity = vec![0.0, 0.0],
+            "node 1: capacity is 0, expected capacities ≥ 0 with at least one > 0 (a node with no resource can run \
+             nothing)",
+        );
         check(|s| s.nodes[0].speed = 0.0, "node 0: speed is 0, expected a finite number > 0");
         check(|s| s.nodes[0].usage[0] = -1.0, "node 0: usage[0] is -1, expected a finite number ≥ 0");
         check(|s| s.nodes[1].queued_work = f64::NAN, "node 1: queued_work is NaN, expected a finite number ≥ 0");

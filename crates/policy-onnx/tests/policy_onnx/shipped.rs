@@ -11,7 +11,9 @@ use prost::Message;
 #[test]
 fn shipped_models_are_reproduced_byte_for_byte() {
     let checkpoints = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
-    for name in ["shipped-park-lb-export", "shipped-seed-case-export", "shipped-node-scoring-export"] {
+    for name in
+        ["shipped-park-lb-export", "shipped-seed-case-export", "shipped-node-scoring-export", "shipped-openb-export"]
+    {
         let dir = checkpoints.join(name);
         let export = policy::Export::read(&dir).unwrap_or_else(|e| panic!("{e}"));
         let shipped = std::fs::read(dir.join("policy.onnx")).unwrap();

@@ -213,3 +213,54 @@ fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
     assert!(!o.status.success() && stderr(&o).contains("nope"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The shipped openb policy (trained on 32-node samples of Alibaba's node list) answers an
+/// `infer` request about four real nodes of the node list, one of them CPU-only (0 GPUs), for
+/// a real GPU pod of the pod list: it places the pod on a GPU node, never on the CPU-only one.
+#[test]
+fn the_shipped_openb_policy_places_a_real_pod_on_real_nodes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let traces = root.join("experiments/traces/openb");
+    let nodes = std::fs::read_to_string(traces.join("openb_node_list_all_node.csv")).unwrap();
+    let row = |sn: &str| -> Vec<f64> {
+        let line = nodes.lines().find(|l| l.starts_with(&format!("{sn},"))).unwrap();
+        let f: Vec<&str> = line.split(',').collect();
+        vec![f[1].parse::<f64>().unwrap() / 1000.0, f[2].parse::<f64>().unwrap() / 1024.0, f[3].parse().unwrap()]
+    };
+    // CPU-only 32 cores (half used); 8-GPU G2 (half used); 2-GPU T4 (90% used, 2 queued); idle
+    // 2-GPU P100.
+    let picks = [
+        ("openb-node-0000", 0.5, 0),
+        ("openb-node-0500", 0.5, 0),
+        ("openb-node-1000", 0.9, 2),
+        ("openb-node-0123", 0.0, 0),
+    ];
+    let state_nodes: Vec<serde_json::Value> = picks
+        .iter()
+        .enumerate()
+        .map(|(id, &(sn, used, queued))| {
+            let cap = row(sn);
+            serde_json::json!({"id": id, "capacity": cap, "usage": cap.iter().map(|c| c * used).collect::<Vec<_>>(),
+                "speed": 1.0, "up": true, "queued_tasks": queued, "queued_work": 3600.0 * queued as f64,
+                "running_tasks": usize::from(used > 0.0), "running_work": if used > 0.0 { 3600.0 } else { 0.0 }})
+        })
+        .collect();
+    assert_eq!(state_nodes[0]["capacity"], serde_json::json!([32.0, 256.0, 0.0]), "a CPU-only node");
+    // openb-pod-0034: 16 cores, 32 GiB, one whole GPU, LS, ran 1,153 s.
+    let request = serde_json::json!({"id": "openb-pod-0034", "state": {"nodes": state_nodes,
+        "task": {"id": 34, "priority": 3.0, "demands": [16.0, 32.0, 1.0], "size": 1153.0}}});
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", root.join("checkpoints/shipped-openb-export").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{request}").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reply: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(reply["id"], "openb-pod-0034");
+    assert_eq!(reply["q_values"].as_array().map(Vec::len), Some(4), "{reply}");
+    assert_eq!(reply["node"], 1, "the 8-GPU G2 node: {reply}");
+}
