@@ -16,8 +16,9 @@
 //!   observation lies in the observation space;
 //! - (e) the same seed gives the same episode bit for bit (rewards, observations, masks, metrics),
 //!   also after the env ran other episodes;
-//! - (f) the return is −Σ w·JCT for `weighted-jct` (relative 1e-9), −Σ slowdown for `slowdown`,
-//!   and mean utilisation × makespan for `utilisation`.
+//! - (f) the return is −Σ w·JCT for `weighted-jct` and `attributed-jct` (relative 1e-9), −Σ JCT
+//!   for `attributed-unweighted-jct`, −Σ slowdown for `slowdown`, and mean utilisation × makespan
+//!   for `utilisation`.
 //!
 //! The RNG seed is fixed (override with `PROPTEST_RNG_SEED`), so CI runs are reproducible.
 
@@ -113,7 +114,7 @@ fn draws() -> impl Strategy<Value = Draw> {
     (
         (groups, 1usize..=3, demand, dominant, 0usize..10),
         (arrivals(), sizes(), classes, tenants),
-        (scheduled, random_failures, any::<bool>(), 0u8..4, 1usize..=60),
+        (scheduled, random_failures, any::<bool>(), 0u8..5, 1usize..=60),
     )
         .prop_map(
             |(
@@ -227,8 +228,13 @@ fn scenario(d: &Draw) -> ScenarioConfig {
             openb: None,
         },
         failures: FailureConfig { mtbf, mttr, scheduled },
-        reward: [RewardKind::WeightedJct, RewardKind::Slowdown, RewardKind::Utilisation, RewardKind::AttributedJct]
-            [d.reward as usize],
+        reward: [
+            RewardKind::WeightedJct,
+            RewardKind::Slowdown,
+            RewardKind::Utilisation,
+            RewardKind::AttributedJct,
+            RewardKind::AttributedUnweightedJct,
+        ][d.reward as usize],
         observation: ObservationKind::Full,
         integer_time: d.integer_time,
         max_decisions: None,
@@ -369,6 +375,10 @@ fn run_checked(env: &mut ClusterEnv, seed: u64, policy_seed: u64) -> Option<Traj
             let total_weight: f64 = weight.iter().sum();
             let cost = m.weighted_mean_jct * total_weight;
             assert!(rel(cost, -ret) <= 1e-9 || (cost - -ret).abs() <= 1e-9, "Σ w·JCT {cost} vs return {ret}");
+        }
+        RewardKind::AttributedUnweightedJct => {
+            let cost = m.mean_jct * n_tasks as f64;
+            assert!(rel(cost, -ret) <= 1e-9 || (cost - -ret).abs() <= 1e-9, "Σ JCT {cost} vs return {ret}");
         }
         RewardKind::Slowdown => {
             // A zero-work task's ideal runtime is floored at 1e-9, so the reward's running sum of

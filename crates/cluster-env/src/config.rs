@@ -523,6 +523,11 @@ pub enum RewardKind {
     /// later steps the task spends in the system. A failure refunds the charge of each task it
     /// re-submits; the task is charged again when re-placed.
     AttributedJct,
+    /// As `attributed-jct` without the priority weight: −the placed task's completion time,
+    /// charged at placement, so the undiscounted return is −(total completion time), the
+    /// objective of mean JCT. Priorities still order nothing here; they only weigh the
+    /// weighted-JCT metric, which this reward no longer optimises.
+    AttributedUnweightedJct,
 }
 
 /// Flat observation layout for learned policies (documented in the README and [`crate::obs`]).
@@ -1181,6 +1186,10 @@ mod tests {
         assert_eq!(json["reward"], "weighted-jct");
         let back: ScenarioConfig = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, cfg);
+        let mut unweighted = json.clone();
+        unweighted["reward"] = "attributed-unweighted-jct".into();
+        let back: ScenarioConfig = serde_json::from_value(unweighted).unwrap();
+        assert_eq!(back.reward, RewardKind::AttributedUnweightedJct);
         let reject = |path: &[&str], key: &str| {
             let mut j = json.clone();
             let mut obj = &mut j;

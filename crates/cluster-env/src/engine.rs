@@ -153,7 +153,7 @@ pub(crate) struct SimTask {
     pub tenant: u16,
     pub finish: f64,
     pub retries: u32,
-    /// Weighted completion time charged at placement (attributed-jct reward), refunded if a
+    /// Completion time charged at placement (the attributed rewards), refunded if a
     /// failure re-submits the task.
     attributed: f64,
 }
@@ -414,7 +414,8 @@ impl Simulator {
         self.try_start(node);
         if self.reward.charges_placements() {
             let t = self.tasks[task as usize];
-            let charge = self.c.weights[t.class as usize] * (self.predict_finish(node, task) - t.arrival);
+            let jct = self.predict_finish(node, task) - t.arrival;
+            let charge = self.reward.placement_cost(self.c.weights[t.class as usize], jct);
             self.tasks[task as usize].attributed = charge;
             self.reward.charge(charge);
         }

@@ -9,8 +9,10 @@
 //! | `slowdown` | −Σ 1 / ideal runtime of tasks in system × dt | — | — |
 //! | `utilisation` | mean over resources of used / capacity × dt | — | — |
 //! | `attributed-jct` | — | −weight × (predicted finish − arrival) | the charge is refunded |
+//! | `attributed-unweighted-jct` | — | −(predicted finish − arrival) | the charge is refunded |
 //!
-//! so that the undiscounted return of `weighted-jct` and `attributed-jct` is −Σ weight × JCT.
+//! so that the undiscounted return of `weighted-jct` and `attributed-jct` is −Σ weight × JCT,
+//! and that of `attributed-unweighted-jct` is −Σ JCT.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,10 +47,20 @@ impl RewardAcc {
         self.inv_ideal_in_system = 0.0;
     }
 
-    /// Whether placements are charged ([`RewardKind::AttributedJct`]): the engine then predicts
-    /// the placed task's completion time and passes its cost to [`RewardAcc::charge`].
+    /// Whether placements are charged ([`RewardKind::AttributedJct`] and
+    /// [`RewardKind::AttributedUnweightedJct`]): the engine then predicts the placed task's
+    /// completion time and passes its cost to [`RewardAcc::charge`].
     pub fn charges_placements(&self) -> bool {
-        self.kind == RewardKind::AttributedJct
+        matches!(self.kind, RewardKind::AttributedJct | RewardKind::AttributedUnweightedJct)
+    }
+
+    /// The cost charged at placement for a task of priority `weight` that completes `jct` after
+    /// its arrival: weighted for `attributed-jct`, plain for `attributed-unweighted-jct`.
+    pub fn placement_cost(&self, weight: f64, jct: f64) -> f64 {
+        match self.kind {
+            RewardKind::AttributedUnweightedJct => jct,
+            _ => weight * jct,
+        }
     }
 
     /// A task of `weight` and ideal runtime `ideal` entered the system.
@@ -75,7 +87,7 @@ impl RewardAcc {
         self.pending += match self.kind {
             RewardKind::WeightedJct => -self.weight_in_system * dt,
             RewardKind::Slowdown => -self.inv_ideal_in_system * dt,
-            RewardKind::AttributedJct => 0.0,
+            RewardKind::AttributedJct | RewardKind::AttributedUnweightedJct => 0.0,
             RewardKind::Utilisation => {
                 // `used` is a running sum: after completions it may sit a rounding error below
                 // zero, which must not make utilisation negative.
@@ -86,7 +98,7 @@ impl RewardAcc {
         };
     }
 
-    /// Charges a placement `cost` (attributed-jct).
+    /// Charges a placement `cost` (the attributed kinds).
     pub fn charge(&mut self, cost: f64) {
         self.pending -= cost;
     }
@@ -135,6 +147,14 @@ mod tests {
         acc.charge(7.0);
         acc.refund(2.0);
         assert_eq!(acc.take(), -5.0);
+        assert_eq!(acc.placement_cost(3.0, 2.5), 7.5, "attributed-jct weighs the charge");
+        let mut acc = RewardAcc::new(RewardKind::AttributedUnweightedJct);
+        assert!(acc.charges_placements());
+        assert_eq!(acc.placement_cost(3.0, 2.5), 2.5, "attributed-unweighted-jct does not");
+        acc.arrive(5.0, 1.0);
+        acc.accrue(10.0, &[1.0], &[1.0]);
+        assert_eq!(acc.take(), 0.0, "nothing accrues over time");
+        assert!(!RewardAcc::new(RewardKind::WeightedJct).charges_placements());
     }
 
     #[test]
