@@ -216,7 +216,8 @@ fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
 
 /// The shipped openb policy (trained on 32-node samples of Alibaba's node list) answers an
 /// `infer` request about four real nodes of the node list, one of them CPU-only (0 GPUs), for
-/// a real GPU pod of the pod list: it places the pod on a GPU node, never on the CPU-only one.
+/// a real GPU pod of the pod list: it places the pod on a GPU node with a free GPU, never on the
+/// CPU-only one.
 #[test]
 fn the_shipped_openb_policy_places_a_real_pod_on_real_nodes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -262,5 +263,8 @@ fn the_shipped_openb_policy_places_a_real_pod_on_real_nodes() {
     let reply: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(reply["id"], "openb-pod-0034");
     assert_eq!(reply["q_values"].as_array().map(Vec::len), Some(4), "{reply}");
-    assert_eq!(reply["node"], 1, "the 8-GPU G2 node: {reply}");
+    // Node 0 lacks GPUs (masked) and node 2's free 0.2 GPU cannot start the pod now; the policy
+    // takes one of the two nodes it fits on at once (the shipped one: the idle P100 node).
+    let node = reply["node"].as_u64().unwrap();
+    assert!(node == 1 || node == 3, "a GPU node with a free GPU: {reply}");
 }
