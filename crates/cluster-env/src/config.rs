@@ -525,8 +525,8 @@ pub enum RewardKind {
     AttributedJct,
     /// As `attributed-jct` without the priority weight: −the placed task's completion time,
     /// charged at placement, so the undiscounted return is −(total completion time), the
-    /// objective of mean JCT. Priorities still order nothing here; they only weigh the
-    /// weighted-JCT metric, which this reward no longer optimises.
+    /// objective of mean JCT; priority weights then count only in the weighted-JCT metric,
+    /// which this reward does not optimise.
     AttributedUnweightedJct,
 }
 
