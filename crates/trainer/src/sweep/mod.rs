@@ -79,7 +79,7 @@ pub struct PlanArgs {
     /// The sweep file (TOML).
     pub file: PathBuf,
     /// The sweep directory to create (or to check: planning again into it must give the same
-    /// sweep).
+    /// sweep, or the same sweep with more seeds, whose runs are then appended).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Print the runs (id, configuration, seed) without writing anything.

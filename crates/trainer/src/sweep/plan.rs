@@ -47,10 +47,29 @@ pub struct Plan {
     pub seeds: Vec<u64>,
     /// The configurations, `c0`, `c1`, … in order.
     pub configurations: Vec<PlannedConfiguration>,
-    /// The runs: configurations × seeds; a run's position is its index (Slurm array task id).
+    /// The runs: configurations × seeds, then the runs of seeds added when the sweep grew; a
+    /// run's position is its index (Slurm array task id), which never changes.
     pub runs: Vec<PlannedRun>,
     /// `[resources]`.
     pub resources: Resources,
+    /// Every time `sweep plan` added seeds to this sweep, oldest first (absent: it never grew).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grown: Vec<Growth>,
+}
+
+/// One growth of a sweep: `sweep plan` met a sweep file whose seed list gained seeds.
+///
+/// Recorded because adding seeds after looking at finished runs is optional stopping: the
+/// report says so, as a paper would have to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Growth {
+    /// The sweep's seeds before.
+    pub seeds_before: Vec<u64>,
+    /// The seeds added.
+    pub seeds_added: Vec<u64>,
+    /// How many runs were done (their results could have been seen) when it grew.
+    pub runs_done: usize,
 }
 
 /// One configuration in `sweep.json`.
@@ -185,6 +204,7 @@ fn expand(sweep: &SweepFile, dir: &Path) -> Result<(Plan, Vec<Expanded>)> {
         configurations: configurations.iter().map(planned_configuration).collect::<Result<_>>()?,
         runs: expanded.iter().map(|e| e.run.clone()).collect(),
         resources: sweep.resources.clone(),
+        grown: Vec::new(),
     };
     Ok((plan, expanded))
 }
@@ -195,6 +215,56 @@ fn planned_configuration(c: &Configuration) -> Result<PlannedConfiguration> {
         values.insert(k.clone(), serde_json::to_value(v).with_context(|| format!("{k}: cannot write as JSON"))?);
     }
     Ok(PlannedConfiguration { id: c.id.clone(), values, sets: c.sets() })
+}
+
+/// What `sweep plan` makes of a directory that already holds `old` when the sweep file now
+/// resolves to `new`: the same sweep (planning again is a no-op), the same sweep with more seeds
+/// (it grows), or an error.
+///
+/// A grown sweep keeps every old run at its index and appends the new ones: a Slurm array
+/// already submitted still maps each task id to the run it meant, and finished runs stay done.
+fn reconcile(dir: &Path, old: Plan, new: Plan) -> Result<Plan> {
+    let different = |what: &str| {
+        anyhow!(
+            "{}: holds a different sweep ({} from {}: {what}); plan into another --dir, or delete it to start over",
+            dir.display(),
+            old.name,
+            old.sweep_file.display()
+        )
+    };
+    if old.name != new.name || old.sweep_file != new.sweep_file {
+        return Err(different("another sweep file"));
+    }
+    if old.base != new.base {
+        return Err(different("another base experiment"));
+    }
+    if old.configurations != new.configurations {
+        return Err(different("other configurations"));
+    }
+    if old.resources != new.resources {
+        return Err(different("other [resources]"));
+    }
+    let dropped: Vec<u64> = old.seeds.iter().copied().filter(|s| !new.seeds.contains(s)).collect();
+    if !dropped.is_empty() {
+        return Err(different(&format!(
+            "seeds {dropped:?} are gone from sweep.seeds; a sweep only grows, its finished runs stay part of it"
+        )));
+    }
+    let added: Vec<u64> = new.seeds.iter().copied().filter(|s| !old.seeds.contains(s)).collect();
+    if added.is_empty() {
+        // The same seeds, maybe listed in another order: the old plan stands.
+        return Ok(old);
+    }
+    let runs_done = old
+        .runs
+        .iter()
+        .filter(|r| RunState::load(&Plan::run_dir(dir, r)).is_ok_and(|s| s.status == super::state::Status::Done))
+        .count();
+    let mut grown = old;
+    grown.runs.extend(new.runs.into_iter().filter(|r| added.contains(&r.seed)));
+    grown.grown.push(Growth { seeds_before: grown.seeds.clone(), seeds_added: added.clone(), runs_done });
+    grown.seeds.extend(added);
+    Ok(grown)
 }
 
 /// Writes `text` to `path` crash-safely.
@@ -233,18 +303,12 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     }
 
     let plan_path = dir.join(PLAN_FILE);
+    let before = if plan_path.exists() { Some(Plan::load(&dir)?) } else { None };
+    let plan = match before.clone() {
+        Some(old) => reconcile(&dir, old, plan)?,
+        None => plan,
+    };
     let json = serde_json::to_string_pretty(&plan)? + "\n";
-    if plan_path.exists() {
-        let old = Plan::load(&dir)?;
-        if old != plan {
-            bail!(
-                "{}: holds a different sweep ({} from {}); plan into another --dir, or delete it to start over",
-                dir.display(),
-                old.name,
-                old.sweep_file.display()
-            );
-        }
-    }
     std::fs::create_dir_all(dir.join("logs")).with_context(|| format!("{}: cannot create", dir.display()))?;
     for e in &expanded {
         let run_dir = Plan::run_dir(&dir, &e.run);
@@ -265,6 +329,20 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
         }
     }
     write_file(&plan_path, json.as_bytes())?;
+    if let Some(old) = before.filter(|old| old.runs.len() < plan.runs.len()) {
+        let g = plan.grown.last().expect("a grown plan records its growth");
+        println!(
+            "sweep {} grew: seeds {:?} added, {} new runs (indices {}..={}); {} of the {} earlier runs were done{}",
+            plan.name,
+            g.seeds_added,
+            plan.runs.len() - old.runs.len(),
+            old.runs.len(),
+            plan.runs.len() - 1,
+            g.runs_done,
+            old.runs.len(),
+            if g.runs_done > 0 { ", so the report will flag the growth as optional stopping" } else { "" }
+        );
+    }
     println!(
         "planned sweep {} in {}: {} configurations × {} seeds = {} runs; run them with `cluster-rl sweep run {}`",
         plan.name,

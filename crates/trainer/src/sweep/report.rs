@@ -31,7 +31,7 @@ use sweep_stats::{
     linspace, mean, performance_profile_intervals, probability_of_improvement_interval,
 };
 
-use super::plan::{Plan, write_file};
+use super::plan::{Growth, Plan, write_file};
 use super::state::{RunState, Status};
 
 /// Seed of every bootstrap of a report.
@@ -139,6 +139,9 @@ pub struct SweepReport {
     pub bootstrap: BootstrapSettings,
     /// One entry per configuration.
     pub configurations: Vec<ConfigurationReport>,
+    /// Every time the sweep gained seeds after it was first planned (empty: never).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grown: Vec<Growth>,
 }
 
 fn mean_jct(report: &EvalReport, policy: &str) -> Option<f64> {
@@ -337,6 +340,7 @@ pub fn build(dir: &Path, plan: &Plan) -> Result<SweepReport> {
             method: "stratified bootstrap over training seeds, percentile intervals".into(),
         },
         configurations,
+        grown: plan.grown.clone(),
     })
 }
 
@@ -412,6 +416,34 @@ pub fn markdown(r: &SweepReport) -> String {
     if !missing.is_empty() {
         let _ = writeln!(s, "\nNot finished, left out: {}.", missing.join(", "));
     }
+    s.push_str(&growth_caveat(&r.grown));
+    s
+}
+
+/// The Markdown paragraph on how the sweep grew ("" if it never did, or only before any run
+/// was done). Seeds added after results were seen are optional stopping, which biases the
+/// intervals above towards the result that was hoped for: a reader must be told.
+fn growth_caveat(grown: &[Growth]) -> String {
+    let seen: Vec<&Growth> = grown.iter().filter(|g| g.runs_done > 0).collect();
+    if seen.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n**Optional stopping.** This sweep grew after runs had finished:");
+    for g in seen {
+        let _ = write!(
+            s,
+            " seeds {:?} were added to {:?} when {} {} done;",
+            g.seeds_added,
+            g.seeds_before,
+            g.runs_done,
+            if g.runs_done == 1 { "run was" } else { "runs were" }
+        );
+    }
+    s.pop();
+    s.push_str(
+        ". If the decision to add seeds depended on what those runs showed, the intervals above are \
+         optimistic; the report over the first seeds alone is the one planned in advance.\n",
+    );
     s
 }
 
@@ -686,5 +718,17 @@ mod tests {
         }
         // Same scores, same seed: the same intervals.
         assert_eq!(aggregate(&[1.0, 2.0, 10.0, 3.0, 4.0], &BootstrapConfig::new(2000, BOOTSTRAP_SEED)).unwrap(), a);
+    }
+
+    #[test]
+    fn growth_after_results_is_flagged_as_optional_stopping() {
+        assert_eq!(growth_caveat(&[]), "");
+        // Seeds added before any run finished: nothing was seen, nothing to flag.
+        let early = Growth { seeds_before: vec![1, 2], seeds_added: vec![3], runs_done: 0 };
+        assert_eq!(growth_caveat(std::slice::from_ref(&early)), "");
+        let late = Growth { seeds_before: vec![1, 2, 3], seeds_added: vec![4, 5], runs_done: 1 };
+        let text = growth_caveat(&[early, late]);
+        assert!(text.contains("seeds [4, 5] were added to [1, 2, 3] when 1 run was done."), "{text}");
+        assert!(text.contains("**Optional stopping.**") && !text.contains("[3] were added"), "{text}");
     }
 }

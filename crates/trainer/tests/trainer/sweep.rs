@@ -179,7 +179,30 @@ fn plan_dry_run_and_strict_sweep_files() {
     let other = sweep_file(&dir, "other", "[1, 2, 3]", "");
     let o = run(&["sweep", "plan", s(&other), "--dir", s(&sw)]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("holds a different sweep"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds a different sweep") && stderr(&o).contains("another sweep file"),
+        "{}",
+        stderr(&o)
+    );
+    // The same sweep file edited: a dropped seed or other resources are refused, nothing changes.
+    let plan_before = std::fs::read(sw.join("sweep.json")).unwrap();
+    let res = "[resources]\nmem = \"1G\"\ntime = \"00:10:00\"\nmax_parallel = 2\n";
+    for (seeds, extra, want) in [
+        ("[2, 3]", res, "seeds [1] are gone from sweep.seeds; a sweep only grows"),
+        ("[1, 2, 3]", "[resources]\nmem = \"2G\"\n", "other [resources]"),
+    ] {
+        sweep_file(&dir, "tiny", seeds, extra);
+        let o = run(&["sweep", "plan", s(&file), "--dir", s(&sw)]);
+        assert_eq!(o.status.code(), Some(2), "{seeds}: {}", stdout(&o));
+        assert!(stderr(&o).contains(want), "{seeds}: expected {want:?} in {}", stderr(&o));
+        assert_eq!(std::fs::read(sw.join("sweep.json")).unwrap(), plan_before);
+    }
+    // Seeds listed in another order: the same sweep, the plan is left as it was.
+    sweep_file(&dir, "tiny", "[2, 1]", res);
+    let o = run(&["sweep", "plan", s(&file), "--dir", s(&sw)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(sw.join("sweep.json")).unwrap(), plan_before);
+    sweep_file(&dir, "tiny", "[1, 2]", res);
 
     // Strict files: errors name the file and the key, exit 2, nothing planned.
     let head = "[sweep]\nname = \"x\"\nbase = \"tiny.toml\"\n";
@@ -352,6 +375,37 @@ fn local_backend_runs_everything_once_and_reports() {
     let o = run(&["sweep", "report", s(&sw), "--out", s(&dir.join("again"))]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(dir.join("again/report.json")).unwrap(), first);
+    assert!(!std::fs::read_to_string(sw.join("report/report.md")).unwrap().contains("Optional stopping"));
+
+    // A seed added to the finished sweep: its runs are appended (the old ones keep their
+    // indices and stay done), only they run, and the report says the sweep grew after results.
+    sweep_file(&dir, "tiny", "[1, 2, 3]", "");
+    let o = run(&["sweep", "plan", s(&file), "--dir", s(&sw)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "sweep tiny grew: seeds [3] added, 2 new runs (indices 4..=5); 4 of the 4 earlier runs were done"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let plan = json(&sw.join("sweep.json"));
+    let ids: Vec<&str> = plan["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c0-s1", "c0-s2", "c1-s1", "c1-s2", "c0-s3", "c1-s3"]);
+    assert_eq!(plan["seeds"], serde_json::json!([1, 2, 3]));
+    assert_eq!(plan["grown"], serde_json::json!([{"seeds_before": [1, 2], "seeds_added": [3], "runs_done": 4}]));
+    assert!(std::fs::read_to_string(sw.join("sweep.sbatch")).unwrap().contains("#SBATCH --array=0-5"));
+    let o = run(&["sweep", "run", s(&sw), "--jobs", "2"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("all 6 runs are done"), "{}", stdout(&o));
+    assert_eq!(std::fs::read(sw.join("runs/c0-s1/state.json")).unwrap(), before, "a finished run is not redone");
+    assert_eq!(state(&sw, "c1-s3")["status"], "done");
+    let o = run(&["sweep", "report", s(&sw)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(sw.join("report/report.md")).unwrap();
+    assert!(md.contains("| c0 | agent.learning_rate=0.001 | 3/3 |"), "{md}");
+    assert!(md.contains("**Optional stopping.** This sweep grew after runs had finished: seeds [3] were added to [1, 2] when 4 runs were done."), "{md}");
+    assert_eq!(json(&sw.join("report/report.json"))["grown"][0]["runs_done"], 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
