@@ -99,6 +99,20 @@ pub struct PlannedRun {
 }
 
 impl Plan {
+    /// The sweep's size in words, e.g. "2 configurations × 5 seeds = 10 runs" (or "1 configuration
+    /// × 1 seed = 1 run"), for the messages of `plan`.
+    pub fn shape(&self) -> String {
+        fn count(n: usize, one: &str) -> String {
+            if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
+        }
+        format!(
+            "{} × {} = {}",
+            count(self.configurations.len(), "configuration"),
+            count(self.seeds.len(), "seed"),
+            count(self.runs.len(), "run")
+        )
+    }
+
     /// The directory of `run` inside the sweep directory `dir`.
     pub fn run_dir(dir: &Path, run: &PlannedRun) -> PathBuf {
         dir.join("runs").join(&run.id)
@@ -286,13 +300,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     };
     let (plan, expanded) = expand(&sweep, &dir)?;
     if args.dry_run {
-        println!(
-            "sweep {}: {} configurations × {} seeds = {} runs",
-            plan.name,
-            plan.configurations.len(),
-            plan.seeds.len(),
-            plan.runs.len()
-        );
+        println!("sweep {}: {}", plan.name, plan.shape());
         println!("{:>5}  {:<12} {:>6}  configuration", "index", "run", "seed");
         for (i, r) in plan.runs.iter().enumerate() {
             let c = &plan.configurations[r.configuration];
@@ -344,12 +352,10 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
         );
     }
     println!(
-        "planned sweep {} in {}: {} configurations × {} seeds = {} runs; run them with `cluster-rl sweep run {}`",
+        "planned sweep {} in {}: {}; run them with `cluster-rl sweep run {}`",
         plan.name,
         dir.display(),
-        plan.configurations.len(),
-        plan.seeds.len(),
-        plan.runs.len(),
+        plan.shape(),
         dir.display(),
     );
     // The batch script, for `sbatch` by hand; a path Slurm cannot take only rules out Slurm.

@@ -137,6 +137,12 @@ fn plan_dry_run_and_strict_sweep_files() {
         assert!(line.ends_with(&format!("agent.learning_rate={lr}")), "{line}");
     }
     assert!(!dir.join("sw").exists(), "a dry run writes nothing");
+    // One of each is counted in the singular.
+    let single = dir.join("single-sweep.toml");
+    std::fs::write(&single, "[sweep]\nname = \"single\"\nbase = \"tiny.toml\"\nseeds = [7]\n").unwrap();
+    let o = run(&["sweep", "plan", s(&single), "--dir", s(&dir.join("single")), "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("sweep single: 1 configuration × 1 seed = 1 run\n"), "{}", stdout(&o));
 
     // The plan: sweep.json, one resolved experiment and a pending state per run, the script.
     let sw = dir.join("sw");
