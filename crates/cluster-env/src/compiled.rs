@@ -136,7 +136,7 @@ impl CompiledScenario {
         };
         let weights: Vec<f64> = cfg.workload.priorities.iter().map(|p| p.weight).collect();
         let layout = match cfg.observation {
-            ObservationKind::Scalable { packing } => {
+            ObservationKind::Scalable { packing, completion } => {
                 // Constants from node shapes and the workload only, never from counts: the mean
                 // speed is over the groups (each once), so clusters of the same shapes in any
                 // numbers share one set of constants.
@@ -163,6 +163,7 @@ impl CompiledScenario {
                     max_weight: weights.iter().copied().fold(0.0, f64::max),
                     tasks_scale: TASKS_SCALE,
                     packing,
+                    completion,
                 }
             }
             ObservationKind::Full => {

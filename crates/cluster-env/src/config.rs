@@ -546,6 +546,10 @@ pub enum ObservationKind {
         /// there now, and Tetris's alignment (`observation = { kind = "scalable", packing = true }`).
         #[serde(default)]
         packing: bool,
+        /// Adds shortest-expected-delay's signal to every node row: when the task would finish
+        /// there (`observation = { kind = "scalable", completion = true }`).
+        #[serde(default)]
+        completion: bool,
     },
     /// Park's `[load_1..load_n, job_size]`, raw, clipped at `high`.
     Park {
@@ -1234,15 +1238,19 @@ mod tests {
         assert_eq!(c.failures, FailureConfig::default());
         assert_eq!(c.reward, RewardKind::WeightedJct);
         assert_eq!(c.observation, ObservationKind::Full);
-        // The scalable kind's option defaults to off; unknown options are refused.
+        // The scalable kind's options default to off; unknown options are refused.
         let kind = |v: serde_json::Value| serde_json::from_value::<ObservationKind>(v);
         assert_eq!(
             kind(serde_json::json!({"kind": "scalable"})).unwrap(),
-            ObservationKind::Scalable { packing: false }
+            ObservationKind::Scalable { packing: false, completion: false }
         );
         assert_eq!(
             kind(serde_json::json!({"kind": "scalable", "packing": true})).unwrap(),
-            ObservationKind::Scalable { packing: true }
+            ObservationKind::Scalable { packing: true, completion: false }
+        );
+        assert_eq!(
+            kind(serde_json::json!({"kind": "scalable", "completion": true})).unwrap(),
+            ObservationKind::Scalable { packing: false, completion: true }
         );
         assert!(kind(serde_json::json!({"kind": "scalable", "pack": true})).is_err());
         assert_eq!(c.workload.priorities.len(), 1);

@@ -315,7 +315,7 @@ mod tests {
     fn scalable_constants_of_openb_sub_clusters_are_the_node_lists() {
         let layout = |k: Option<usize>| {
             let mut cfg = scenarios::openb();
-            cfg.observation = crate::ObservationKind::Scalable { packing: true };
+            cfg.observation = crate::ObservationKind::Scalable { packing: true, completion: false };
             cfg.workload.openb.as_mut().unwrap().subcluster = k.map(|k| SubclusterConfig { k, seed: 0 });
             let c = compiled(&cfg);
             let own: Vec<f64> =

@@ -181,7 +181,7 @@ pub fn multi_resource_var() -> ScenarioConfig {
     for (g, (lo, hi)) in cfg.nodes.iter_mut().zip([(3, 11), (3, 11), (1, 5), (1, 5)]) {
         g.count = NodeCount::Range { lo, hi };
     }
-    cfg.observation = ObservationKind::Scalable { packing: false };
+    cfg.observation = ObservationKind::Scalable { packing: false, completion: false };
     cfg
 }
 
@@ -200,7 +200,7 @@ pub fn multi_resource_scaled(factor: usize) -> ScenarioConfig {
         g.count = (g.count.hi() * factor).into();
     }
     cfg.workload.n_tasks *= factor;
-    cfg.observation = ObservationKind::Scalable { packing: false };
+    cfg.observation = ObservationKind::Scalable { packing: false, completion: false };
     cfg
 }
 
@@ -208,7 +208,7 @@ pub fn multi_resource_scaled(factor: usize) -> ScenarioConfig {
 pub fn large_scalable() -> ScenarioConfig {
     ScenarioConfig {
         name: "large-scalable".into(),
-        observation: ObservationKind::Scalable { packing: false },
+        observation: ObservationKind::Scalable { packing: false, completion: false },
         ..large()
     }
 }

@@ -374,6 +374,7 @@ fn the_scalable_presets_share_their_constants() {
             max_weight: 3.0,
             tasks_scale: 10.0,
             packing: false,
+            completion: false,
         }
     );
     for (name, nodes) in [("multi-resource-x1", 12), ("multi-resource-x4", 48), ("multi-resource-x10", 120)] {
@@ -383,6 +384,9 @@ fn the_scalable_presets_share_their_constants() {
         assert_eq!(cfg.workload.arrivals, scenarios::multi_resource().workload.arrivals);
     }
     let large = scenarios::preset("large-scalable").unwrap();
-    assert_eq!((large.n_nodes(), large.observation), (1000, crate::ObservationKind::Scalable { packing: false }));
+    assert_eq!(
+        (large.n_nodes(), large.observation),
+        (1000, crate::ObservationKind::Scalable { packing: false, completion: false })
+    );
     assert_eq!(large.workload, scenarios::large().workload);
 }

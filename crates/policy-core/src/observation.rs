@@ -52,6 +52,16 @@
 //! | node i, `3R+4` | the task fits now | 1 if the node is up, nothing is queued on it and used + demand ≤ capacity for every resource, else 0 (0 when there is no task) |
 //! | node i, `3R+5` | alignment (Tetris) | Σ over resources of the fit ratio × the free fraction, in [0, 2R] (0 when there is no task) |
 //!
+//! With `completion = true` (another option of the scalable layout) each node row ends, after
+//! the packing columns if any, with the signal shortest-expected-delay ranks nodes by: when the
+//! task would finish there if the node served its work in order. A network that must multiply
+//! the task's size by the inverse of the node's speed to see it scores nodes by speed alone
+//! (measured on `park-lb`: a 10,000-unit job and a 3,000-unit one got the same Q-value):
+//!
+//! | offset | feature | value |
+//! |---|---|---|
+//! | node i, last | expected completion time | (outstanding work + the task's work) / speed / `time_scale` (0 when there is no task) |
+//!
 //! The constants are meant to come from node *shapes* and the workload only (cluster-env
 //! computes them so), never from node counts: then one set of constants encodes clusters of any
 //! size, and a policy trained on one size reads another's observation on the same scale.
@@ -126,6 +136,11 @@ pub enum ObservationLayout {
         /// Absent (false) in files written before the option existed.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         packing: bool,
+        /// One more value per node, after the packing signals: the task's expected completion
+        /// time there (see the [module documentation](self)). Absent (false) in files written
+        /// before the option existed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        completion: bool,
     },
     /// Park's raw layout: per node queued work + remaining time of running work, then the task
     /// size, each clipped at `high`. Length `N + 1`.
@@ -239,13 +254,13 @@ impl ObservationLayout {
         }
     }
 
-    /// Values per node: `R + 4` (full), `3R + 4` (scalable; `3R + 6` with `packing`) or 1
-    /// (park).
+    /// Values per node: `R + 4` (full), `3R + 4` (scalable; 2 more with `packing`, 1 more
+    /// with `completion`) or 1 (park).
     pub fn node_width(&self) -> usize {
         match self {
             ObservationLayout::Full { resources, .. } => resources.len() + 4,
-            ObservationLayout::Scalable { resources, packing, .. } => {
-                3 * resources.len() + 4 + if *packing { PACKING_WIDTH } else { 0 }
+            ObservationLayout::Scalable { resources, packing, completion, .. } => {
+                3 * resources.len() + 4 + option_width(*packing, *completion)
             }
             ObservationLayout::Park { .. } => 1,
         }
@@ -262,8 +277,8 @@ impl ObservationLayout {
     }
 
     /// Length of the observation: `n_nodes · node_width + task_width`, that is
-    /// `N·(R+4) + R + 2` (full), `N·(3R+4) + R + 2` (scalable; `N·(3R+6) + R + 2` with
-    /// `packing`) or `N + 1` (park).
+    /// `N·(R+4) + R + 2` (full), `N·(3R+4) + R + 2` (scalable; each node row 2 values longer
+    /// with `packing` and 1 with `completion`) or `N + 1` (park).
     pub fn obs_dim(&self) -> usize {
         self.n_nodes() * self.node_width() + self.task_width()
     }
@@ -335,7 +350,7 @@ impl ObservationLayout {
     pub fn bounds(&self) -> (Vec<f32>, Vec<f32>) {
         let (n, dim) = (self.n_nodes(), self.obs_dim());
         match self {
-            ObservationLayout::Scalable { resources, packing, .. } => {
+            ObservationLayout::Scalable { resources, packing, completion, .. } => {
                 let r = resources.len();
                 let mut high = Vec::with_capacity(dim);
                 for _ in 0..n {
@@ -344,6 +359,9 @@ impl ObservationLayout {
                     high.extend([f32::INFINITY, f32::INFINITY, 1.0, 1.0]);
                     if *packing {
                         high.extend([1.0, (MAX_FIT_RATIO * r as f64) as f32]);
+                    }
+                    if *completion {
+                        high.push(f32::INFINITY);
                     }
                 }
                 high.extend(std::iter::repeat_n(1.0, r));
@@ -401,10 +419,11 @@ impl ObservationLayout {
                 max_capacity,
                 tasks_scale,
                 packing,
+                completion,
                 ..
             } => {
                 let r = resources.len();
-                let row = &mut row[..3 * r + 4 + if *packing { PACKING_WIDTH } else { 0 }];
+                let row = &mut row[..3 * r + 4 + option_width(*packing, *completion)];
                 write_free(node, &mut row[..r]);
                 for ((out, &c), &m) in row[r..2 * r].iter_mut().zip(&node.capacity[..r]).zip(max_capacity) {
                     *out = if c <= 0.0 { 0.0 } else { (c / m) as f32 };
@@ -423,6 +442,12 @@ impl ObservationLayout {
                     let (fits, alignment) = task.map_or((false, 0.0), |task| packing_signals(node, task.demand, r));
                     row[3 * r + 4] = if fits { 1.0 } else { 0.0 };
                     row[3 * r + 5] = alignment as f32;
+                }
+                if *completion {
+                    // The node's backlog and then this task, at the node's speed: exact for a
+                    // single-slot FIFO server (park-lb), an upper bound where tasks share a node.
+                    row[row.len() - 1] =
+                        task.map_or(0.0, |task| ((node.outstanding_work + task.work) / node.speed / time_scale) as f32);
                 }
             }
             ObservationLayout::Park { high, .. } => {
@@ -518,6 +543,11 @@ fn write_load(node: &NodeFeatures<'_>, time_scale: f64, max_speed: f64, tasks_sc
 
 /// Values the `packing` option adds to a scalable node row.
 const PACKING_WIDTH: usize = 2;
+
+/// Values the `packing` and `completion` options add to a scalable node row, together.
+fn option_width(packing: bool, completion: bool) -> usize {
+    (if packing { PACKING_WIDTH } else { 0 }) + usize::from(completion)
+}
 
 /// The two signals the packing heuristics rank nodes by, for placing `demand` on `node`:
 /// whether it fits now (the node is up, nothing is queued on it, and `used + demand ≤ capacity`
@@ -860,6 +890,7 @@ mod tests {
             max_weight,
             tasks_scale,
             packing: false,
+            completion: false,
         }
     }
 
@@ -906,11 +937,7 @@ mod tests {
     }
 
     fn packing_layout() -> ObservationLayout {
-        let mut layout = scalable_layout();
-        if let ObservationLayout::Scalable { packing, .. } = &mut layout {
-            *packing = true;
-        }
-        layout
+        scalable_with(true, false)
     }
 
     #[test]
@@ -945,6 +972,52 @@ mod tests {
         c.task = None;
         layout.encode(&c, &mut out);
         assert_eq!((&out[10..12], &out[22..24]), (&[0.0; 2][..], &[0.0; 2][..]));
+    }
+
+    /// `scalable_layout` with the options set.
+    fn scalable_with(packing_on: bool, completion_on: bool) -> ObservationLayout {
+        let mut layout = scalable_layout();
+        if let ObservationLayout::Scalable { packing, completion, .. } = &mut layout {
+            (*packing, *completion) = (packing_on, completion_on);
+        }
+        layout
+    }
+
+    #[test]
+    fn completion_by_hand() {
+        let c = full_cluster();
+        let mut plain = vec![f32::NAN; 24];
+        scalable_layout().encode(&c, &mut plain);
+        // Node 0: (10 outstanding + 2 task work) / speed 1 / time scale 4; node 1: (6 + 2) / 2 / 4.
+        let layout = scalable_with(false, true);
+        assert_eq!((layout.node_width(), layout.obs_dim()), (11, 26));
+        assert_eq!(layout.present_column(), Some(8), "the speed column does not move");
+        let mut out = vec![f32::NAN; 26];
+        layout.encode(&c, &mut out);
+        assert_eq!((out[10], out[21]), (3.0, 1.0));
+        assert_eq!((&out[..10], &out[11..21], &out[22..]), (&plain[..10], &plain[10..20], &plain[20..]));
+        let (_, high) = layout.bounds();
+        assert_eq!((high.len(), high[10], high[21]), (26, f32::INFINITY, f32::INFINITY));
+        // With the packing signals too, it comes after them: the packing columns do not move.
+        let both = scalable_with(true, true);
+        assert_eq!((both.node_width(), both.obs_dim()), (13, 30));
+        let mut packed = vec![f32::NAN; 28];
+        packing_layout().encode(&c, &mut packed);
+        let mut out = vec![f32::NAN; 30];
+        both.encode(&c, &mut out);
+        assert_eq!((out[12], out[25]), (3.0, 1.0));
+        assert_eq!((&out[..12], &out[13..25], &out[26..]), (&packed[..12], &packed[12..24], &packed[24..]));
+        // Row by row, with and without a task (no task: 0, as every task-dependent column).
+        let mut row = [f32::NAN; 13];
+        both.encode_node_with_task(&c.node(0), c.task().as_ref(), &mut row);
+        assert_eq!(row[..], out[..13]);
+        both.encode_node(&c.node(0), &mut row);
+        assert_eq!(row[12], 0.0);
+        // Serialised only when on, and read back.
+        let on = serde_json::to_value(&both).unwrap();
+        assert_eq!((on["packing"].clone(), on["completion"].clone()), (true.into(), true.into()));
+        assert_eq!(serde_json::from_value::<ObservationLayout>(on).unwrap(), both);
+        assert!(serde_json::to_value(packing_layout()).unwrap().get("completion").is_none());
     }
 
     #[test]

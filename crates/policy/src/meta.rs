@@ -207,9 +207,15 @@ impl PolicyMeta {
             let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
             let (kind, formula) = match self.observation {
                 ObservationLayout::Full { .. } => ("full", format!("{n}·({r}+4) + {r} + 2")),
-                ObservationLayout::Scalable { packing: false, .. } => ("scalable", format!("{n}·(3·{r}+4) + {r} + 2")),
-                ObservationLayout::Scalable { packing: true, .. } => {
-                    ("scalable (packing)", format!("{n}·(3·{r}+6) + {r} + 2"))
+                ObservationLayout::Scalable { packing, completion, .. } => {
+                    let kind = match (packing, completion) {
+                        (false, false) => "scalable",
+                        (true, false) => "scalable (packing)",
+                        (false, true) => "scalable (completion)",
+                        (true, true) => "scalable (packing, completion)",
+                    };
+                    let extra = 2 * usize::from(packing) + usize::from(completion);
+                    (kind, format!("{n}·(3·{r}+{}) + {r} + 2", 4 + extra))
                 }
                 ObservationLayout::Park { .. } => ("park", format!("{n} + 1")),
             };

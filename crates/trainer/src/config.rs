@@ -370,10 +370,17 @@ pub fn apply_override(root: &mut Table, set: &str) -> Result<()> {
     Ok(())
 }
 
+/// Merges `over` into `base`, table by table. A table that names another `kind` than the one
+/// it overrides (`observation = { kind = "scalable" }` over park-lb's `{ kind = "park", high =
+/// 500000 }`) replaces it whole: the fields of one variant mean nothing to another.
 fn deep_merge(base: &mut Table, over: Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
-            (Some(Value::Table(b)), Value::Table(o)) => deep_merge(b, o),
+            (Some(Value::Table(b)), Value::Table(o))
+                if o.get("kind").is_none_or(|kind| b.get("kind") == Some(kind)) =>
+            {
+                deep_merge(b, o)
+            }
             (_, v) => {
                 base.insert(k, v);
             }
@@ -723,6 +730,31 @@ mod tests {
         assert_eq!(exp.agent.hidden_sizes, vec![8, 8]);
         let text = exp.to_toml().unwrap();
         assert_eq!(from_str(&text, &[]).unwrap(), exp, "{text}");
+    }
+
+    /// A table that switches an enum's `kind` replaces the preset's table; one of the same kind
+    /// (or without `kind`) is merged into it field by field.
+    #[test]
+    fn a_new_kind_replaces_the_presets_table() {
+        let scalable = "{ kind = \"scalable\", completion = true }";
+        let exp = from_str(
+            &MINIMAL.replace("scenario = \"park-lb\"", &format!("scenario = \"park-lb\"\nobservation = {scalable}")),
+            &[],
+        )
+        .unwrap();
+        let scenario = exp.scenario("test").unwrap();
+        assert_eq!(scenario.observation, cluster_env::ObservationKind::Scalable { packing: false, completion: true });
+        assert_eq!(from_str(&exp.to_toml().unwrap(), &[]).unwrap(), exp);
+        let exp = from_str(MINIMAL, &["env.workload.size={ kind = \"exponential\", mean = 50.0 }".into()]).unwrap();
+        assert_eq!(exp.scenario("test").unwrap().workload.size, cluster_env::SizeDist::Exponential { mean: 50.0 });
+        // Same kind: merged, the other fields kept.
+        let exp = from_str(MINIMAL, &["env.workload.size={ kind = \"pareto\", shape = 2.5 }".into()]).unwrap();
+        assert_eq!(
+            exp.scenario("test").unwrap().workload.size,
+            cluster_env::SizeDist::Pareto { shape: 2.5, scale: 100.0 }
+        );
+        let exp = from_str(MINIMAL, &["env.observation.high=1000.0".into()]).unwrap();
+        assert_eq!(exp.scenario("test").unwrap().observation, cluster_env::ObservationKind::Park { high: 1000.0 });
     }
 
     #[test]

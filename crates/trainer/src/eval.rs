@@ -87,8 +87,10 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
 fn layout_kind(layout: &policy::ObservationLayout) -> &'static str {
     match layout {
         policy::ObservationLayout::Full { .. } => "full",
-        policy::ObservationLayout::Scalable { packing: false, .. } => "scalable",
-        policy::ObservationLayout::Scalable { packing: true, .. } => "scalable (packing)",
+        policy::ObservationLayout::Scalable { packing: false, completion: false, .. } => "scalable",
+        policy::ObservationLayout::Scalable { packing: true, completion: false, .. } => "scalable (packing)",
+        policy::ObservationLayout::Scalable { packing: false, completion: true, .. } => "scalable (completion)",
+        policy::ObservationLayout::Scalable { packing: true, completion: true, .. } => "scalable (packing, completion)",
         policy::ObservationLayout::Park { .. } => "park",
     }
 }

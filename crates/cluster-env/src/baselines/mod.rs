@@ -138,7 +138,7 @@ mod tests {
     fn the_packing_columns_are_tetris_signals() {
         let mut cfg = crate::scenarios::preset("faulty").unwrap();
         cfg.workload.n_tasks = 300;
-        cfg.observation = crate::ObservationKind::Scalable { packing: true };
+        cfg.observation = crate::ObservationKind::Scalable { packing: true, completion: false };
         let mut sim = Simulator::new(&cfg).unwrap();
         let w = sim.compiled().observation_layout().node_width();
         let r = cfg.resources.len();
@@ -178,6 +178,51 @@ mod tests {
             fitting_decisions > 100 && fallbacks > 10 && down_seen > 0,
             "{fitting_decisions} {fallbacks} {down_seen}"
         );
+    }
+
+    /// The scalable observation's `completion` column says what shortest-expected-delay sees:
+    /// on `park-lb` (ten single-slot FIFO servers of different speeds), at every decision of an
+    /// SED episode, the column is (outstanding work + the job's work) / speed / time_scale, and
+    /// SED's pick has the smallest value among the valid nodes.
+    #[test]
+    fn the_completion_column_is_sed_signal() {
+        let mut cfg = crate::scenarios::preset("park-lb").unwrap();
+        cfg.workload.n_tasks = 300;
+        cfg.observation = crate::ObservationKind::Scalable { packing: false, completion: true };
+        let mut sim = Simulator::new(&cfg).unwrap();
+        let layout = sim.compiled().observation_layout().clone();
+        let crate::ObservationLayout::Scalable { time_scale, .. } = layout else { unreachable!("scalable") };
+        // Park's mean job: (mean of pareto(1.5) = 2, + 1) · 100 = 300 work units, over the mean
+        // speed 0.6.
+        assert!((time_scale - 500.0).abs() < 25.0, "{time_scale}");
+        let (w, col) = (layout.node_width(), layout.node_width() - 1);
+        assert_eq!(w, 3 + 4 + 1);
+        let mut sed = baseline("shortest-expected-delay").unwrap();
+        let (mut decisions, mut not_the_fastest) = (0, 0);
+        for seed in 0..2 {
+            sim.reset(seed);
+            sed.reset(seed);
+            while !sim.is_done() {
+                let view = sim.view();
+                let mut obs = vec![f32::NAN; view.obs_dim()];
+                view.observation(&mut obs);
+                let work = view.task().unwrap().work;
+                let col_of = |i: usize| obs[i * w + col];
+                for i in 0..view.n_nodes() {
+                    let n = view.node(i);
+                    let expected = ((n.outstanding_work + work) / n.speed / time_scale) as f32;
+                    assert_eq!(col_of(i), expected, "seed {seed} node {i}");
+                }
+                let best = (0..view.n_nodes()).filter(|&i| view.mask()[i]).map(col_of).reduce(f32::min).unwrap();
+                let pick = sed.act(&view).unwrap();
+                assert!((col_of(pick) - best).abs() <= 1e-6 * best.max(1.0), "seed {seed}: sed picked {pick}");
+                not_the_fastest += usize::from(pick != 9);
+                decisions += 1;
+                sim.place(pick).unwrap();
+            }
+        }
+        // The column matters: SED often does not pick the fastest server.
+        assert!(decisions == 600 && not_the_fastest > 100, "{decisions} {not_the_fastest}");
     }
 
     fn pick(name: &str, sim: &Simulator) -> usize {
