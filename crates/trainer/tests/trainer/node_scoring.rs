@@ -268,3 +268,91 @@ fn the_shipped_openb_policy_places_a_real_pod_on_real_nodes() {
     let node = reply["node"].as_u64().unwrap();
     assert!(node == 1 || node == 3, "a GPU node with a free GPU: {reply}");
 }
+
+/// `completion = true` on park-lb (whose preset observation is Park's own): the experiment
+/// switches the observation kind, the export records the option, and `infer` encodes a
+/// `state` with the completion column exactly as the documented formula does: the Q-values of
+/// the `state` equal those of the observation written here by hand.
+#[test]
+fn a_policy_with_the_completion_column_serves_states_as_encoded_by_hand() {
+    let dir = scratch("completion");
+    let text = EXPERIMENT.replace("scenario = \"multi-resource-var\"", "scenario = \"park-lb\"").replace(
+        "reward = \"attributed-jct\"",
+        "reward = \"attributed-jct\"\nobservation = { kind = \"scalable\", completion = true }",
+    );
+    std::fs::write(dir.join("ns.toml"), text).unwrap();
+    let o = run(&dir, &["train", "--config", "ns.toml", "--set", "training.total_steps=1000"]);
+    assert!(o.status.success(), "train: {}", stderr(&o));
+    let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
+    // Node row 3·1 + 4 + 1 = 8, task row 1 + 2 = 3.
+    assert!(stderr(&o).contains("node-scoring 8+3"), "{}", stderr(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
+    let layout = &meta["observation"];
+    assert_eq!((layout["kind"].as_str(), layout["completion"].as_bool()), (Some("scalable"), Some(true)), "{layout}");
+    let (time_scale, mean_work, max_speed) = (
+        layout["time_scale"].as_f64().unwrap(),
+        layout["mean_work"].as_f64().unwrap(),
+        layout["max_speed"].as_f64().unwrap(),
+    );
+    // Three servers: busy with a queue, idle, busy; a job of 200 work units.
+    let servers = [(0.5, 300.0, 100.0), (1.05, 0.0, 0.0), (0.25, 0.0, 50.0)];
+    let nodes: Vec<serde_json::Value> = servers
+        .iter()
+        .enumerate()
+        .map(|(id, &(speed, queued, running))| {
+            let busy = running > 0.0;
+            serde_json::json!({"id": id, "capacity": [1.0], "usage": [if busy { 1.0 } else { 0.0 }], "speed": speed,
+                "up": true, "queued_tasks": usize::from(queued > 0.0), "queued_work": queued,
+                "running_tasks": usize::from(busy), "running_work": running})
+        })
+        .collect();
+    let work = 200.0;
+    let mut observation = Vec::new();
+    for &(speed, queued, running) in &servers {
+        let (outstanding, tasks) = (queued + running, f64::from(u8::from(queued > 0.0) + u8::from(running > 0.0)));
+        let free = if running > 0.0 { 0.0 } else { 1.0 };
+        // free, capacity, fit, outstanding time, tasks, speed, up, completion
+        observation.extend([
+            free,
+            1.0,
+            1.0,
+            outstanding / speed / time_scale,
+            tasks / 10.0,
+            speed / max_speed,
+            1.0,
+            (outstanding + work) / speed / time_scale,
+        ]);
+    }
+    observation.extend([1.0, work / mean_work, 1.0]);
+    let observation: Vec<f32> = observation.iter().map(|&v| v as f32).collect();
+    let requests = [
+        serde_json::json!({"id": "state", "state": {"nodes": nodes, "task": {"id": 1, "priority": 1.0, "demands": [1.0], "size": work}}}),
+        serde_json::json!({"id": "by-hand", "observation": observation}),
+    ];
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", dir.join("export").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for r in &requests {
+        writeln!(stdin, "{r}").unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let replies: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let q = |k: usize| -> Vec<f64> {
+        let q = replies[k]["q_values"].as_array().unwrap_or_else(|| panic!("reply {k}: {}", replies[k]));
+        q.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    assert_eq!(q(0).len(), 3);
+    // The same f32 observation in both, so the same Q-values bit for bit.
+    assert_eq!(q(0), q(1), "{replies:?}");
+    assert_eq!(replies[0]["node"], replies[1]["node"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
