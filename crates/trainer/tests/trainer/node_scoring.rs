@@ -58,6 +58,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Serves `requests` (one JSON line each) with `cluster-rl infer --policy export` in one
+/// session; asserts it exits 0 and returns the replies, one per line.
+fn infer(export: &Path, requests: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut child = Command::new(BIN)
+        .args(["infer", "--policy", export.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for r in requests {
+        writeln!(stdin, "{r}").unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// Trains the tiny experiment in `dir` and exports its best policy to `dir/export`.
 fn train_and_export(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("ns.toml"), EXPERIMENT).unwrap();
@@ -128,22 +148,7 @@ fn a_node_scoring_policy_trains_on_drawn_sizes_transfers_and_serves_any_size() {
         serde_json::json!({"id": 7, "observation": vec![0.5; 13 + 7]}),
         serde_json::json!({"id": 8, "state": state(3)}),
     ];
-    let mut child = Command::new(BIN)
-        .args(["infer", "--policy", export.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for l in &lines {
-        writeln!(stdin, "{l}").unwrap();
-    }
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let replies: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let replies = infer(&export, &lines);
     assert_eq!(replies.len(), 8, "{replies:?}");
     for (k, n) in [(0, 3), (1, 12), (2, 40), (4, 2), (5, 5), (7, 3)] {
         let q = replies[k]["q_values"].as_array().unwrap_or_else(|| panic!("reply {k}: {}", replies[k]));
@@ -250,17 +255,7 @@ fn the_shipped_openb_policy_places_a_real_pod_on_real_nodes() {
     // openb-pod-0034: 16 cores, 32 GiB, one whole GPU, LS, ran 1,153 s.
     let request = serde_json::json!({"id": "openb-pod-0034", "state": {"nodes": state_nodes,
         "task": {"id": 34, "priority": 3.0, "demands": [16.0, 32.0, 1.0], "size": 1153.0}}});
-    let mut child = Command::new(BIN)
-        .args(["infer", "--policy", root.join("checkpoints/shipped-openb-export").to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{request}").unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let reply: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let reply = infer(&root.join("checkpoints/shipped-openb-export"), &[request]).remove(0);
     assert_eq!(reply["id"], "openb-pod-0034");
     assert_eq!(reply["q_values"].as_array().map(Vec::len), Some(4), "{reply}");
     // Node 0 lacks GPUs (masked) and node 2's free 0.2 GPU cannot start the pod now; the policy
@@ -330,22 +325,7 @@ fn a_policy_with_the_completion_column_serves_states_as_encoded_by_hand() {
         serde_json::json!({"id": "state", "state": {"nodes": nodes, "task": {"id": 1, "priority": 1.0, "demands": [1.0], "size": work}}}),
         serde_json::json!({"id": "by-hand", "observation": observation}),
     ];
-    let mut child = Command::new(BIN)
-        .args(["infer", "--policy", dir.join("export").to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for r in &requests {
-        writeln!(stdin, "{r}").unwrap();
-    }
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let replies: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let replies = infer(&dir.join("export"), &requests);
     let q = |k: usize| -> Vec<f64> {
         let q = replies[k]["q_values"].as_array().unwrap_or_else(|| panic!("reply {k}: {}", replies[k]));
         q.iter().map(|v| v.as_f64().unwrap()).collect()
