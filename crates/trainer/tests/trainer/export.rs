@@ -179,21 +179,7 @@ fn shipped_exports_are_the_shipped_checkpoints() {
 
 /// Sends `lines` to `cluster-rl infer --policy <shipped export>` and returns the replies.
 fn infer(lines: &[String]) -> (Output, Vec<serde_json::Value>) {
-    let mut child = Command::new(BIN)
-        .args(["infer", "--policy", SHIPPED_EXPORT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for l in lines {
-        writeln!(stdin, "{l}").unwrap();
-    }
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
-    let replies = String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (o, replies)
+    crate::common::infer_session(Path::new(SHIPPED_EXPORT), lines)
 }
 
 /// A park-lb cluster state of `n` nodes (ids 0..n), node 0 down.

@@ -2,9 +2,8 @@
 //! episode (8–32 nodes, padded), exported as format v2, evaluated without retraining on a
 //! cluster of another size, and served by `infer` with states of several sizes in one session.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-rl");
 
@@ -61,21 +60,9 @@ fn stderr(o: &Output) -> String {
 /// Serves `requests` (one JSON line each) with `cluster-rl infer --policy export` in one
 /// session; asserts it exits 0 and returns the replies, one per line.
 fn infer(export: &Path, requests: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let mut child = Command::new(BIN)
-        .args(["infer", "--policy", export.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for r in requests {
-        writeln!(stdin, "{r}").unwrap();
-    }
-    drop(stdin);
-    let o = child.wait_with_output().unwrap();
+    let (o, replies) = crate::common::infer_session(export, requests);
     assert!(o.status.success(), "{}", stderr(&o));
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    replies
 }
 
 /// Trains the tiny experiment in `dir` and exports its best policy to `dir/export`.
