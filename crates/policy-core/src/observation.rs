@@ -234,6 +234,19 @@ impl ObservationLayout {
         layout
     }
 
+    /// The layout's kind with its options, as messages name it: `full`, `scalable`,
+    /// `scalable (packing)`, `scalable (completion)`, `scalable (packing, completion)`, `park`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ObservationLayout::Full { .. } => "full",
+            ObservationLayout::Scalable { packing: false, completion: false, .. } => "scalable",
+            ObservationLayout::Scalable { packing: true, completion: false, .. } => "scalable (packing)",
+            ObservationLayout::Scalable { packing: false, completion: true, .. } => "scalable (completion)",
+            ObservationLayout::Scalable { packing: true, completion: true, .. } => "scalable (packing, completion)",
+            ObservationLayout::Park { .. } => "park",
+        }
+    }
+
     /// The index, within a node row, of a value that is > 0 for every real node and exactly 0 in
     /// a padded row (see [`ObservationLayout::encode_padded`]): the speed column, `R + 2` (full)
     /// or `3R + 2` (scalable). `None` for Park, whose load of an idle node is 0 too.

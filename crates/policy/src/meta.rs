@@ -205,19 +205,13 @@ impl PolicyMeta {
         let layout_dim = self.observation.obs_dim();
         if layout_dim != net.obs_dim {
             let (n, r) = (self.observation.n_nodes(), self.observation.resources().len());
-            let (kind, formula) = match self.observation {
-                ObservationLayout::Full { .. } => ("full", format!("{n}·({r}+4) + {r} + 2")),
-                ObservationLayout::Scalable { packing, completion, .. } => {
-                    let kind = match (packing, completion) {
-                        (false, false) => "scalable",
-                        (true, false) => "scalable (packing)",
-                        (false, true) => "scalable (completion)",
-                        (true, true) => "scalable (packing, completion)",
-                    };
-                    let extra = 2 * usize::from(packing) + usize::from(completion);
-                    (kind, format!("{n}·(3·{r}+{}) + {r} + 2", 4 + extra))
+            let kind = self.observation.kind_name();
+            let formula = match self.observation {
+                ObservationLayout::Full { .. } => format!("{n}·({r}+4) + {r} + 2"),
+                ObservationLayout::Scalable { .. } => {
+                    format!("{n}·(3·{r}+{}) + {r} + 2", self.observation.node_width() - 3 * r)
                 }
-                ObservationLayout::Park { .. } => ("park", format!("{n} + 1")),
+                ObservationLayout::Park { .. } => format!("{n} + 1"),
             };
             return Err(meta_err(
                 path,

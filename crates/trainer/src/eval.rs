@@ -85,14 +85,7 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
 
 /// The observation layout's kind, as experiment files name it.
 fn layout_kind(layout: &policy::ObservationLayout) -> &'static str {
-    match layout {
-        policy::ObservationLayout::Full { .. } => "full",
-        policy::ObservationLayout::Scalable { packing: false, completion: false, .. } => "scalable",
-        policy::ObservationLayout::Scalable { packing: true, completion: false, .. } => "scalable (packing)",
-        policy::ObservationLayout::Scalable { packing: false, completion: true, .. } => "scalable (completion)",
-        policy::ObservationLayout::Scalable { packing: true, completion: true, .. } => "scalable (packing, completion)",
-        policy::ObservationLayout::Park { .. } => "park",
-    }
+    layout.kind_name()
 }
 
 /// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
