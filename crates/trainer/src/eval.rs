@@ -61,10 +61,10 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
             bail!(
                 "{}: the node-scoring policy reads {} node rows of resources {:?}, scenario {} has {} rows of {:?}",
                 dir.display(),
-                layout_kind(trained),
+                trained.kind_name(),
                 trained.resources(),
                 scenario.scenario().name,
-                layout_kind(layout),
+                layout.kind_name(),
                 layout.resources()
             );
         }
@@ -81,11 +81,6 @@ fn learned_policy(dir: &Path, scenario: &CompiledScenario) -> Result<policy::Pol
         );
     }
     Ok(runtime)
-}
-
-/// The observation layout's kind, as experiment files name it.
-fn layout_kind(layout: &policy::ObservationLayout) -> &'static str {
-    layout.kind_name()
 }
 
 /// Baselines from the command line (`all`, `none`, `a,b`) or the experiment.
@@ -173,6 +168,9 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         .find(|r| *r != LEARNED && names.iter().any(|n| n == r));
     let seeds: Vec<u64> = test.collect();
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
+    if !args.sets.is_empty() {
+        eprintln!("scenario {} with --set {}", scenario.name, args.sets.join(" --set "));
+    }
     let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
     print_openb(&compiled, &seeds);
     let state = checkpoint::load_state(&dir).ok();
@@ -191,6 +189,8 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         train_seconds: state.and_then(|s| s.train_seconds),
         run_steps: run.as_ref().map(|s| s.global_step),
         run_seconds: run.and_then(|s| s.train_seconds),
+        scenario: args.scenario.clone(),
+        scenario_sets: args.sets.clone(),
     };
     report::write_source(&source, &args.out)?;
     finish(&report, &args.out)

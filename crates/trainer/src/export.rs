@@ -121,9 +121,10 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     // The checkpoint's experiment as it is: it names its trace copy, which goes along.
     write(&export, &SavedExperiment { toml, trace: loaded.trace }, &args.out)?;
     eprintln!(
-        "exported {} ({}, step {}) to {}: policy.json, policy.safetensors, {ONNX_FILE}, {EXPERIMENT_FILE}",
+        "exported {} ({}, {} observation, step {}) to {}: policy.json, policy.safetensors, {ONNX_FILE}, {EXPERIMENT_FILE}",
         dir.display(),
         export.meta.network,
+        export.meta.observation.kind_name(),
         agent.global_step(),
         args.out.display()
     );

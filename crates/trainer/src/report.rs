@@ -32,6 +32,13 @@ pub struct Source {
     /// Wall-clock seconds of the whole run, likewise.
     #[serde(default)]
     pub run_seconds: Option<f64>,
+    /// The preset evaluated instead of the experiment's own scenario (`eval --scenario`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The `--set` overrides applied to that preset, as given: `report.json` names the preset
+    /// only, which alone would not say that its cluster or workload was changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenario_sets: Vec<String>,
 }
 
 /// Writes `text` to `out/name` crash-safely.

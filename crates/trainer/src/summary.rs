@@ -256,6 +256,8 @@ mod tests {
             train_seconds: Some(101.2),
             run_steps: Some(3_000_000),
             run_seconds: Some(171.4),
+            scenario: None,
+            scenario_sets: vec![],
         }
     }
 

@@ -177,7 +177,7 @@ fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
     let o = run(&dir, &["train", "--config", "ns.toml", "--set", "training.total_steps=1000"]);
     assert!(o.status.success(), "train: {}", stderr(&o));
     let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
-    assert!(stderr(&o).contains("node-scoring 15+5"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("node-scoring 15+5, scalable (packing) observation"), "{}", stderr(&o));
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
     assert_eq!(meta["observation"]["packing"], true);
@@ -198,6 +198,11 @@ fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("short/report.json")).unwrap()).unwrap();
     assert_eq!(report["policies"][0]["episodes"][0]["tasks"], 30);
+    // The report names the preset only: source.json says what was changed in it.
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("short/source.json")).unwrap()).unwrap();
+    assert_eq!(source["scenario"], "multi-resource-x4");
+    assert_eq!(source["scenario_sets"], serde_json::json!(["workload.n_tasks=30"]));
     let o = run(&dir, &["eval", "--checkpoint", "export", "--set", "workload.n_tasks=30"]);
     assert!(!o.status.success() && stderr(&o).contains("--scenario"), "{}", stderr(&o));
     let o =
@@ -267,7 +272,7 @@ fn a_policy_with_the_completion_column_serves_states_as_encoded_by_hand() {
     assert!(o.status.success(), "train: {}", stderr(&o));
     let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
     // Node row 3·1 + 4 + 1 = 8, task row 1 + 2 = 3.
-    assert!(stderr(&o).contains("node-scoring 8+3"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("node-scoring 8+3, scalable (completion) observation"), "{}", stderr(&o));
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
     let layout = &meta["observation"];
