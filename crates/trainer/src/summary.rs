@@ -128,9 +128,18 @@ pub fn table(dirs: &[PathBuf]) -> Result<String> {
             }
         }
     }
+    // A report names its preset only: a column whose preset was changed with `--set` (e.g. its
+    // cluster resized) is marked `[k]`, and note k under the table lists the changes, so two
+    // columns of one preset are never read as the same scenario.
+    let mut notes: Vec<String> = Vec::new();
     let mut s = String::from("| policy |");
-    for c in &columns {
-        let _ = write!(s, " `{}` |", c.report.scenario);
+    for (c, dir) in columns.iter().zip(dirs) {
+        let _ = write!(s, " `{}`", c.report.scenario);
+        if let Some(src) = c.source.as_ref().filter(|src| !src.scenario_sets.is_empty()) {
+            notes.push(format!("{}: `--set {}`", dir.display(), src.scenario_sets.join("`, `--set ")));
+            let _ = write!(s, " [{}]", notes.len());
+        }
+        s.push_str(" |");
     }
     let _ = write!(s, "\n|---|{}\n", "---|".repeat(columns.len()));
     for name in &policies {
@@ -202,6 +211,12 @@ pub fn table(dirs: &[PathBuf]) -> Result<String> {
         let _ = write!(s, " {} from {} |", seeds.len(), seeds.first().copied().unwrap_or(0));
     }
     s.push('\n');
+    if !notes.is_empty() {
+        s.push('\n');
+        for (k, note) in notes.iter().enumerate() {
+            let _ = writeln!(s, "[{}] {note}", k + 1);
+        }
+    }
     Ok(s)
 }
 
@@ -267,6 +282,39 @@ mod tests {
             crate::report::write_source(source, dir).unwrap();
         }
         dir.to_path_buf()
+    }
+
+    /// Two columns of one preset, one of them resized with `--set`: its header is marked and
+    /// the note under the table says what changed; an unchanged column gets no mark.
+    #[test]
+    fn a_column_whose_preset_was_changed_says_how() {
+        let dir = scratch("sets");
+        let changed = Source {
+            scenario: Some("seed-case".into()),
+            scenario_sets: vec!["workload.n_tasks=30".into(), "failures.enabled=false".into()],
+            ..trained_source(Some("dqn"))
+        };
+        let plain = report(&scenarios::seed_case(), &[("random", "dqn")]);
+        let dirs = [
+            write(&dir.join("as-trained"), &plain, Some(&trained_source(Some("dqn")))),
+            write(&dir.join("short"), &plain, Some(&changed)),
+        ];
+        let t = table(&dirs).unwrap();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "| policy | `seed-case` | `seed-case` [1] |", "{t}");
+        assert_eq!(
+            lines.last().copied(),
+            Some(
+                format!(
+                    "[1] {}: `--set workload.n_tasks=30`, `--set failures.enabled=false`",
+                    dir.join("short").display()
+                )
+                .as_str()
+            ),
+            "{t}"
+        );
+        assert_eq!(t.matches('[').count(), 2, "one mark, one note: {t}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
