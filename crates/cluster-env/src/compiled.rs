@@ -135,6 +135,10 @@ impl CompiledScenario {
             None => Workload::new(cfg)?,
         };
         let weights: Vec<f64> = cfg.workload.priorities.iter().map(|p| p.weight).collect();
+        // The typical task's work, which both learned layouts divide by; a workload without a
+        // usable mean (e.g. an infinite one) divides by 1 instead.
+        let mean_work = Some(workload.mean_work()).filter(|w| w.is_finite() && *w > 0.0);
+        let max_weight = weights.iter().copied().fold(0.0, f64::max);
         let layout = match cfg.observation {
             ObservationKind::Scalable { packing, completion } => {
                 // Constants from node shapes and the workload only, never from counts: the mean
@@ -142,8 +146,6 @@ impl CompiledScenario {
                 // numbers share one set of constants.
                 let shapes: Vec<f64> = cfg.nodes.iter().filter(|g| g.count.hi() > 0).map(|g| g.speed).collect();
                 let mean_speed = shapes.iter().sum::<f64>() / shapes.len() as f64;
-                let mean_work = workload.mean_work();
-                let usable = mean_work.is_finite() && mean_work > 0.0;
                 // An openb sub-cluster divides by the whole node list's largest capacities, so
                 // that a policy trained on one sample reads any other, and the full cluster, on
                 // the same scale (a rare large shape may be missing from a small sample).
@@ -156,11 +158,11 @@ impl CompiledScenario {
                 ObservationLayout::Scalable {
                     n_nodes,
                     resources: cfg.resources.clone(),
-                    time_scale: if usable { mean_work / mean_speed } else { 1.0 },
+                    time_scale: mean_work.map_or(1.0, |w| w / mean_speed),
                     max_speed,
                     max_capacity,
-                    mean_work: if usable { mean_work } else { 1.0 },
-                    max_weight: weights.iter().copied().fold(0.0, f64::max),
+                    mean_work: mean_work.unwrap_or(1.0),
+                    max_weight,
                     tasks_scale: TASKS_SCALE,
                     packing,
                     completion,
@@ -168,18 +170,16 @@ impl CompiledScenario {
             }
             ObservationKind::Full => {
                 let mean_speed = speed.iter().sum::<f64>() / n_nodes as f64;
-                let mean_work = workload.mean_work();
-                let usable = mean_work.is_finite() && mean_work > 0.0;
                 ObservationLayout::Full {
                     n_nodes,
                     resources: cfg.resources.clone(),
                     // Typical runtime (mean work / mean speed): 1.0 means about one typical task
                     // of backlog.
-                    time_scale: if usable { mean_work / mean_speed } else { 1.0 },
+                    time_scale: mean_work.map_or(1.0, |w| w / mean_speed),
                     max_speed,
                     max_capacity,
-                    mean_work: if usable { mean_work } else { 1.0 },
-                    max_weight: weights.iter().copied().fold(0.0, f64::max),
+                    mean_work: mean_work.unwrap_or(1.0),
+                    max_weight,
                     tasks_scale: TASKS_SCALE,
                 }
             }
