@@ -2,17 +2,23 @@
 //! child process of this executable, `--jobs` at a time, each writing to `DIR/logs/<run>.log`
 //! (appended across attempts).
 //!
-//! Ctrl-C reaches the children too (same process group): each checkpoints and stops, and the
-//! next `sweep run` resumes them.
+//! Stopping the pool: on SIGINT (Ctrl-C) or SIGTERM the pool starts no further run, passes the
+//! signal on to every running child (a terminal's Ctrl-C reaches them anyway, being one process
+//! group; `kill <pid>` of the pool alone, a `timeout`, or a pool started in the background with
+//! SIGINT ignored would not), waits while each checkpoints and stops, lists what is left and
+//! exits 128 + the signal's number. The next `sweep run` resumes them.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::plan::Plan;
 use super::state::{RunState, Status};
@@ -70,15 +76,32 @@ pub fn check_all_done(dir: &Path, plan: &Plan, indices: &[usize]) -> Result<bool
     Ok(false)
 }
 
+/// Sends signal `sig` to the child process `pid`.
+fn signal_child(pid: u32, sig: i32) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| std::io::Error::other(format!("pid {pid} out of range")))?;
+    // SAFETY: kill(2) takes two integers and touches no memory of ours. The pid is one of our
+    // own children that has not been waited for, so it cannot have been reused by another
+    // process (an exited child stays a zombie, holding its pid, until we reap it).
+    if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
 /// `cluster-rl sweep run DIR --backend local --jobs N`.
 ///
 /// # Errors
-/// The executable or a log file cannot be found or opened, or a process cannot be started.
+/// The executable or a log file cannot be found or opened, a process cannot be started, or a
+/// signal handler cannot be installed.
 pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
     let todo = unfinished(dir, plan)?;
     if todo.is_empty() {
         println!("sweep {}: all {} runs are done; nothing to run", plan.name, plan.runs.len());
         return Ok(ExitCode::SUCCESS);
+    }
+    // The number of the SIGINT/SIGTERM that stops the pool, 0 until one arrives. The handler
+    // only stores it (async-signal-safe); the loop below acts on it.
+    let stop = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&stop), sig as usize)
+            .with_context(|| format!("cannot install the handler for signal {sig}"))?;
     }
     let exe = std::env::current_exe().context("cannot locate the cluster-rl executable")?;
     let logs = dir.join("logs");
@@ -98,8 +121,25 @@ pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
 
     let mut queue: VecDeque<usize> = todo.iter().copied().collect();
     let mut running: Vec<(usize, Child, Instant)> = Vec::new();
-    while !queue.is_empty() || !running.is_empty() {
-        while running.len() < jobs
+    let mut stopped_by = 0;
+    while (stopped_by == 0 && !queue.is_empty()) || !running.is_empty() {
+        let sig = stop.load(Ordering::SeqCst);
+        if sig != 0 && stopped_by == 0 {
+            stopped_by = sig;
+            let name = if sig == SIGINT as usize { "SIGINT" } else { "SIGTERM" };
+            println!(
+                "sweep {}: {name}: starting no further run; {} running runs checkpoint and stop",
+                plan.name,
+                running.len()
+            );
+            for (i, child, _) in &running {
+                if let Err(e) = signal_child(child.id(), sig as i32) {
+                    eprintln!("sweep: cannot pass {name} on to {} (pid {}): {e}", plan.runs[*i].id, child.id());
+                }
+            }
+        }
+        while stopped_by == 0
+            && running.len() < jobs
             && let Some(i) = queue.pop_front()
         {
             let run = &plan.runs[i];
@@ -149,6 +189,9 @@ pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
     if check_all_done(dir, plan, &todo)? {
         println!("sweep {}: all {} runs are done", plan.name, plan.runs.len());
         Ok(ExitCode::SUCCESS)
+    } else if stopped_by != 0 {
+        // As a shell reports a process that a signal stopped: 130 for SIGINT, 143 for SIGTERM.
+        Ok(ExitCode::from(128 + u8::try_from(stopped_by).unwrap_or(0)))
     } else {
         Ok(ExitCode::from(EXIT_UNFINISHED))
     }

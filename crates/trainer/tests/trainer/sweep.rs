@@ -479,6 +479,61 @@ fn killed_and_interrupted_runs_resume_from_their_checkpoints() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Stopping the pool itself stops the sweep: a SIGTERM to `sweep run` alone (as `kill` or
+/// `timeout` sends it) and a Ctrl-C to its process group (as a terminal sends it, so each run
+/// gets it twice: from the terminal and passed on by the pool) both start no further run, leave
+/// the running ones checkpointed and resumable, and end the pool with 128 + the signal's number.
+#[test]
+fn stopping_the_pool_checkpoints_its_runs_and_starts_no_more() {
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("stop");
+    tiny_experiment(&dir, 50000, 1000, 1000);
+    for (name, signal, group, code, run_code) in [("term", "-TERM", false, 143, 75), ("int", "-INT", true, 130, 130)] {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, format!("[sweep]\nname = \"{name}\"\nbase = \"tiny.toml\"\nseeds = [1, 2, 3]\n"))
+            .unwrap();
+        let sw = dir.join(name);
+        assert!(run(&["sweep", "plan", s(&file), "--dir", s(&sw)]).status.success());
+        // Its own process group, so that a signal to the group does not reach this test.
+        let pool: Child = Command::new(BIN)
+            .args(["sweep", "run", s(&sw), "--jobs", "2"])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        for id in ["c0-s1", "c0-s2"] {
+            let ckpts = sw.join(format!("runs/{id}/checkpoints/{name}-{id}"));
+            wait_until(&format!("{name}: {id}'s first checkpoint"), Duration::from_secs(180), || {
+                latest_step(&ckpts).is_some()
+            });
+        }
+        let target = if group { format!("-{}", pool.id()) } else { pool.id().to_string() };
+        assert!(Command::new("kill").args([signal, "--", &target]).status().unwrap().success());
+        let out = pool.wait_with_output().unwrap();
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{name}: {text}\n{err}");
+        assert!(text.contains("starting no further run; 2 running runs checkpoint and stop"), "{name}: {text}");
+        assert!(!text.contains("c0-s3: started"), "{name}: {text}");
+        assert_eq!(state(&sw, "c0-s3")["status"], "pending", "{name}");
+        assert!(!sw.join("logs/c0-s3.log").exists(), "{name}: c0-s3 was started");
+        assert!(
+            err.contains("3 of 3 runs did not finish") && err.contains("  c0-s3 (pending, 0 attempts)"),
+            "{name}: {err}"
+        );
+        for id in ["c0-s1", "c0-s2"] {
+            let st = state(&sw, id);
+            assert_eq!(st["status"], "interrupted", "{name}: {id}: {st}");
+            assert_eq!(st["last_exit_code"], run_code, "{name}: {id}: {st}");
+            let ckpts = sw.join(format!("runs/{id}/checkpoints/{name}-{id}"));
+            assert!(latest_step(&ckpts).is_some_and(|s| s < 50000), "{name}: {id} finished before it was stopped");
+        }
+        let o = run(&["sweep", "status", s(&sw)]);
+        assert!(stdout(&o).contains("interrupted"), "{}", stdout(&o));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A local test Slurm, stopped (scripts/slurm/stop.sh) when dropped, even if the test fails.
 struct Slurm {
     state: PathBuf,
