@@ -16,7 +16,8 @@
 //! - [`Normalization`] and [`normalize_into`]: the observation normalisation, bit for bit the
 //!   trainer's.
 //! - [`masked_argmax`]: the greedy valid action; [`fits`] and [`FIT_EPS`]: whether a task's
-//!   demands fit a node.
+//!   demands fit a node; [`ActionFilter`]: a policy's optional "only where it fits now" step
+//!   before the greedy choice.
 //! - [`ShapeError`] and [`LayoutError`]: a network or a layout that cannot be used.
 //!
 //! This crate has no tensor library and never allocates on the encoding or argmax paths.
@@ -73,7 +74,7 @@
 //! ```
 #![deny(missing_docs)]
 
-pub use action::{FIT_EPS, fits, masked_argmax};
+pub use action::{ActionFilter, FIT_EPS, filtered_argmax, fits, masked_argmax, narrow_to_fitting};
 pub use activation::Activation;
 pub use network::{Architecture, Dense, Mlp, NetworkShape, ShapeError};
 pub use node_scoring::{Network, NodeScoring};

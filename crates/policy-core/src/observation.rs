@@ -258,6 +258,16 @@ impl ObservationLayout {
         }
     }
 
+    /// The index, within a node row, of the packing option's "fits now" value (1 where the task
+    /// would start on the node at once, else 0): `3R + 4` in a scalable layout with `packing`,
+    /// `None` in every other layout. [`crate::ActionFilter::FitsNow`] reads it.
+    pub fn fits_now_column(&self) -> Option<usize> {
+        match self {
+            ObservationLayout::Scalable { resources, packing: true, .. } => Some(3 * resources.len() + 4),
+            _ => None,
+        }
+    }
+
     /// Resource names.
     pub fn resources(&self) -> &[String] {
         match self {

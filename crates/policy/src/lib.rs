@@ -71,7 +71,7 @@ pub use meta::{
 };
 pub use policy::Policy;
 pub use policy_core::{
-    Activation, Architecture, Dense, FIT_EPS, Mlp, Network, NetworkShape, NodeScoring, Normalization,
+    ActionFilter, Activation, Architecture, Dense, FIT_EPS, Mlp, Network, NetworkShape, NodeScoring, Normalization,
     ObservationLayout, ShapeError, masked_argmax,
 };
 pub use request::{ClusterState, NodeState, TaskRequest};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use policy_core::{Architecture, NetworkShape, Normalization, ObservationLayout};
+use policy_core::{ActionFilter, Architecture, NetworkShape, Normalization, ObservationLayout};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PolicyError, Result};
@@ -50,6 +50,13 @@ pub struct PolicyMeta {
     pub observation: ObservationLayout,
     /// What the network's outputs index.
     pub actions: ActionMeaning,
+    /// Which valid nodes the policy chooses among before taking the largest Q-value
+    /// ([`ActionFilter`]; absent means every valid node). With `"fits-now"`, a client that
+    /// runs `policy.onnx` itself keeps only the valid nodes whose observation row has 1 in
+    /// column [`ObservationLayout::fits_now_column`] when there are any, as [`crate::Policy`]
+    /// does. Written only when set, so exports without a filter keep their bytes.
+    #[serde(default, skip_serializing_if = "ActionFilter::is_none")]
+    pub action_filter: ActionFilter,
     /// Always [`WEIGHT_LAYOUT`]: says how `policy.safetensors` is read.
     pub weight_layout: String,
 }
@@ -104,6 +111,7 @@ impl PolicyMeta {
             network,
             normalization,
             observation,
+            action_filter: ActionFilter::None,
             weight_layout: WEIGHT_LAYOUT.into(),
         }
     }
@@ -114,7 +122,8 @@ impl PolicyMeta {
     /// statistics every node row shares) with finite means and variances ≥ 0, a usable
     /// observation layout ([`ObservationLayout::validate`]) whose length is `obs_dim` and whose
     /// node count is `n_actions` = `actions.n`; for a node-scoring network also row widths that
-    /// are the layout's and at least two hidden sizes (embedding and scoring layers).
+    /// are the layout's and at least two hidden sizes (embedding and scoring layers); an action
+    /// filter the layout can serve.
     ///
     /// # Errors
     /// The first inconsistency, naming the field (path `<in-memory export>`).
@@ -173,6 +182,7 @@ impl PolicyMeta {
             ));
         }
         self.observation.validate().map_err(|e| meta_err(path, &format!("observation.{}", e.field), e.message))?;
+        self.action_filter.column(&self.observation).map_err(|message| meta_err(path, "action_filter", message))?;
         if let Architecture::NodeScoring { node_width, task_width } = net.architecture {
             let (layout_node, layout_task) = (self.observation.node_width(), self.observation.task_width());
             if (node_width, task_width) != (layout_node, layout_task) {

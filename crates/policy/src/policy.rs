@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use policy_core::masked_argmax;
+use policy_core::{ActionFilter, filtered_argmax};
 
 use crate::error::{PolicyError, Result};
 use crate::files::Export;
-use crate::meta::PolicyMeta;
+use crate::meta::{IN_MEMORY, PolicyMeta};
 use crate::request::ClusterState;
 use crate::runtime::Runtime;
 
@@ -21,6 +21,8 @@ use crate::runtime::Runtime;
 pub struct Policy {
     meta: PolicyMeta,
     runtime: Runtime,
+    /// The node-row column the export's action filter reads (`None`: no filter).
+    filter_column: Option<usize>,
     /// Observation and mask of the last [`Policy::act_state`].
     state_obs: Vec<f32>,
     state_mask: Vec<bool>,
@@ -46,9 +48,22 @@ impl Policy {
         Ok(Self {
             state_obs: vec![0.0; meta.observation.obs_dim()],
             state_mask: vec![false; meta.observation.n_nodes()],
+            filter_column: filter_column(&meta, meta.action_filter)?,
             runtime,
             meta,
         })
+    }
+
+    /// This policy choosing with `filter` instead of the export's own action filter (for
+    /// evaluating a policy trained without one under it; the metadata records the change).
+    ///
+    /// # Errors
+    /// [`PolicyError::Meta`] naming `action_filter` if the observation layout cannot serve
+    /// `filter` (the fits-now filter reads the packing columns).
+    pub fn with_action_filter(mut self, filter: ActionFilter) -> Result<Self> {
+        self.filter_column = filter_column(&self.meta, filter)?;
+        self.meta.action_filter = filter;
+        Ok(self)
     }
 
     /// The export's metadata.
@@ -100,13 +115,22 @@ impl Policy {
     }
 
     /// The greedy action: the valid (`mask[a]`) action with the largest Q-value, the lowest
-    /// index on ties (NaN Q-values lose), as the trainer's `masked_argmax` picks it.
+    /// index on ties (NaN Q-values lose), as the trainer's `masked_argmax` picks it — among the
+    /// valid nodes the export's action filter keeps (`meta().action_filter`; with `fits-now`,
+    /// those whose row says the task fits now, when any does).
     ///
     /// # Errors
     /// [`PolicyError::ObsLength`] or [`PolicyError::NodeRows`], [`PolicyError::MaskLength`],
     /// [`PolicyError::NonFiniteObs`], [`PolicyError::NoValidAction`].
     pub fn act(&mut self, obs: &[f32], mask: &[bool]) -> Result<usize> {
-        self.runtime.act(obs, mask)
+        let Some(column) = self.filter_column else { return self.runtime.act(obs, mask) };
+        let n = self.runtime.n_nodes_of(obs.len())?;
+        if mask.len() != n {
+            return Err(PolicyError::MaskLength { got: mask.len(), expected: n });
+        }
+        let width = self.meta.observation.node_width();
+        let q = self.runtime.q_values(obs)?;
+        filtered_argmax(q, mask, obs, width, Some(column)).ok_or(PolicyError::NoValidAction)
     }
 
     /// Encodes `state` ([`ClusterState::encode`] with the export's observation layout; for a
@@ -134,7 +158,8 @@ impl Policy {
             (&self.state_obs[..], &self.state_mask[..])
         };
         let q = self.runtime.q_values(obs)?;
-        let node = masked_argmax(q, mask).ok_or(PolicyError::NoFeasibleNode { task: state.task.id })?;
+        let node = filtered_argmax(q, mask, obs, layout.node_width(), self.filter_column)
+            .ok_or(PolicyError::NoFeasibleNode { task: state.task.id })?;
         Ok((node, q))
     }
 
@@ -153,9 +178,16 @@ impl Policy {
     }
 }
 
+/// The node-row column `filter` reads in `meta`'s observation layout.
+fn filter_column(meta: &PolicyMeta, filter: ActionFilter) -> Result<Option<usize>> {
+    filter
+        .column(&meta.observation)
+        .map_err(|message| crate::meta::meta_err(Path::new(IN_MEMORY), "action_filter", message))
+}
+
 #[cfg(test)]
 mod tests {
-    use policy_core::{Activation, Dense};
+    use policy_core::{Activation, Dense, ObservationLayout, masked_argmax};
 
     use super::*;
     use crate::request::{NodeState, TaskRequest};
@@ -291,6 +323,94 @@ mod tests {
         let e = mlp.act_state(&ns_state(3)).unwrap_err();
         assert_eq!(e.to_string(), "cluster state: 3 nodes, but this policy places tasks on 2 nodes (ids 0..2)");
         assert!(mlp.act_state(&ns_state(2)).is_ok());
+    }
+
+    /// A node-scoring export on the scalable layout with the packing columns (2 resources: node
+    /// rows of 3·2 + 4 + 2 = 12 values, "fits now" at 10), trained on 2 nodes.
+    fn packing_export() -> crate::files::Export {
+        let net = crate::runtime::tests::random_ns(12, 4, &[6, 5], false, Activation::Relu, 11);
+        let layout = ObservationLayout::Scalable {
+            n_nodes: 2,
+            resources: vec!["cpu".into(), "mem".into()],
+            time_scale: 4.0,
+            max_speed: 2.0,
+            max_capacity: vec![4.0, 16.0],
+            mean_work: 6.0,
+            max_weight: 4.0,
+            tasks_scale: 10.0,
+            packing: true,
+            completion: false,
+        };
+        let meta = PolicyMeta::new("unit-packing", Default::default(), net.shape(2), None, layout);
+        crate::files::Export { meta, network: policy_core::Network::NodeScoring(net) }
+    }
+
+    #[test]
+    fn the_fits_now_filter_chooses_among_the_nodes_where_the_task_fits_now() {
+        let mut plain = Policy::from_export(packing_export()).unwrap();
+        let mut filtered = plain.clone().with_action_filter(ActionFilter::FitsNow).unwrap();
+        assert_eq!(filtered.meta().action_filter, ActionFilter::FitsNow);
+        // Random states of 6 nodes; whether each fits now is column 10 of its row.
+        let mut rng = 12345u64;
+        let mut next = move || {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let (mut differed, mut cases) = (0, 0);
+        for _ in 0..200 {
+            let mut obs: Vec<f32> = (0..6 * 12 + 4).map(|_| next()).collect();
+            let fits: Vec<bool> = (0..6).map(|_| next() < 0.4).collect();
+            let mask: Vec<bool> = (0..6).map(|_| next() < 0.8).collect();
+            for (a, &f) in fits.iter().enumerate() {
+                obs[a * 12 + 10] = if f { 1.0 } else { 0.0 };
+            }
+            if !mask.contains(&true) {
+                continue;
+            }
+            cases += 1;
+            let q = plain.q_values(&obs).unwrap().to_vec();
+            let best = masked_argmax(&q, &mask).unwrap();
+            assert_eq!(plain.act(&obs, &mask).unwrap(), best);
+            let chosen = filtered.act(&obs, &mask).unwrap();
+            let candidates: Vec<usize> = (0..6).filter(|&a| mask[a] && fits[a]).collect();
+            if candidates.is_empty() {
+                assert_eq!(chosen, best, "nothing fits now: every valid node is a candidate");
+            } else {
+                let top = candidates.iter().copied().max_by(|&a, &b| q[a].total_cmp(&q[b]).then(b.cmp(&a))).unwrap();
+                assert_eq!(chosen, top, "the best fitting valid node: q {q:?}, fits {fits:?}, mask {mask:?}");
+                differed += usize::from(chosen != best);
+            }
+        }
+        assert!(cases > 150 && differed > 20, "the filter changed {differed} of {cases} choices");
+        // Errors are the runtime's.
+        let obs = vec![0.5; 2 * 12 + 4];
+        assert!(matches!(filtered.act(&obs, &[true]).unwrap_err(), PolicyError::MaskLength { got: 1, expected: 2 }));
+        assert!(matches!(filtered.act(&obs, &[false, false]).unwrap_err(), PolicyError::NoValidAction));
+        // The filter travels in policy.json and comes back; without one nothing is written.
+        let mut export = packing_export();
+        assert!(!serde_json::to_string(&export.meta).unwrap().contains("action_filter"));
+        export.meta.action_filter = ActionFilter::FitsNow;
+        let json = serde_json::to_string(&export.meta).unwrap();
+        assert!(json.contains("\"action_filter\":\"fits-now\""), "{json}");
+        let mut loaded = Policy::from_export(export).unwrap();
+        let obs: Vec<f32> = (0..3 * 12 + 4).map(|i| if i % 12 == 10 { f32::from(i < 12) } else { 0.3 }).collect();
+        assert_eq!(loaded.act(&obs, &[true; 3]).unwrap(), 0, "only node 0 fits now");
+    }
+
+    #[test]
+    fn the_fits_now_filter_needs_the_packing_columns() {
+        let e = Policy::from_export(crate::files::tests::ns_export())
+            .unwrap()
+            .with_action_filter(ActionFilter::FitsNow)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<in-memory export>: action_filter: the fits-now action filter reads the observation's packing \
+             columns, which the full observation does not have: use observation = { kind = \"scalable\", packing = true }"
+        );
+        let mut export = crate::files::tests::ns_export();
+        export.meta.action_filter = ActionFilter::FitsNow;
+        assert!(Policy::from_export(export).unwrap_err().to_string().contains("action_filter: the fits-now"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use policy::ActionFilter;
 
 /// cluster-rl: train DQN cluster schedulers from experiment files and compare them with
 /// heuristic baselines on held-out seeds.
@@ -79,6 +80,12 @@ pub struct EvalArgs {
     /// (repeatable; needs `--scenario`).
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
     pub sets: Vec<String>,
+    /// Which valid nodes the learned policy chooses among: `fits-now` (only where the task
+    /// fits now, when it fits somewhere: the Kubernetes filter step before the network's scores;
+    /// needs the observation's packing columns) or `none` (every valid node). Default: the
+    /// policy's own (an export's `action_filter`; none for a checkpoint).
+    #[arg(long, value_name = "FILTER", value_parser = ActionFilter::from_name)]
+    pub action_filter: Option<ActionFilter>,
 }
 
 /// `cluster-rl baselines`.
@@ -126,6 +133,10 @@ pub struct ExportArgs {
     /// one step (a directory holding other files is refused).
     #[arg(long)]
     pub out: PathBuf,
+    /// Record an action filter in `policy.json` (see `eval --action-filter`): the runtime and
+    /// `infer` then choose only among the nodes where the task fits now, when any does.
+    #[arg(long, value_name = "FILTER", value_parser = ActionFilter::from_name)]
+    pub action_filter: Option<ActionFilter>,
 }
 
 /// `cluster-rl infer`.

@@ -159,8 +159,12 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     let compiled = CompiledScenario::new(scenario).with_context(|| format!("scenario {}", scenario.name))?;
     let names = baseline_names(args.baselines.as_deref(), &exp.evaluation.baselines)?;
     // A checkpoint or an export: both run on the burn-free runtime, what ships.
-    let (trained, _) =
-        scheduler::learned_spec(learned_policy(&dir, &compiled)?, LEARNED, compiled.observation_layout());
+    let mut runtime = learned_policy(&dir, &compiled)?;
+    if let Some(filter) = args.action_filter {
+        runtime = runtime.with_action_filter(filter).context("--action-filter")?;
+    }
+    let filter = runtime.meta().action_filter;
+    let (trained, _) = scheduler::learned_spec(runtime, LEARNED, compiled.observation_layout());
     let mut policies = vec![trained];
     policies.extend(specs(&names)?);
     let reference = [exp.evaluation.reference.as_str(), "least-loaded"]
@@ -170,6 +174,12 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
     eprintln!("evaluating {} on {} held-out seeds from {}", dir.display(), seeds.len(), seeds[0]);
     if !args.sets.is_empty() {
         eprintln!("scenario {} with --set {}", scenario.name, args.sets.join(" --set "));
+    }
+    if !filter.is_none() {
+        eprintln!(
+            "{LEARNED} chooses among the nodes where the task fits now, when any (action filter {})",
+            filter.name()
+        );
     }
     let report = evaluate_compiled(&compiled, &policies, &seeds, reference).context("evaluation")?;
     print_openb(&compiled, &seeds);
@@ -191,6 +201,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<ExitCode> {
         run_seconds: run.and_then(|s| s.train_seconds),
         scenario: args.scenario.clone(),
         scenario_sets: args.sets.clone(),
+        action_filter: (!filter.is_none()).then(|| filter.name().to_string()),
     };
     report::write_source(&source, &args.out)?;
     finish(&report, &args.out)

@@ -115,13 +115,22 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         ..Source::default()
     };
     source.extra.insert("exported_by".into(), format!("cluster-rl {}", env!("CARGO_PKG_VERSION")).into());
-    let export = export_of(&agent, &scenario.name, compiled.observation_layout(), source)?;
+    let mut export = export_of(&agent, &scenario.name, compiled.observation_layout(), source)?;
+    if let Some(filter) = args.action_filter {
+        export.meta.action_filter = filter;
+        export.validate().context("--action-filter")?;
+    }
     let toml = std::fs::read_to_string(&experiment_path)
         .with_context(|| format!("{}: cannot read", experiment_path.display()))?;
     // The checkpoint's experiment as it is: it names its trace copy, which goes along.
     write(&export, &SavedExperiment { toml, trace: loaded.trace }, &args.out)?;
+    let filter = match export.meta.action_filter {
+        policy::ActionFilter::None => String::new(),
+        f => format!(", action filter {}", f.name()),
+    };
     eprintln!(
-        "exported {} ({}, {} observation, step {}) to {}: policy.json, policy.safetensors, {ONNX_FILE}, {EXPERIMENT_FILE}",
+        "exported {} ({}, {} observation{filter}, step {}) to {}: policy.json, policy.safetensors, {ONNX_FILE}, \
+         {EXPERIMENT_FILE}",
         dir.display(),
         export.meta.network,
         export.meta.observation.kind_name(),

@@ -39,6 +39,10 @@ pub struct Source {
     /// only, which alone would not say that its cluster or workload was changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scenario_sets: Vec<String>,
+    /// The learned policy's action filter (`eval --action-filter`, or an export's own), when it
+    /// has one: the same network chooses differently with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_filter: Option<String>,
 }
 
 /// Writes `text` to `out/name` crash-safely.

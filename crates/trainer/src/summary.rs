@@ -128,15 +128,25 @@ pub fn table(dirs: &[PathBuf]) -> Result<String> {
             }
         }
     }
-    // A report names its preset only: a column whose preset was changed with `--set` (e.g. its
-    // cluster resized) is marked `[k]`, and note k under the table lists the changes, so two
-    // columns of one preset are never read as the same scenario.
+    // A report names its preset and its policies only: a column whose preset was changed with
+    // `--set` (e.g. its cluster resized), or whose learned policy chose under an action filter,
+    // is marked `[k]`, and note k under the table says what, so two columns of one preset or one
+    // policy are never read as the same thing.
     let mut notes: Vec<String> = Vec::new();
     let mut s = String::from("| policy |");
     for (c, dir) in columns.iter().zip(dirs) {
         let _ = write!(s, " `{}`", c.report.scenario);
-        if let Some(src) = c.source.as_ref().filter(|src| !src.scenario_sets.is_empty()) {
-            notes.push(format!("{}: `--set {}`", dir.display(), src.scenario_sets.join("`, `--set ")));
+        let mut changes: Vec<String> = Vec::new();
+        if let Some(src) = &c.source {
+            if !src.scenario_sets.is_empty() {
+                changes.push(format!("`--set {}`", src.scenario_sets.join("`, `--set ")));
+            }
+            if let Some(filter) = &src.action_filter {
+                changes.push(format!("the learned policy with action filter `{filter}`"));
+            }
+        }
+        if !changes.is_empty() {
+            notes.push(format!("{}: {}", dir.display(), changes.join("; ")));
             let _ = write!(s, " [{}]", notes.len());
         }
         s.push_str(" |");
@@ -273,6 +283,7 @@ mod tests {
             run_seconds: Some(171.4),
             scenario: None,
             scenario_sets: vec![],
+            action_filter: None,
         }
     }
 
@@ -294,26 +305,28 @@ mod tests {
             scenario_sets: vec!["workload.n_tasks=30".into(), "failures.enabled=false".into()],
             ..trained_source(Some("dqn"))
         };
+        let filtered = Source { action_filter: Some("fits-now".into()), ..trained_source(Some("dqn")) };
         let plain = report(&scenarios::seed_case(), &[("random", "dqn")]);
         let dirs = [
             write(&dir.join("as-trained"), &plain, Some(&trained_source(Some("dqn")))),
             write(&dir.join("short"), &plain, Some(&changed)),
+            write(&dir.join("filtered"), &plain, Some(&filtered)),
         ];
         let t = table(&dirs).unwrap();
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "| policy | `seed-case` | `seed-case` [1] |", "{t}");
+        assert_eq!(lines[0], "| policy | `seed-case` | `seed-case` [1] | `seed-case` [2] |", "{t}");
         assert_eq!(
-            lines.last().copied(),
-            Some(
+            lines[lines.len() - 2..],
+            [
                 format!(
                     "[1] {}: `--set workload.n_tasks=30`, `--set failures.enabled=false`",
                     dir.join("short").display()
-                )
-                .as_str()
-            ),
+                ),
+                format!("[2] {}: the learned policy with action filter `fits-now`", dir.join("filtered").display())
+            ],
             "{t}"
         );
-        assert_eq!(t.matches('[').count(), 2, "one mark, one note: {t}");
+        assert_eq!(t.matches('[').count(), 4, "two marks, two notes: {t}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -170,6 +170,7 @@ fn attempt(run_dir: &Path, root: &Path, st: &mut RunState) -> Result<ExitCode> {
         out: run_dir.join("eval"),
         scenario: None,
         sets: vec![],
+        action_filter: None,
     })
     .context("evaluation")?;
     st.end_attempt(Status::Done, 0, "done".into(), None);

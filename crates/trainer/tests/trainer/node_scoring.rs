@@ -328,3 +328,116 @@ fn a_policy_with_the_completion_column_serves_states_as_encoded_by_hand() {
     assert_eq!(replies[0]["node"], replies[1]["node"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The fits-now action filter on the shipped node-scoring policy: `eval --action-filter` and an
+/// export that records it (`export --action-filter`) choose alike and differently from the plain
+/// policy, `source.json` and `summary` say so, `infer` with the filtered export places every task
+/// on a node where it fits now whenever one exists (the best such node by the same Q-values), and
+/// a policy whose observation has no packing columns is refused.
+#[test]
+fn the_fits_now_filter_through_eval_export_and_infer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = scratch("fits-now");
+    let ckpt = root.join("checkpoints/shipped-node-scoring");
+    let ckpt = ckpt.to_str().unwrap();
+    let eval = |extra: &[&str], out: &str| {
+        let mut args = vec!["eval", "--checkpoint", ckpt, "--scenario", "multi-resource-x1", "--episodes", "3"];
+        args.extend(["--baselines", "tetris", "--out", out]);
+        args.extend(extra);
+        let o = run(&dir, &args);
+        assert!(o.status.success(), "eval {extra:?}: {}", stderr(&o));
+        (o, std::fs::read_to_string(dir.join(out).join("report.json")).unwrap())
+    };
+    let dqn_episodes = |report: &str| {
+        let r: serde_json::Value = serde_json::from_str(report).unwrap();
+        r["policies"].as_array().unwrap().iter().find(|p| p["name"] == "dqn").unwrap()["episodes"].clone()
+    };
+    let (_, plain) = eval(&[], "plain");
+    let (o, filtered) = eval(&["--action-filter", "fits-now"], "filtered");
+    assert!(stderr(&o).contains("action filter fits-now"), "{}", stderr(&o));
+    assert_ne!(dqn_episodes(&plain), dqn_episodes(&filtered), "the filter changes the choices");
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("filtered/source.json")).unwrap()).unwrap();
+    assert_eq!(source["action_filter"], "fits-now");
+    assert!(!std::fs::read_to_string(dir.join("plain/source.json")).unwrap().contains("action_filter"));
+    let o = run(&dir, &["summary", "plain", "filtered"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("[1] filtered: the learned policy with action filter `fits-now`"), "{text}");
+
+    // An export that records the filter acts as `eval --action-filter` does; `none` undoes it.
+    let o = run(&dir, &["export", "--checkpoint", ckpt, "--action-filter", "fits-now", "--out", "export"]);
+    assert!(o.status.success() && stderr(&o).contains("action filter fits-now"), "{}", stderr(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
+    assert_eq!(meta["action_filter"], "fits-now");
+    let export = dir.join("export");
+    let export_str = export.to_str().unwrap();
+    for (extra, out, want) in
+        [(&[][..], "from-export", &filtered), (&["--action-filter", "none"][..], "undone", &plain)]
+    {
+        let mut args = vec!["eval", "--checkpoint", export_str, "--scenario", "multi-resource-x1", "--episodes", "3"];
+        args.extend(["--baselines", "tetris", "--out", out]);
+        args.extend(extra);
+        let o = run(&dir, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got = std::fs::read_to_string(dir.join(out).join("report.json")).unwrap();
+        assert_eq!(dqn_episodes(&got), dqn_episodes(want), "{out}");
+    }
+
+    // infer: states of 12 nodes where the speed-1 and speed-2 nodes each have a short queue and
+    // the slow big ones (speed 0.75) are free or partly used: the plain policy sends tasks to a
+    // queue (the filter's reason to exist), the filtered export picks the best free node.
+    let mut states: Vec<serde_json::Value> = Vec::new();
+    for queued_work in [0.5, 2.0, 5.0, 10.0] {
+        for size in [5.0, 20.0, 60.0] {
+            for slow_used in [0.0, 16.0, 28.0] {
+                let nodes: Vec<serde_json::Value> = (0..12)
+                    .map(|id| {
+                        let (cap, speed) = [(8.0, 1.0), (16.0, 1.0), (8.0, 2.0), (32.0, 0.75)][id % 4];
+                        let (queued, used) = if speed == 0.75 { (0, slow_used) } else { (1, 0.0) };
+                        serde_json::json!({"id": id, "capacity": [cap, cap, cap], "usage": [used, used, used],
+                            "speed": speed, "up": true, "queued_tasks": queued, "queued_work": queued_work * queued as f64,
+                            "running_tasks": 1, "running_work": 5.0})
+                    })
+                    .collect();
+                let k = states.len();
+                states.push(serde_json::json!({"id": k, "state": {"nodes": nodes,
+                    "task": {"id": k, "priority": 1.0, "demands": [2.0, 2.0, 2.0], "size": size}}}));
+            }
+        }
+    }
+    let plain_replies = infer(&root.join("checkpoints/shipped-node-scoring-export"), &states);
+    let replies = infer(&export, &states);
+    let mut differed = 0;
+    for (k, (state, (r, p))) in states.iter().zip(replies.iter().zip(&plain_replies)).enumerate() {
+        let nodes = state["state"]["nodes"].as_array().unwrap();
+        let d = state["state"]["task"]["demands"][0].as_f64().unwrap();
+        let fits: Vec<bool> = nodes
+            .iter()
+            .map(|n| {
+                n["queued_tasks"] == 0 && n["usage"][0].as_f64().unwrap() + d <= n["capacity"][0].as_f64().unwrap()
+            })
+            .collect();
+        assert!(fits.contains(&true) && fits.contains(&false), "state {k} has both kinds of node");
+        assert_eq!(r["q_values"], p["q_values"], "state {k}: one network");
+        let q: Vec<f64> = r["q_values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let best_fitting = (0..12).filter(|&i| fits[i]).max_by(|&a, &b| q[a].total_cmp(&q[b]).then(b.cmp(&a))).unwrap();
+        assert_eq!(r["node"], best_fitting, "state {k}: {r}");
+        differed += usize::from(r["node"] != p["node"]);
+    }
+    assert!(differed > 0, "the plain policy chose a node where the task would queue in none of the states");
+
+    // A policy without the packing columns cannot filter: the error says what would.
+    let o = run(
+        &dir,
+        &["eval", "--checkpoint", root.join("checkpoints/shipped-seed-case").to_str().unwrap()]
+            .into_iter()
+            .chain(["--episodes", "2", "--action-filter", "fits-now", "--out", "no"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--action-filter") && stderr(&o).contains("packing = true"), "{}", stderr(&o));
+    let o = run(&dir, &["eval", "--checkpoint", ckpt, "--action-filter", "fits"]);
+    assert!(stderr(&o).contains("expected one of none, fits-now"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
