@@ -3,6 +3,7 @@
 //! (any ONNX runtime), and the checkpoint's `experiment.toml` (so `cluster-rl eval` can rebuild
 //! the scenario it was trained on).
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -71,18 +72,27 @@ pub fn write(export: &Export, experiment: &SavedExperiment, out: &Path) -> Resul
 /// Writes `policy.onnx`, the experiment file and its trace copy into `out`, the export
 /// directory being built.
 fn write_companions(export: &Export, experiment: &SavedExperiment, out: &Path) -> Result<()> {
-    let info = policy_onnx::ModelInfo {
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        doc_string: format!(
-            "Greedy Q-network of cluster-rl experiment {} (scenario {}): input `obs` [batch, {}] raw \
-             observations, output `q_values` [batch, {}]; mask invalid nodes, then take the argmax.",
-            export.meta.source.experiment.as_deref().unwrap_or("?"),
-            export.meta.scenario,
-            export.meta.network.obs_dim,
-            export.meta.network.n_actions
-        ),
-        metadata: vec![("scenario".into(), export.meta.scenario.clone())],
-    };
+    let mut doc_string = format!(
+        "Greedy Q-network of cluster-rl experiment {} (scenario {}): input `obs` [batch, {}] raw observations, \
+         output `q_values` [batch, {}]; mask invalid nodes, then take the argmax.",
+        export.meta.source.experiment.as_deref().unwrap_or("?"),
+        export.meta.scenario,
+        export.meta.network.obs_dim,
+        export.meta.network.n_actions
+    );
+    let mut metadata = vec![("scenario".to_string(), export.meta.scenario.clone())];
+    // Only a filtered export says more, so the others' policy.onnx keep their bytes.
+    if let Some(column) = export.meta.action_filter.column(&export.meta.observation).map_err(anyhow::Error::msg)? {
+        let _ = write!(
+            doc_string,
+            " Action filter {}: before the argmax, keep only the valid nodes whose observation row has 1 at \
+             column {column} (of {} per node; the task fits there now), when any does.",
+            export.meta.action_filter.name(),
+            export.meta.observation.node_width()
+        );
+        metadata.push(("action_filter".into(), export.meta.action_filter.name().into()));
+    }
+    let info = policy_onnx::ModelInfo { producer_version: env!("CARGO_PKG_VERSION").into(), doc_string, metadata };
     policy_onnx::write(out.join(ONNX_FILE), &export.network, export.meta.normalization.as_ref(), &info)
         .context("policy.onnx")?;
     let path = out.join(EXPERIMENT_FILE);

@@ -136,12 +136,17 @@ fn onnx_export_runs_in_onnxruntime_like_the_burn_network() {
 #[test]
 fn shipped_exports_are_the_shipped_checkpoints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints");
-    for scenario in ["park-lb", "seed-case", "node-scoring"] {
+    // The node-scoring export chooses under the fits-now action filter (README, "The fits-now filter").
+    for (scenario, extra) in
+        [("park-lb", &[][..]), ("seed-case", &[]), ("node-scoring", &["--action-filter", "fits-now"])]
+    {
         let dir = scratch(&format!("shipped-{scenario}"));
         let (ckpt, shipped) =
             (root.join(format!("shipped-{scenario}")), root.join(format!("shipped-{scenario}-export")));
         let fresh = dir.join("export");
-        let o = run(&["export", "--checkpoint", ckpt.to_str().unwrap(), "--out", fresh.to_str().unwrap()]);
+        let mut args = vec!["export", "--checkpoint", ckpt.to_str().unwrap(), "--out", fresh.to_str().unwrap()];
+        args.extend(extra);
+        let o = run(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         for file in ["policy.safetensors", "policy.onnx", "experiment.toml"] {
             let a = std::fs::read(fresh.join(file)).unwrap();

@@ -329,9 +329,9 @@ fn a_policy_with_the_completion_column_serves_states_as_encoded_by_hand() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The fits-now action filter on the shipped node-scoring policy: `eval --action-filter` and an
-/// export that records it (`export --action-filter`) choose alike and differently from the plain
-/// policy, `source.json` and `summary` say so, `infer` with the filtered export places every task
+/// The fits-now action filter on the shipped node-scoring checkpoint: `eval --action-filter` and
+/// an export that records it (`export --action-filter`, as the shipped export does) choose alike
+/// and differently from the plain policy, `source.json` and `summary` say so, `infer` with the filtered export places every task
 /// on a node where it fits now whenever one exists (the best such node by the same Q-values), and
 /// a policy whose observation has no packing columns is refused.
 #[test]
@@ -370,6 +370,14 @@ fn the_fits_now_filter_through_eval_export_and_infer() {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
     assert_eq!(meta["action_filter"], "fits-now");
+    // policy.onnx computes the same Q-values; its description tells an ONNX client the filter
+    // (3 resources: node rows of 15 values, "fits now" at 13).
+    let onnx = std::fs::read(dir.join("export/policy.onnx")).unwrap();
+    let says = |text: &str| onnx.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(says(
+        "Action filter fits-now: before the argmax, keep only the valid nodes whose observation row has 1 at column 13 (of 15 per node"
+    ));
+    assert!(says("action_filter"));
     let export = dir.join("export");
     let export_str = export.to_str().unwrap();
     for (extra, out, want) in
@@ -406,7 +414,9 @@ fn the_fits_now_filter_through_eval_export_and_infer() {
             }
         }
     }
-    let plain_replies = infer(&root.join("checkpoints/shipped-node-scoring-export"), &states);
+    let o = run(&dir, &["export", "--checkpoint", ckpt, "--out", "plain-export"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain_replies = infer(&dir.join("plain-export"), &states);
     let replies = infer(&export, &states);
     let mut differed = 0;
     for (k, (state, (r, p))) in states.iter().zip(replies.iter().zip(&plain_replies)).enumerate() {
