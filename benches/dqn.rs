@@ -55,7 +55,7 @@ fn td_update(c: &mut Criterion) {
 }
 
 /// multi-resource with the scalable observation: 12 node rows of 13 values, a task row of 5.
-const ROWS: NodeRows = NodeRows { node_width: 13, task_width: 5, present_column: None };
+const ROWS: NodeRows = NodeRows { node_width: 13, task_width: 5, present_column: None, fits_now_column: None };
 
 /// TD update, batch 128, on the 12-node scalable observation (161 values): the MLP of the
 /// shipped experiments (128-128) beside the node-scoring network of

@@ -15,7 +15,7 @@ use crate::normalize::{RewardScaler, RunningMeanStd};
 use crate::replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, ReplayState};
 use crate::schedule::{epsilon, learning_rate, per_beta};
 use crate::td::{TdInputs, td_targets};
-use policy_core::{Architecture, NetworkShape, masked_argmax};
+use policy_core::{ActionFilter, Architecture, NetworkShape, masked_argmax, narrow_to_fitting};
 
 /// One step of `N` environments, as the agent learns from it. Rows are envs; `[N, k]` arrays are
 /// row-major.
@@ -94,6 +94,9 @@ pub struct Agent {
     pub(crate) pending_next_known: bool,
     /// How a node-scoring network reads the observation (`None` for the MLP).
     pub(crate) rows: Option<NodeRows>,
+    /// The node-row width and the "fits now" column the action filter reads (`None`: no
+    /// filter, every valid action is a candidate).
+    filter: Option<(usize, usize)>,
     /// Observation statistics: per feature of the observation (MLP), or per feature of a
     /// `[node row, task row]` pair, shared by every node (node-scoring).
     pub(crate) obs_stats: Option<RunningMeanStd>,
@@ -115,8 +118,30 @@ pub struct Agent {
     /// `[batch, N]` presence of the nodes of the observations being evaluated (node-scoring
     /// with padding only).
     present: Vec<f32>,
+    /// Masks narrowed by the action filter.
+    narrowed: Vec<bool>,
     batch: Batch,
     targets: Vec<f32>,
+}
+
+/// `masks` (`n_envs` rows of `n_actions`) narrowed row by row by the action filter `filter`
+/// (node-row width, "fits now" column), reading each row's observation in `obs` (rows of
+/// `obs_dim`): written into `out` and returned; `masks` itself when there is no filter.
+fn narrow_rows<'m>(
+    filter: Option<(usize, usize)>,
+    obs: &[f32],
+    obs_dim: usize,
+    masks: &'m [bool],
+    n_actions: usize,
+    out: &'m mut Vec<bool>,
+) -> &'m [bool] {
+    let Some((width, column)) = filter else { return masks };
+    out.clear();
+    out.extend_from_slice(masks);
+    for (row, mask) in obs.chunks_exact(obs_dim).zip(out.chunks_exact_mut(n_actions)) {
+        narrow_to_fitting(row, width, Some(column), mask);
+    }
+    out
 }
 
 impl std::fmt::Debug for Agent {
@@ -213,6 +238,33 @@ pub(crate) fn check_rows(
     Ok(Some(rows))
 }
 
+/// Where the action filter of `cfg` reads "fits now": the node-row width and the column.
+///
+/// # Errors
+/// [`DqnError::InvalidConfig`] (`action_filter`) if the filter is on and the rows (a
+/// node-scoring network's; `None` for an MLP) have no such column.
+pub(crate) fn filter_of(cfg: &DqnConfig, rows: Option<&NodeRows>) -> Result<Option<(usize, usize)>, DqnError> {
+    if cfg.action_filter == ActionFilter::None {
+        return Ok(None);
+    }
+    match rows.and_then(|r| r.fits_now_column.map(|c| (r.node_width, c))) {
+        Some((width, column)) if column < width => Ok(Some((width, column))),
+        Some((width, column)) => Err(DqnError::config(
+            "action_filter",
+            format!("the \"fits now\" column {column} is outside a node row of {width} values"),
+        )),
+        None => Err(DqnError::config(
+            "action_filter",
+            format!(
+                "{} reads the observation's \"fits now\" column, which only a node-scoring network on a cluster \
+                 observation with the packing columns has (network = \"node-scoring\", observation = {{ kind = \
+                 \"scalable\", packing = true }})",
+                cfg.action_filter.name()
+            ),
+        )),
+    }
+}
+
 fn optimizer(cfg: &DqnConfig) -> ModuleOptimizer {
     AdamConfig::new().with_epsilon(cfg.adam_epsilon as f32).init()
 }
@@ -241,6 +293,7 @@ impl Agent {
         // Every size is checked before anything is allocated (the buffers are preallocated).
         cfg.validate_for(obs_dim, n_actions)?;
         let rows = check_rows(&cfg, obs_dim, n_actions, rows)?;
+        let filter = filter_of(&cfg, rows.as_ref())?;
         let net_cfg = network_shape(&cfg, obs_dim, n_actions, rows.as_ref());
         let device = make_device(cfg.device)?.autodiff();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -261,6 +314,7 @@ impl Agent {
                 .normalize_obs
                 .then(|| RunningMeanStd::new(rows.map_or(obs_dim, |r| r.node_width + r.task_width))),
             rows,
+            filter,
             reward_scaler: RewardScaler::new(cfg.reward_scale, cfg.normalize_reward, cfg.gamma, n_envs),
             rng,
             global_step: 0,
@@ -271,6 +325,7 @@ impl Agent {
             explore: Vec::with_capacity(n_envs),
             norm_obs: Vec::new(),
             present: Vec::new(),
+            narrowed: Vec::new(),
             batch: Batch::default(),
             targets: Vec::with_capacity(cfg.batch_size),
             actor: None,
@@ -426,6 +481,18 @@ impl Agent {
     /// false.
     pub fn act_batch(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<&[usize], DqnError> {
         self.check_batch("act_batch", obs, masks, n_envs)?;
+        // The action filter narrows the candidates of exploring and greedy choices alike.
+        let mut narrowed = std::mem::take(&mut self.narrowed);
+        let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        let masks = narrow_rows(self.filter, obs, d, masks, a, &mut narrowed);
+        let chosen = self.act_batch_within(obs, masks, n_envs);
+        self.narrowed = narrowed;
+        chosen?;
+        Ok(&self.actions)
+    }
+
+    /// [`act_batch`](Self::act_batch) on masks already checked and narrowed.
+    fn act_batch_within(&mut self, obs: &[f32], masks: &[bool], n_envs: usize) -> Result<(), DqnError> {
         if let Some(stats) = &mut self.obs_stats {
             match &self.rows {
                 None => stats.update(obs),
@@ -452,7 +519,7 @@ impl Agent {
         if self.explore.contains(&false) {
             self.greedy_into_actions(obs, masks, n_envs)?;
         }
-        Ok(&self.actions)
+        Ok(())
     }
 
     /// Greedy actions (argmax of Q over valid actions, lowest index on ties) for `n_envs` envs,
@@ -466,7 +533,11 @@ impl Agent {
         self.actions.resize(n_envs, 0);
         self.explore.clear();
         self.explore.resize(n_envs, false);
-        self.greedy_into_actions(obs, masks, n_envs)?;
+        let mut narrowed = std::mem::take(&mut self.narrowed);
+        let (d, a) = (self.net_cfg.obs_dim, self.net_cfg.n_actions);
+        let chosen = self.greedy_into_actions(obs, narrow_rows(self.filter, obs, d, masks, a, &mut narrowed), n_envs);
+        self.narrowed = narrowed;
+        chosen?;
         Ok(&self.actions)
     }
 
@@ -528,6 +599,18 @@ impl Agent {
         if let Some(&bad) = t.actions.iter().find(|&&x| x >= a) {
             return Err(DqnError::input("observe", format!("action {bad} is not in 0..{a}")));
         }
+        // ALGO: with an action filter the targets maximise over the actions it would choose
+        // among at the next state, so the stored next masks are the narrowed ones.
+        let mut narrowed = std::mem::take(&mut self.narrowed);
+        let next_masks = narrow_rows(self.filter, t.next_obs, d, t.next_masks, a, &mut narrowed);
+        self.store(&Transitions { next_masks, ..*t });
+        self.narrowed = narrowed;
+        Ok(())
+    }
+
+    /// [`observe`](Self::observe) on checked transitions.
+    fn store(&mut self, t: &Transitions<'_>) {
+        let (n, d, a) = (self.cfg.num_envs, self.net_cfg.obs_dim, self.net_cfg.n_actions);
         for i in 0..n {
             let done = t.terminated[i] || t.truncated[i];
             self.reward_scaler.observe(i, t.rewards[i], done);
@@ -549,7 +632,6 @@ impl Agent {
         self.pending_next_masks.copy_from_slice(t.next_masks);
         self.pending_next_known = true;
         self.global_step += n as u64;
-        Ok(())
     }
 
     /// Ends every env's current episode as if it had been truncated at its last observed step:
@@ -862,6 +944,87 @@ mod tests {
         let mut batch = Batch { indices: (0..agent.replay.len()).collect(), ..Batch::default() };
         agent.replay.gather(&mut batch);
         batch
+    }
+
+    /// Node rows of 3 values whose last says "fits now", four nodes, a task row of 1.
+    const FILTER_ROWS: NodeRows =
+        NodeRows { node_width: 3, task_width: 1, present_column: None, fits_now_column: Some(2) };
+
+    /// A node-scoring agent for two envs of four nodes choosing under the fits-now filter.
+    fn filtered_agent() -> Agent {
+        let cfg = DqnConfig {
+            network: NetworkKind::NodeScoring,
+            hidden_sizes: vec![8, 8],
+            action_filter: ActionFilter::FitsNow,
+            ..cfg()
+        };
+        Agent::with_node_rows(cfg, 13, 4, FILTER_ROWS).unwrap()
+    }
+
+    /// An observation of four nodes where the nodes in `fitting` fit now.
+    fn fits_obs(fitting: &[usize]) -> Vec<f32> {
+        let mut obs: Vec<f32> = (0..13).map(|i| 0.1 * i as f32).collect();
+        for node in 0..4 {
+            obs[node * 3 + 2] = if fitting.contains(&node) { 1.0 } else { 0.0 };
+        }
+        obs
+    }
+
+    #[test]
+    fn the_fits_now_filter_narrows_exploring_greedy_and_stored_choices() {
+        let mut agent = filtered_agent();
+        assert_eq!(agent.epsilon(), 1.0, "step 0: every action explores");
+        // Env 0: nodes 1 and 3 fit, node 3 is not valid; env 1: nothing fits, node 0 is not valid.
+        let obs: Vec<f32> = [fits_obs(&[1, 3]), fits_obs(&[])].concat();
+        let masks = [true, true, true, false, false, true, true, true];
+        let mut seen = [[false; 4]; 2];
+        for _ in 0..200 {
+            let actions = agent.act_batch(&obs, &masks, 2).unwrap().to_vec();
+            seen[0][actions[0]] = true;
+            seen[1][actions[1]] = true;
+        }
+        assert_eq!(seen[0], [false, true, false, false], "env 0 explores only the fitting valid node");
+        assert_eq!(seen[1], [false, true, true, true], "env 1: nothing fits, every valid node");
+        assert_eq!(agent.greedy_actions(&obs, &masks, 2).unwrap()[0], 1);
+        // Without the filter the same agent explores every valid node.
+        agent.filter = None;
+        let mut plain = [false; 4];
+        for _ in 0..200 {
+            plain[agent.act_batch(&obs, &masks, 2).unwrap()[0]] = true;
+        }
+        assert_eq!(plain, [true, true, true, false]);
+
+        // Stored transitions keep the narrowed next masks, which the targets maximise over.
+        let mut agent = filtered_agent();
+        let next_obs: Vec<f32> = [fits_obs(&[0, 2]), fits_obs(&[])].concat();
+        agent
+            .observe(&Transitions {
+                obs: &obs,
+                actions: &[1, 2],
+                rewards: &[1.0, 1.0],
+                next_obs: &next_obs,
+                next_masks: &[true; 8],
+                terminated: &[true, true],
+                truncated: &[false, false],
+            })
+            .unwrap();
+        let b = stored(&agent);
+        assert_eq!(b.next_masks, [true, false, true, false, true, true, true, true]);
+        assert_eq!(agent.pending_next_masks, b.next_masks);
+    }
+
+    #[test]
+    fn the_fits_now_filter_needs_a_fits_now_column() {
+        let filtered = DqnConfig { action_filter: ActionFilter::FitsNow, ..cfg() };
+        let e = Agent::new(filtered.clone(), 1, 2).unwrap_err().to_string();
+        assert!(e.contains("action_filter") && e.contains("packing = true"), "{e}");
+        let ns = DqnConfig { network: NetworkKind::NodeScoring, hidden_sizes: vec![8, 8], ..filtered };
+        let no_column = NodeRows { fits_now_column: None, ..FILTER_ROWS };
+        let e = Agent::with_node_rows(ns.clone(), 13, 4, no_column).unwrap_err().to_string();
+        assert!(e.contains("action_filter") && e.contains("fits now"), "{e}");
+        let outside = NodeRows { fits_now_column: Some(3), ..FILTER_ROWS };
+        let e = Agent::with_node_rows(ns, 13, 4, outside).unwrap_err().to_string();
+        assert!(e.contains("column 3 is outside a node row of 3 values"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::DqnError;
-use policy_core::Activation;
+use policy_core::{ActionFilter, Activation};
 
 /// Most parallel environments (`num_envs`): the agent keeps per-env n-step windows and
 /// statistics, and the trainer builds one environment each.
@@ -239,6 +239,11 @@ pub struct DqnConfig {
     pub activation: Activation,
     /// Dueling head: Q(s, a) = V(s) + A(s, a) − mean_a A(s, a).
     pub dueling: bool,
+    /// Which valid actions the agent chooses among, exploring and greedy alike, and which the
+    /// TD targets maximise over: `fits-now` keeps the nodes where the task fits now whenever
+    /// there are any (read from the observation's "fits now" column; node-scoring on a cluster
+    /// observation with the packing columns). Exports record it, so the runtime chooses alike.
+    pub action_filter: ActionFilter,
     /// Prioritized experience replay (proportional, sum-tree) instead of uniform sampling.
     pub prioritized_replay: bool,
     /// PER exponent α: how strongly priorities shape sampling (`0` is uniform).
@@ -291,6 +296,7 @@ impl Default for DqnConfig {
             hidden_sizes: vec![128, 128],
             activation: Activation::Relu,
             dueling: false,
+            action_filter: ActionFilter::None,
             prioritized_replay: false,
             per_alpha: 0.6,
             per_beta_start: 0.4,

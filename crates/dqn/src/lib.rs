@@ -65,7 +65,7 @@ pub use error::DqnError;
 pub use logger::{Logger, MemoryLogger, NullLogger, Scalar};
 pub use model::{NodeRows, QNetwork, ScoringBody};
 pub use normalize::{NORM_EPSILON, RewardScaler, RunningMeanStd};
-pub use policy_core::{Activation, Network, NetworkShape, masked_argmax};
+pub use policy_core::{ActionFilter, Activation, Network, NetworkShape, masked_argmax};
 pub use replay::{Batch, EnvStep, NStepAccumulator, ReplayBuffer, Transition};
 pub use save::{FORMAT_VERSION, SaveOptions};
 pub use schedule::{crossed, crossings, epsilon, learning_rate, per_beta};

@@ -55,6 +55,11 @@ pub struct NodeRows {
     pub task_width: usize,
     /// Column of a node row that is > 0 exactly for real nodes (`None`: every row is real).
     pub present_column: Option<usize>,
+    /// Column of a node row that is 1 where the task fits now and 0 elsewhere, which the
+    /// `fits-now` action filter reads (`None`: the observation has no such column). Absent in
+    /// checkpoints written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fits_now_column: Option<usize>,
 }
 
 impl NodeRows {

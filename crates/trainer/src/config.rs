@@ -509,6 +509,7 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
         DqnError::InvalidConfig { field, reason } => anyhow!("agent.{field}: {reason}"),
         other => anyhow::Error::new(other).context("agent"),
     })?;
+    check_action_filter(&agent, &env)?;
     if training.num_envs > MAX_NUM_ENVS {
         bail!("training.num_envs: {} is above {MAX_NUM_ENVS}", training.num_envs);
     }
@@ -530,6 +531,28 @@ fn resolve(mut root: Table, overrides: &[String]) -> Result<Experiment> {
     let exp = Experiment { experiment, env, agent, training, evaluation, logging };
     exp.seed_ranges(None)?;
     Ok(exp)
+}
+
+/// `agent.action_filter` reads the "fits now" column of a node-scoring network's cluster
+/// observation: refused here, before anything is built, where the experiment has none.
+///
+/// # Errors
+/// Naming the key, with what would make it valid.
+fn check_action_filter(agent: &DqnConfig, env: &EnvSpec) -> Result<()> {
+    if agent.action_filter == dqn::ActionFilter::None {
+        return Ok(());
+    }
+    let packing = matches!(env, EnvSpec::Cluster { scenario, .. }
+        if matches!(scenario.observation, cluster_env::ObservationKind::Scalable { packing: true, .. }));
+    if agent.network != dqn::NetworkKind::NodeScoring || !packing {
+        bail!(
+            "agent.action_filter: {:?} reads the \"fits now\" column of a node-scoring network's cluster observation; \
+             set network = \"node-scoring\" and [env] observation = {{ kind = \"scalable\", packing = true }}, or \
+             action_filter = \"none\"",
+            agent.action_filter.name()
+        );
+    }
+    Ok(())
 }
 
 impl Experiment {

@@ -41,7 +41,9 @@ pub fn network_of(agent: &Agent) -> Result<(policy::Network, Option<Normalizatio
 /// If the network cannot be read back, or the export is inconsistent.
 pub fn export_of(agent: &Agent, scenario: &str, layout: &ObservationLayout, source: Source) -> Result<Export> {
     let (network, normalization) = network_of(agent)?;
-    let meta = PolicyMeta::new(scenario, source, agent.network_config().clone(), normalization, layout.clone());
+    let mut meta = PolicyMeta::new(scenario, source, agent.network_config().clone(), normalization, layout.clone());
+    // The runtime chooses among the nodes the agent was trained to choose among.
+    meta.action_filter = agent.config().action_filter;
     let export = Export { meta, network };
     export.validate().context("export")?;
     Ok(export)

@@ -134,6 +134,7 @@ impl Task for ClusterTask {
             // Only a cluster drawn per episode pads its observation: elsewhere every row is a
             // real node, and the network skips the presence mask.
             present_column: if self.scenario.has_variable_cluster() { layout.present_column() } else { None },
+            fits_now_column: layout.fits_now_column(),
         })
     }
 }

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 /// Slots of the padded observation (the largest cluster).
 const SLOTS: usize = 8;
 /// Node row: `[speed, free]`; task row: `[1]`. Speed (column 0) is > 0 for every real node.
-const ROWS: NodeRows = NodeRows { node_width: 2, task_width: 1, present_column: Some(0) };
+const ROWS: NodeRows = NodeRows { node_width: 2, task_width: 1, present_column: Some(0), fits_now_column: None };
 const OBS_DIM: usize = SLOTS * 2 + 1;
 
 /// One decision (a one-step episode: n-step windows end at once): `n` real nodes (3 ≤ n ≤ 8) with speeds in [0.1, 1], each free with

@@ -42,6 +42,14 @@ runs_dir = "runs"
 checkpoint_dir = "checkpoints"
 "#;
 
+/// [`EXPERIMENT`] with the packing signals in every node row.
+fn with_packing() -> String {
+    EXPERIMENT.replace(
+        "reward = \"attributed-jct\"",
+        "reward = \"attributed-jct\"\nobservation = { kind = \"scalable\", packing = true }",
+    )
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cluster-rl-ns-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -169,11 +177,7 @@ fn a_node_scoring_policy_trains_on_drawn_sizes_transfers_and_serves_any_size() {
 #[test]
 fn a_policy_with_the_packing_signals_exports_them_and_transfers_with_them() {
     let dir = scratch("packing");
-    let text = EXPERIMENT.replace(
-        "reward = \"attributed-jct\"",
-        "reward = \"attributed-jct\"\nobservation = { kind = \"scalable\", packing = true }",
-    );
-    std::fs::write(dir.join("ns.toml"), text).unwrap();
+    std::fs::write(dir.join("ns.toml"), with_packing()).unwrap();
     let o = run(&dir, &["train", "--config", "ns.toml", "--set", "training.total_steps=1000"]);
     assert!(o.status.success(), "train: {}", stderr(&o));
     let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
@@ -449,5 +453,33 @@ fn the_fits_now_filter_through_eval_export_and_infer() {
     assert!(stderr(&o).contains("--action-filter") && stderr(&o).contains("packing = true"), "{}", stderr(&o));
     let o = run(&dir, &["eval", "--checkpoint", ckpt, "--action-filter", "fits"]);
     assert!(stderr(&o).contains("expected one of none, fits-now"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An agent trained under the fits-now filter (`agent.action_filter`) validates, evaluates and
+/// exports with it; the filter on an observation without the packing columns is refused before
+/// training, naming the key.
+#[test]
+fn an_agent_trained_under_the_fits_now_filter_keeps_it() {
+    let dir = scratch("filter-train");
+    std::fs::write(dir.join("ns.toml"), with_packing()).unwrap();
+    let filter = ["--set", "agent.action_filter=\"fits-now\"", "--set", "training.total_steps=1000"];
+    let o = run(&dir, &["train", "--config", "ns.toml"].into_iter().chain(filter).collect::<Vec<_>>());
+    assert!(o.status.success(), "train: {}", stderr(&o));
+    let o = run(&dir, &["export", "--checkpoint", "checkpoints/ns/best", "--out", "export"]);
+    assert!(stderr(&o).contains("action filter fits-now"), "{}", stderr(&o));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("export/policy.json")).unwrap()).unwrap();
+    assert_eq!(meta["action_filter"], "fits-now");
+    let o = run(&dir, &["eval", "--checkpoint", "checkpoints/ns/best", "--episodes", "2", "--out", "eval"]);
+    assert!(o.status.success() && stderr(&o).contains("action filter fits-now"), "{}", stderr(&o));
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("eval/source.json")).unwrap()).unwrap();
+    assert_eq!(source["action_filter"], "fits-now");
+
+    std::fs::write(dir.join("plain.toml"), EXPERIMENT.replace("name = \"ns\"", "name = \"plain\"")).unwrap();
+    let o = run(&dir, &["train", "--config", "plain.toml"].into_iter().chain(filter).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("agent.action_filter") && stderr(&o).contains("packing = true"), "{}", stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
