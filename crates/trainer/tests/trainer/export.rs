@@ -101,6 +101,91 @@ q = s.run(["q_values"], {"obs": obs})[0]
 print(json.dumps(q.astype(float).tolist()))
 "#;
 
+/// onnxruntime on a node-scoring `policy.onnx` of `n` nodes: its Q-values per row, and the
+/// model's description and metadata, as an ONNX client sees them.
+const ORT_NODES: &str = r#"
+import json, sys
+import numpy as np, onnx, onnxruntime as ort
+model = onnx.load(sys.argv[1])
+onnx.checker.check_model(model, full_check=True)
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+n, w, t = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+nodes = np.fromfile(sys.argv[2], dtype="<f4").reshape(-1, n, w)
+task = np.fromfile(sys.argv[3], dtype="<f4").reshape(-1, t)
+feed = dict(zip([i.name for i in s.get_inputs()], [nodes, task]))
+q = s.run(["q_values"], feed)[0]
+meta = s.get_modelmeta()
+print(json.dumps({"q": q.astype(float).tolist(), "description": meta.description,
+                  "metadata": meta.custom_metadata_map}))
+"#;
+
+/// The shipped node-scoring export chooses under the fits-now filter; an ONNX client that runs
+/// its `policy.onnx` and applies the filter as the model's description says (the column to
+/// read, from the description alone) chooses the node the Rust runtime chooses, at 3, 12, 100
+/// and 1,000 nodes.
+#[test]
+fn an_onnx_client_following_the_described_filter_chooses_as_the_runtime() {
+    let export = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkpoints/shipped-node-scoring-export");
+    let mut runtime = policy::Policy::load(&export).unwrap();
+    assert_eq!(runtime.meta().action_filter, policy::ActionFilter::FitsNow);
+    let (w, t) = (runtime.meta().observation.node_width(), runtime.meta().observation.task_width());
+    let dir = scratch("ort-filter");
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    let (mut filtered_away, mut decisions) = (0, 0);
+    for n in [3, 12, 100, 1000] {
+        let rows = if n == 1000 { 5 } else { 40 };
+        let (mut obs, mut masks) = (Vec::new(), Vec::new());
+        for _ in 0..rows {
+            let mut row: Vec<f32> = (0..n * w + t).map(|_| rng.random_range(0.0..1.5)).collect();
+            for node in 0..n {
+                // The packing columns: "fits now" (1 on about a third of the nodes), alignment.
+                row[node * w + w - 2] = f32::from(u8::from(rng.random_bool(0.3)));
+            }
+            masks.push((0..n).map(|_| rng.random_bool(0.9)).collect::<Vec<bool>>());
+            obs.push(row);
+        }
+        let bytes = |v: &mut dyn Iterator<Item = f32>| v.flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let (nodes_file, task_file) = (dir.join(format!("nodes-{n}.f32")), dir.join(format!("task-{n}.f32")));
+        std::fs::write(&nodes_file, bytes(&mut obs.iter().flat_map(|r| r[..n * w].to_vec()))).unwrap();
+        std::fs::write(&task_file, bytes(&mut obs.iter().flat_map(|r| r[n * w..].to_vec()))).unwrap();
+        let args = [export.join("policy.onnx"), nodes_file, task_file].map(|p| p.to_str().unwrap().to_string());
+        let o = Command::new(python())
+            .args(["-c", ORT_NODES])
+            .args(&args)
+            .args([n.to_string(), w.to_string(), t.to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "onnxruntime failed: {}", String::from_utf8_lossy(&o.stderr));
+        let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(out["metadata"]["action_filter"], "fits-now");
+        // The client's reading of the description: "… has 1 at column C (of W per node …".
+        let description = out["description"].as_str().unwrap();
+        let column: usize = description
+            .split("at column ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no column in the description: {description}"));
+        assert!(description.contains(&format!("(of {w} per node")), "{description}");
+        for (r, (row, mask)) in obs.iter().zip(&masks).enumerate() {
+            if !mask.contains(&true) {
+                continue;
+            }
+            let q: Vec<f64> = out["q"][r].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let fits = |a: usize| mask[a] && row[a * w + column] == 1.0;
+            let any = (0..n).any(fits);
+            let candidates: Vec<usize> = (0..n).filter(|&a| mask[a] && (!any || fits(a))).collect();
+            let client = candidates.iter().copied().fold(candidates[0], |b, a| if q[a] > q[b] { a } else { b });
+            assert_eq!(runtime.act(row, mask).unwrap(), client, "{n} nodes, row {r}");
+            let plain = (0..n).filter(|&a| mask[a]).fold(candidates[0], |b, a| if q[a] > q[b] { a } else { b });
+            filtered_away += usize::from(plain != client);
+            decisions += 1;
+        }
+    }
+    assert!(filtered_away > 10, "the filter changed {filtered_away} of {decisions} choices");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The exported `policy.onnx` passes onnx's checker and, run by onnxruntime, gives the burn
 /// network's Q-values (1e-4) and the same argmax on the same 1000 observations.
 #[test]
