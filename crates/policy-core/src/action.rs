@@ -25,9 +25,15 @@ pub fn fits(demand: &[f64], capacity: &[f64]) -> bool {
 ///
 /// Pairs are zipped: actions beyond the shorter of `q` and `mask` are never chosen.
 pub fn masked_argmax(q: &[f32], mask: &[bool]) -> Option<usize> {
+    argmax_where(q, mask.len(), |a| mask[a])
+}
+
+/// The action `a < n` with `admitted(a)` and the largest `q[a]`, by [`masked_argmax`]'s rule
+/// (lowest index on ties; a NaN never beats a number).
+fn argmax_where(q: &[f32], n: usize, admitted: impl Fn(usize) -> bool) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
-    for (a, (&v, &valid)) in q.iter().zip(mask).enumerate() {
-        if valid && best.is_none_or(|(_, b)| v > b || b.is_nan()) {
+    for (a, &v) in q.iter().take(n).enumerate() {
+        if admitted(a) && best.is_none_or(|(_, b)| v > b || b.is_nan()) {
             best = Some((a, v));
         }
     }
@@ -99,13 +105,19 @@ impl ActionFilter {
             }),
         }
     }
+}
 
-    /// Whether `candidate` is a valid action under this filter, given `valid` (the mask) and
-    /// whether the filter's condition holds for it (`fits`) and for any valid action
-    /// (`any_fits`).
-    fn admits(self, valid: bool, fits: bool, any_fits: bool) -> bool {
-        valid && (self == ActionFilter::None || fits || !any_fits)
-    }
+/// The fits-now test of node `a` (its row's value at `column` is > 0.5; rows beyond `obs` do
+/// not fit), and whether any valid node of `mask` passes it.
+fn fits_now<'a>(
+    obs: &'a [f32],
+    node_width: usize,
+    column: usize,
+    mask: &[bool],
+) -> (impl Fn(usize) -> bool + 'a, bool) {
+    let fits = move |a: usize| obs.get(a * node_width + column).is_some_and(|&v| v > 0.5);
+    let any = mask.iter().enumerate().any(|(a, &valid)| valid && fits(a));
+    (fits, any)
 }
 
 /// Narrows `mask` in place to the actions [`ActionFilter`] admits: with `column = Some(c)`, the
@@ -129,15 +141,15 @@ impl ActionFilter {
 /// ```
 pub fn narrow_to_fitting(obs: &[f32], node_width: usize, column: Option<usize>, mask: &mut [bool]) -> bool {
     let Some(c) = column else { return false };
-    let fits = |a: usize| obs.get(a * node_width + c).is_some_and(|&v| v > 0.5);
-    let any = mask.iter().enumerate().any(|(a, &valid)| valid && fits(a));
-    if !any || mask.iter().enumerate().all(|(a, &valid)| !valid || fits(a)) {
-        return false;
-    }
+    let (fits, any) = fits_now(obs, node_width, c, mask);
+    let mut narrowed = false;
     for (a, valid) in mask.iter_mut().enumerate() {
-        *valid = ActionFilter::FitsNow.admits(*valid, fits(a), any);
+        if any && *valid && !fits(a) {
+            *valid = false;
+            narrowed = true;
+        }
     }
-    true
+    narrowed
 }
 
 /// The greedy action under a filter: [`masked_argmax`] over the valid actions that
@@ -151,15 +163,8 @@ pub fn filtered_argmax(
     column: Option<usize>,
 ) -> Option<usize> {
     let Some(c) = column else { return masked_argmax(q, mask) };
-    let fits = |a: usize| obs.get(a * node_width + c).is_some_and(|&v| v > 0.5);
-    let any = mask.iter().enumerate().any(|(a, &valid)| valid && fits(a));
-    let mut best: Option<(usize, f32)> = None;
-    for (a, (&v, &valid)) in q.iter().zip(mask).enumerate() {
-        if ActionFilter::FitsNow.admits(valid, fits(a), any) && best.is_none_or(|(_, b)| v > b || b.is_nan()) {
-            best = Some((a, v));
-        }
-    }
-    best.map(|(a, _)| a)
+    let (fits, any) = fits_now(obs, node_width, c, mask);
+    argmax_where(q, mask.len(), |a| mask[a] && (!any || fits(a)))
 }
 
 #[cfg(test)]
