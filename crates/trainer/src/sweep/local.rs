@@ -85,6 +85,27 @@ fn signal_child(pid: u32, sig: i32) -> std::io::Result<()> {
     if unsafe { libc::kill(pid, sig) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
+/// Once the pool's SIGINT/SIGTERM has arrived (`stop`), records it in `stopped_by` and passes it
+/// on to every child in `running`, once.
+fn notice_stop(stop: &AtomicUsize, stopped_by: &mut usize, running: &[(usize, Child, Instant)], plan: &Plan) {
+    let sig = stop.load(Ordering::SeqCst);
+    if sig == 0 || *stopped_by != 0 {
+        return;
+    }
+    *stopped_by = sig;
+    let name = if sig == SIGINT as usize { "SIGINT" } else { "SIGTERM" };
+    println!(
+        "sweep {}: {name}: starting no further run; {} running runs checkpoint and stop",
+        plan.name,
+        running.len()
+    );
+    for (i, child, _) in running {
+        if let Err(e) = signal_child(child.id(), sig as i32) {
+            eprintln!("sweep: cannot pass {name} on to {} (pid {}): {e}", plan.runs[*i].id, child.id());
+        }
+    }
+}
+
 /// `cluster-rl sweep run DIR --backend local --jobs N`.
 ///
 /// # Errors
@@ -123,21 +144,7 @@ pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
     let mut running: Vec<(usize, Child, Instant)> = Vec::new();
     let mut stopped_by = 0;
     while (stopped_by == 0 && !queue.is_empty()) || !running.is_empty() {
-        let sig = stop.load(Ordering::SeqCst);
-        if sig != 0 && stopped_by == 0 {
-            stopped_by = sig;
-            let name = if sig == SIGINT as usize { "SIGINT" } else { "SIGTERM" };
-            println!(
-                "sweep {}: {name}: starting no further run; {} running runs checkpoint and stop",
-                plan.name,
-                running.len()
-            );
-            for (i, child, _) in &running {
-                if let Err(e) = signal_child(child.id(), sig as i32) {
-                    eprintln!("sweep: cannot pass {name} on to {} (pid {}): {e}", plan.runs[*i].id, child.id());
-                }
-            }
-        }
+        notice_stop(&stop, &mut stopped_by, &running, plan);
         while stopped_by == 0
             && running.len() < jobs
             && let Some(i) = queue.pop_front()
@@ -163,6 +170,9 @@ pub fn run(dir: &Path, plan: &Plan, jobs: usize) -> Result<ExitCode> {
             running.push((i, child, Instant::now()));
         }
         std::thread::sleep(Duration::from_millis(100));
+        // Again before reaping: a run that stopped on the same Ctrl-C is still ours (a zombie),
+        // so it is counted and told like the others.
+        notice_stop(&stop, &mut stopped_by, &running, plan);
         let mut k = 0;
         while k < running.len() {
             let (i, child, started) = &mut running[k];
