@@ -247,11 +247,25 @@ fn plan_dry_run_and_strict_sweep_files() {
     assert!(err.contains("agent.gama: unknown field `gama`") && err.contains(s(&dir.join("tiny.toml"))), "{err}");
     let err = stderr(&run(&["sweep", "plan", s(&dir.join("badvalue.toml")), "--dir", s(&dir.join("x"))]));
     assert!(err.contains("agent.gamma: 1.5 is outside [0, 1]"), "{err}");
-    // The shipped example sweep plans.
-    let shipped = Path::new(REPO).join("experiments/sweeps/park-lb-lr.toml");
-    let o = run(&["sweep", "plan", s(&shipped), "--dry-run"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("2 configurations × 5 seeds = 10 runs"), "{}", stdout(&o));
+    // Every shipped sweep file plans (each header gives the commands that run it), and the
+    // example sweep is the grid the README describes.
+    let mut shipped = 0;
+    for entry in std::fs::read_dir(Path::new(REPO).join("experiments/sweeps")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let o = run(&["sweep", "plan", s(&path), "--dry-run"]);
+        assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+        // A sweep is named after its file, so its directory and report are easy to find.
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert!(stdout(&o).starts_with(&format!("sweep {stem}: ")), "{}: {}", path.display(), stdout(&o));
+        if path.ends_with("park-lb-lr.toml") {
+            assert!(stdout(&o).contains("2 configurations × 5 seeds = 10 runs"), "{}", stdout(&o));
+        }
+        shipped += 1;
+    }
+    assert!(shipped >= 10, "found only {shipped} shipped sweep files");
     let o = run(&["sweep", "run-one", s(&sw), "4"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("run index 4: sweep tiny has 4 runs (0..=3)"), "{}", stderr(&o));
